@@ -1,0 +1,317 @@
+// Package checkpoint holds the domain types of the checkpoint scanner and the
+// Scanner that wires its data path:
+//
+//	camera.Source → decode.Decoder → credential.Parser → policy.Judge → gpio.Indicator
+//
+// Subpackages implement the interfaces declared here; this package imports none
+// of them.
+package checkpoint
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Color is the verdict shown at the gate.
+type Color uint8
+
+// The three verdict colours. The zero value is red, so a forgotten verdict
+// never lets anyone through.
+const (
+	Red    Color = iota // must not pass
+	Yellow              // restricted, check manually
+	Green               // may pass
+)
+
+// String returns "green", "yellow" or "red".
+func (c Color) String() string {
+	switch c {
+	case Green:
+		return "green"
+	case Yellow:
+		return "yellow"
+	case Red:
+		return "red"
+	}
+	return fmt.Sprintf("color(%d)", uint8(c))
+}
+
+// ParseColor parses "green", "yellow" or "red".
+func ParseColor(s string) (Color, error) {
+	switch s {
+	case "green":
+		return Green, nil
+	case "yellow":
+		return Yellow, nil
+	case "red":
+		return Red, nil
+	}
+	return Red, fmt.Errorf("unknown colour %q (want green, yellow or red)", s)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (c Color) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (c *Color) UnmarshalText(b []byte) error {
+	v, err := ParseColor(string(b))
+	if err != nil {
+		return err
+	}
+	*c = v
+	return nil
+}
+
+// Format names a payload format. The values are part of the scan --json contract.
+type Format string
+
+// Known payload formats.
+const (
+	FormatVN1405  Format = "vn1405"  // Decision 1405 personal QR
+	FormatCCCD    Format = "cccd"    // chip citizen ID card QR
+	FormatHC1     Format = "hc1"     // EU DCC vaccine certificate
+	FormatUnknown Format = "unknown" // anything else
+)
+
+// Point is a position in frame pixels.
+type Point struct {
+	X, Y float64
+}
+
+// Frame is one 8-bit luminance image from a camera. Y holds Height rows of
+// Stride bytes, of which the first Width are pixels.
+type Frame struct {
+	Seq    uint64    // sequence number from the source, increasing
+	Time   time.Time // capture time
+	Width  int
+	Height int
+	Stride int
+	Y      []byte
+}
+
+// Pix returns the luminance at (x, y).
+func (f *Frame) Pix(x, y int) byte { return f.Y[y*f.Stride+x] }
+
+// Symbol is one decoded code.
+type Symbol struct {
+	Text    string
+	Corners []Point // clockwise from the top-left finder pattern, where known
+}
+
+// Holder is what the operator may see of a person: never logged, never stored.
+type Holder struct {
+	Initials   string // e.g. "NVA"
+	BirthDay   int    // 1..31, 0 when unknown or masked
+	BirthMonth int    // 1..12, 0 when unknown or masked
+	FullName   string // only filled when the site allows it
+}
+
+// SignatureState says what is known of a credential's signature.
+type SignatureState uint8
+
+// Signature states.
+const (
+	Unsigned         SignatureState = iota // format carries no signature
+	SignatureValid                         // verified against a trusted signer
+	SignatureInvalid                       // signature does not verify
+	SignerUnknown                          // no trusted signer with that key ID
+	SignerNotAllowed                       // signer certificate expired or not allowed for this certificate type
+)
+
+// String returns a stable lower-case name used in JSON and reasons.
+func (s SignatureState) String() string {
+	switch s {
+	case Unsigned:
+		return "unsigned"
+	case SignatureValid:
+		return "valid"
+	case SignatureInvalid:
+		return "invalid"
+	case SignerUnknown:
+		return "unknown-signer"
+	case SignerNotAllowed:
+		return "signer-not-allowed"
+	}
+	return fmt.Sprintf("signature(%d)", uint8(s))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s SignatureState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Vaccination is one DCC vaccination entry.
+type Vaccination struct {
+	Disease string    // tg
+	Product string    // mp
+	Dose    int       // dn
+	Of      int       // sd
+	Date    time.Time // dt
+	Country string    // co
+}
+
+// Test is one DCC test entry.
+type Test struct {
+	Disease string    // tg
+	Type    string    // tt, e.g. LP6464-4 (NAAT) or LP217198-3 (rapid antigen)
+	Result  string    // tr: 260415000 not detected, 260373001 detected
+	Sampled time.Time // sc
+	Country string    // co
+}
+
+// Recovery is one DCC recovery entry.
+type Recovery struct {
+	Disease       string    // tg
+	FirstPositive time.Time // fr
+	ValidFrom     time.Time // df
+	ValidUntil    time.Time // du
+	Country       string    // co
+}
+
+// Certificate is the content of an HC1 (EU DCC) health certificate.
+type Certificate struct {
+	Issuer       string    // CWT iss
+	IssuedAt     time.Time // CWT iat
+	Expires      time.Time // CWT exp
+	UCI          string    // unique certificate identifier (ci of the entry)
+	Vaccinations []Vaccination
+	Tests        []Test
+	Recoveries   []Recovery
+	// RevocationHashes are the EU DCC revocation hashes of this certificate,
+	// keyed by hash type ("UCI", "COUNTRYCODEUCI", "SIGNATURE").
+	RevocationHashes map[string][]byte
+}
+
+// Credential is a parsed payload.
+type Credential struct {
+	Format Format
+	// Key is the value the status cache is keyed by: the QID of a 1405 code,
+	// the ID number of a CCCD, the UCI of an HC1. Hashed before any lookup;
+	// never logged or stored in clear.
+	Key       string
+	Holder    Holder
+	Signature SignatureState
+	// Cert is set for HC1 credentials.
+	Cert *Certificate
+	// Err says why the payload could not be understood (Format is then
+	// FormatUnknown, or the format whose parsing failed).
+	Err error
+}
+
+// Verdict is the decision for one credential.
+type Verdict struct {
+	Color   Color
+	Reasons []string // short English phrases, safe to log (no personal data)
+	Format  Format
+	Holder  Holder // for the operator screen only
+	// Signature and Expired describe HC1 certificates.
+	Signature SignatureState
+	Expired   bool
+	At        time.Time // decision time (from the clock floor)
+	// KeyHash is the keyed hash of the credential key (hex), for the event log.
+	KeyHash string
+}
+
+// Source yields camera frames, keeping only the newest.
+type Source interface {
+	// Next blocks until a frame newer than the last one returned is
+	// available, ctx is done, or the source ends (io.EOF) or fails. The
+	// returned frame stays valid until the next call to Next.
+	Next(ctx context.Context) (*Frame, error)
+	// Stats reports the source's counters.
+	Stats() SourceStats
+	// Close stops the source and releases its resources.
+	Close() error
+}
+
+// SourceStats are a camera source's counters.
+type SourceStats struct {
+	Frames    uint64    // frames captured
+	Dropped   uint64    // frames overwritten before the consumer took them
+	Restarts  uint64    // times the device or child process was reopened
+	LastFrame time.Time // capture time of the newest frame
+	Width     int
+	Height    int
+}
+
+// Decoder finds and decodes QR codes in a frame.
+type Decoder interface {
+	Decode(ctx context.Context, f *Frame) ([]Symbol, error)
+}
+
+// Parser turns decoded text into a credential.
+type Parser interface {
+	Parse(text string) Credential
+}
+
+// Judge decides a verdict for a credential at the given time.
+type Judge interface {
+	Judge(ctx context.Context, c Credential, now time.Time) Verdict
+}
+
+// IdleMode is what the outputs show when no verdict is playing.
+type IdleMode uint8
+
+// Idle modes.
+const (
+	IdleReady IdleMode = iota // all off
+	IdleStale                 // cache stale: slow yellow blink
+	IdleFault                 // camera or config fault: slow red blink
+)
+
+// String names the mode.
+func (m IdleMode) String() string {
+	switch m {
+	case IdleReady:
+		return "ready"
+	case IdleStale:
+		return "stale"
+	case IdleFault:
+		return "fault"
+	}
+	return fmt.Sprintf("idle(%d)", uint8(m))
+}
+
+// Indicator drives the gate's outputs (LEDs, buzzer, relay). Both methods
+// return at once: patterns play in the indicator's own goroutine, and a new
+// call replaces the running pattern.
+type Indicator interface {
+	// Show plays the verdict's pattern once, then returns to the idle mode.
+	Show(c Color)
+	// Idle sets the pattern shown between verdicts.
+	Idle(m IdleMode)
+}
+
+// Clock tells the time. Tests inject a fake.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the machine's clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// StatusEntry is a person's status as the cache holds it.
+type StatusEntry struct {
+	Color      Color
+	ValidUntil time.Time // zero: no end
+}
+
+// FloorClock never reports a time earlier than Floor(): a Pi has no
+// real-time clock, and the newest verified feed time is a lower bound on now.
+type FloorClock struct {
+	Clock Clock
+	Floor func() time.Time // nil or zero: no floor
+}
+
+// Now returns the later of the clock's time and the floor.
+func (c FloorClock) Now() time.Time {
+	now := c.Clock.Now()
+	if c.Floor != nil {
+		if f := c.Floor(); now.Before(f) {
+			return f
+		}
+	}
+	return now
+}

@@ -1,0 +1,4 @@
+package main
+
+// cmdCache is built in its own issue.
+var cmdCache = notYet("cache")

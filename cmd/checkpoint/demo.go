@@ -1,0 +1,4 @@
+package main
+
+// cmdDemo is built in its own issue.
+var cmdDemo = notYet("demo")

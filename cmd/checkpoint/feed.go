@@ -1,0 +1,4 @@
+package main
+
+// cmdFeed is built in its own issue.
+var cmdFeed = notYet("feed")

@@ -1,0 +1,4 @@
+package main
+
+// cmdProvision is built in its own issue.
+var cmdProvision = notYet("provision")

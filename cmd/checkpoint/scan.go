@@ -1,0 +1,4 @@
+package main
+
+// cmdScan is built in its own issue.
+var cmdScan = notYet("scan")

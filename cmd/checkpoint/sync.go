@@ -1,0 +1,4 @@
+package main
+
+// cmdSync is built in its own issue.
+var cmdSync = notYet("sync")

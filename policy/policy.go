@@ -1,0 +1,116 @@
+// Package policy decides a verdict from a credential, the status cache, the
+// site's rules and the clock.
+package policy
+
+import (
+	"context"
+	"time"
+
+	"checkpoint"
+)
+
+// Store is the status cache as the policy sees it.
+type Store interface {
+	// Status returns the cached status for a credential key (hashed inside).
+	Status(ctx context.Context, key string) (checkpoint.StatusEntry, bool, error)
+	// Revoked reports whether any of the given revocation hashes (by EU DCC
+	// hash type: UCI, COUNTRYCODEUCI, SIGNATURE) is on the revocation list.
+	Revoked(ctx context.Context, hashes map[string][]byte) (bool, error)
+	// KeyHash returns the keyed hash of key in hex, for the event log.
+	KeyHash(key string) string
+}
+
+// Rules are the site's verdict rules.
+type Rules struct {
+	Unknown      checkpoint.Color // 1405 QID not in the cache, or its status expired
+	CCCD         checkpoint.Color // CCCD without a cached status
+	Stale        checkpoint.Color // the greenest verdict while the cache is stale
+	ShowFullName bool             // show the full name on the operator screen
+	HC1          Profile          // HC1 certificate rules
+}
+
+// DefaultRules are GUIDE's defaults.
+func DefaultRules() Rules {
+	return Rules{
+		Unknown: checkpoint.Yellow,
+		CCCD:    checkpoint.Yellow,
+		Stale:   checkpoint.Yellow,
+		HC1:     DefaultProfile(),
+	}
+}
+
+// Reasons used in verdicts. They are stable, short, and carry no personal data.
+const (
+	ReasonInvalid      = "invalid code"
+	ReasonStatus       = "status from cache"
+	ReasonUnknown      = "not in cache: check manually"
+	ReasonExpired      = "cached status expired: check manually"
+	ReasonIdentityOnly = "identity only: check manually"
+	ReasonStale        = "status cache is stale"
+	ReasonCacheError   = "status cache unavailable: check manually"
+)
+
+// Judge implements checkpoint.Judge.
+type Judge struct {
+	Store Store
+	Rules Rules
+	// Stale reports whether the cache is stale at now; nil means never.
+	Stale func(now time.Time) bool
+}
+
+var _ checkpoint.Judge = (*Judge)(nil)
+
+// Judge decides the verdict for c at now.
+func (j *Judge) Judge(ctx context.Context, c checkpoint.Credential, now time.Time) checkpoint.Verdict {
+	v := checkpoint.Verdict{
+		Format:    c.Format,
+		Holder:    c.Holder,
+		Signature: c.Signature,
+		At:        now,
+	}
+	if !j.Rules.ShowFullName {
+		v.Holder.FullName = ""
+	}
+	if c.Key != "" && j.Store != nil {
+		v.KeyHash = j.Store.KeyHash(c.Key)
+	}
+	switch {
+	case c.Err != nil || c.Format == checkpoint.FormatUnknown:
+		v.Color, v.Reasons = checkpoint.Red, []string{ReasonInvalid}
+		return v
+	case c.Format == checkpoint.FormatVN1405:
+		j.cached(ctx, c, now, j.Rules.Unknown, ReasonUnknown, &v)
+	case c.Format == checkpoint.FormatCCCD:
+		j.cached(ctx, c, now, j.Rules.CCCD, ReasonIdentityOnly, &v)
+	case c.Format == checkpoint.FormatHC1:
+		j.hc1(ctx, c, now, &v)
+	default:
+		v.Color, v.Reasons = checkpoint.Red, []string{ReasonInvalid}
+		return v
+	}
+	if j.Stale != nil && v.Color > j.Rules.Stale && j.Stale(now) {
+		v.Color = j.Rules.Stale
+		v.Reasons = append(v.Reasons, ReasonStale)
+	}
+	return v
+}
+
+// cached decides from the status cache; otherwise is the verdict when the
+// cache has no valid entry.
+func (j *Judge) cached(ctx context.Context, c checkpoint.Credential, now time.Time, otherwise checkpoint.Color, why string, v *checkpoint.Verdict) {
+	if j.Store == nil {
+		v.Color, v.Reasons = otherwise, []string{why}
+		return
+	}
+	e, ok, err := j.Store.Status(ctx, c.Key)
+	switch {
+	case err != nil:
+		v.Color, v.Reasons = min(otherwise, checkpoint.Yellow), []string{ReasonCacheError}
+	case !ok:
+		v.Color, v.Reasons = otherwise, []string{why}
+	case e.Color != checkpoint.Red && !e.ValidUntil.IsZero() && !now.Before(e.ValidUntil):
+		v.Color, v.Reasons = min(otherwise, e.Color), []string{ReasonExpired}
+	default:
+		v.Color, v.Reasons = e.Color, []string{ReasonStatus}
+	}
+}

@@ -1,0 +1,298 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultCooldown is how long the same credential is ignored after it was seen.
+const DefaultCooldown = 3 * time.Second
+
+// DefaultStallTimeout is how long without a frame before the camera is a fault.
+const DefaultStallTimeout = 5 * time.Second
+
+// Event is one verdict as the scanner produced it.
+type Event struct {
+	Verdict  Verdict
+	Symbol   Symbol        // where the code was; its Text must never be logged
+	FrameSeq uint64        // the frame the code was decoded from
+	Latency  time.Duration // from frame capture to verdict
+}
+
+// Observer watches the scanner. Methods are called from the frame loop and
+// must return quickly: hand work to another goroutine.
+type Observer interface {
+	// Frame is called for every frame after decoding. f is only valid during the call.
+	Frame(f *Frame, syms []Symbol, decode time.Duration)
+	// Verdict is called for every new verdict.
+	Verdict(e Event)
+	// Idle is called when the idle mode changes.
+	Idle(m IdleMode)
+}
+
+// NopObserver is an Observer that does nothing; embed it to implement only some methods.
+type NopObserver struct{}
+
+// Frame does nothing.
+func (NopObserver) Frame(*Frame, []Symbol, time.Duration) {}
+
+// Verdict does nothing.
+func (NopObserver) Verdict(Event) {}
+
+// Idle does nothing.
+func (NopObserver) Idle(IdleMode) {}
+
+// Scanner runs the frame loop: camera → decode → parse → judge → indicator.
+type Scanner struct {
+	Source    Source
+	Decoder   Decoder
+	Parser    Parser
+	Judge     Judge
+	Indicator Indicator
+	Clock     Clock
+	Logger    *slog.Logger
+	Observers []Observer
+
+	// Cooldown is how long a credential seen again produces no new verdict
+	// (DefaultCooldown when zero). Every sighting restarts it, so a code held
+	// in view gives one verdict.
+	Cooldown time.Duration
+	// StallTimeout is how long without a frame before the fault pattern
+	// plays (DefaultStallTimeout when zero).
+	StallTimeout time.Duration
+	// Stale reports whether the status cache is stale at now; nil means never.
+	Stale func(now time.Time) bool
+	// Heartbeat, when set, is called once per frame from the loop (the
+	// systemd watchdog).
+	Heartbeat func()
+	// FirstFrame, when set, is called once, after the first frame arrived.
+	FirstFrame func()
+
+	lastFrame atomic.Int64 // unix nanos of the newest frame handled
+	stats     scannerCounters
+
+	mu   sync.Mutex
+	seen map[string]time.Time
+	idle IdleMode
+}
+
+type scannerCounters struct {
+	frames   atomic.Uint64
+	symbols  atomic.Uint64
+	verdicts [3]atomic.Uint64
+	repeats  atomic.Uint64
+	faults   atomic.Uint64
+}
+
+// ScannerStats are the scanner's counters.
+type ScannerStats struct {
+	Frames    uint64    // frames decoded
+	Symbols   uint64    // codes decoded
+	Verdicts  [3]uint64 // verdicts by Color
+	Repeats   uint64    // sightings suppressed by the cooldown
+	Faults    uint64    // times the camera stalled
+	LastFrame time.Time // when the newest frame was handled (zero before the first)
+	Idle      IdleMode
+}
+
+// Stats returns the scanner's counters.
+func (s *Scanner) Stats() ScannerStats {
+	st := ScannerStats{
+		Frames:  s.stats.frames.Load(),
+		Symbols: s.stats.symbols.Load(),
+		Repeats: s.stats.repeats.Load(),
+		Faults:  s.stats.faults.Load(),
+	}
+	for i := range st.Verdicts {
+		st.Verdicts[i] = s.stats.verdicts[i].Load()
+	}
+	if n := s.lastFrame.Load(); n != 0 {
+		st.LastFrame = time.Unix(0, n)
+	}
+	s.mu.Lock()
+	st.Idle = s.idle
+	s.mu.Unlock()
+	return st
+}
+
+// Run runs the loop until ctx is done (returns nil) or the source ends
+// (returns nil on io.EOF) or fails.
+func (s *Scanner) Run(ctx context.Context) error {
+	if s.Clock == nil {
+		s.Clock = SystemClock{}
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Cooldown == 0 {
+		s.Cooldown = DefaultCooldown
+	}
+	if s.StallTimeout == 0 {
+		s.StallTimeout = DefaultStallTimeout
+	}
+	s.mu.Lock()
+	s.seen = make(map[string]time.Time)
+	s.mu.Unlock()
+	s.lastFrame.Store(s.Clock.Now().UnixNano()) // the stall timer starts now
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.monitor(ctx)
+	}()
+	defer wg.Wait()
+
+	first := true
+	for {
+		f, err := s.Source.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		s.frame(ctx, f)
+		if first {
+			first = false
+			if s.FirstFrame != nil {
+				s.FirstFrame()
+			}
+		}
+	}
+}
+
+// frame handles one frame.
+func (s *Scanner) frame(ctx context.Context, f *Frame) {
+	t0 := time.Now()
+	syms, err := s.Decoder.Decode(ctx, f)
+	dt := time.Since(t0)
+	if err != nil {
+		s.Logger.Debug("decode failed", "frame", f.Seq, "err", err)
+	}
+	s.stats.frames.Add(1)
+	s.lastFrame.Store(s.Clock.Now().UnixNano())
+	if s.Heartbeat != nil {
+		s.Heartbeat()
+	}
+	for _, o := range s.Observers {
+		o.Frame(f, syms, dt)
+	}
+	if len(syms) == 0 {
+		return
+	}
+	now := s.Clock.Now()
+	s.expire(now)
+	for _, sym := range syms {
+		s.stats.symbols.Add(1)
+		c := s.Parser.Parse(sym.Text)
+		if s.repeat(c, sym.Text, now) {
+			s.stats.repeats.Add(1)
+			continue
+		}
+		v := s.Judge.Judge(ctx, c, now)
+		s.Indicator.Show(v.Color)
+		s.stats.verdicts[v.Color%3].Add(1)
+		e := Event{Verdict: v, Symbol: sym, FrameSeq: f.Seq, Latency: time.Since(f.Time)}
+		s.Logger.Info("verdict", "verdict", v.Color.String(), "format", string(v.Format),
+			"reasons", v.Reasons, "frame", f.Seq, "latency", e.Latency)
+		for _, o := range s.Observers {
+			o.Verdict(e)
+		}
+	}
+}
+
+// dedupKey is the key the cooldown is kept by: the format and credential key
+// when there is one, else the whole text.
+func dedupKey(c Credential, text string) string {
+	if c.Key != "" {
+		return string(c.Format) + "\x00" + c.Key
+	}
+	return "\x01" + text
+}
+
+// repeat reports whether the credential was seen within the cooldown, and
+// restarts its cooldown.
+func (s *Scanner) repeat(c Credential, text string, now time.Time) bool {
+	k := dedupKey(c, text)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, ok := s.seen[k]
+	s.seen[k] = now
+	return ok && now.Sub(last) < s.Cooldown && !now.Before(last)
+}
+
+// expire forgets credentials whose cooldown has passed, so the map stays small.
+func (s *Scanner) expire(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.seen) < 64 {
+		return
+	}
+	for k, t := range s.seen {
+		if now.Sub(t) >= s.Cooldown || now.Before(t) {
+			delete(s.seen, k)
+		}
+	}
+}
+
+// monitor watches for camera stalls and a stale cache and sets the idle mode.
+func (s *Scanner) monitor(ctx context.Context) {
+	period := s.StallTimeout / 4
+	if period > time.Second {
+		period = time.Second
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	s.setIdle(s.idleMode(s.Clock.Now()))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.setIdle(s.idleMode(s.Clock.Now()))
+		}
+	}
+}
+
+// idleMode decides the idle mode at now: a stalled camera wins over a stale cache.
+func (s *Scanner) idleMode(now time.Time) IdleMode {
+	last := time.Unix(0, s.lastFrame.Load())
+	if now.Sub(last) > s.StallTimeout {
+		return IdleFault
+	}
+	if s.Stale != nil && s.Stale(now) {
+		return IdleStale
+	}
+	return IdleReady
+}
+
+func (s *Scanner) setIdle(m IdleMode) {
+	s.mu.Lock()
+	old := s.idle
+	s.idle = m
+	s.mu.Unlock()
+	if old == m {
+		return
+	}
+	switch {
+	case m == IdleFault:
+		s.stats.faults.Add(1)
+		s.Logger.Warn("camera stalled: no frame", "timeout", s.StallTimeout)
+	case old == IdleFault:
+		s.Logger.Info("camera recovered")
+	case m == IdleStale:
+		s.Logger.Warn("status cache is stale")
+	}
+	s.Indicator.Idle(m)
+	for _, o := range s.Observers {
+		o.Idle(m)
+	}
+}
