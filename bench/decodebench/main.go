@@ -406,4 +406,3 @@ func updateSection(path, md string) error {
 	s = s[:i+len(begin)] + stamp + md + "\n" + s[j:]
 	return os.WriteFile(path, []byte(s), 0o644)
 }
-
