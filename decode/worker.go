@@ -1,0 +1,346 @@
+package decode
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/common"
+	multidetector "github.com/makiuchi-d/gozxing/multi/qrcode/detector"
+	"github.com/makiuchi-d/gozxing/qrcode/decoder"
+	zxdetector "github.com/makiuchi-d/gozxing/qrcode/detector"
+
+	"checkpoint"
+)
+
+// worker is the scratch state of one decoding goroutine. Its buffers grow
+// to the largest frame seen and are reused, so a steady stream of frames
+// without codes allocates nothing.
+type worker struct {
+	opts Options
+	dec  *decoder.Decoder
+
+	full, half thresholds // block statistics of the frame and of its half-size copy
+	th         thresholds // thresholds of the plane being binarized
+	bm         bitmap
+	s          searcher
+	det        detector
+	halfBuf    []byte
+	upBuf      []byte
+	rowBuf     []uint64
+	runBuf     []int32
+	used       []bool
+	found      []located
+	scale      float64 // frame pixels per plane pixel of the current attempt
+}
+
+func newWorker(opts Options) *worker {
+	w := &worker{opts: opts, dec: decoder.NewDecoder()}
+	w.det.dec = w.dec
+	w.det.mats = make(map[int]*gozxing.BitMatrix)
+	return w
+}
+
+// hits counts finder-like patterns seen by the prescan, by polarity.
+type hits struct{ dark, light int }
+
+func (h hits) any() bool { return h.dark+h.light > 0 }
+
+func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.Symbol, error) {
+	start := time.Now()
+	p := plane{w: f.Width, h: f.Height, stride: f.Stride, pix: f.Y}
+	if p.w < minBinarize || p.h < minBinarize {
+		return w.plain(f), nil
+	}
+	w.found = w.found[:0]
+
+	// Fast path: one pass for block statistics, then a sparse row scan for
+	// anything shaped like a finder pattern, at full and half size. Most
+	// frames hold no code and end here.
+	w.full.stats(p)
+	w.full.compute(false)
+	hf := w.prescan(p, &w.full, 3)
+	hp := half(p, w.halfBuf)
+	w.halfBuf = hp.pix
+	var hh hits
+	if hp.w >= minBinarize && hp.h >= minBinarize {
+		w.half.stats(hp)
+		w.half.compute(false)
+		hh = w.prescan(hp, &w.half, 2)
+	}
+	if !hf.any() && !hh.any() {
+		return nil, nil
+	}
+
+	type attempt struct {
+		p      plane
+		st     *thresholds
+		scale  float64
+		invert bool
+		ok     bool
+	}
+	attempts := [...]attempt{
+		{p, &w.full, 1, false, hf.dark > 0},
+		{hp, &w.half, 2, false, hh.dark > 0},
+		{p, &w.full, 1, true, hf.light > 0},
+		{hp, &w.half, 2, true, hh.light > 0},
+	}
+	for _, a := range attempts {
+		if !a.ok {
+			continue
+		}
+		if w.over(ctx, start) {
+			break
+		}
+		w.attempt(a.p, a.st, a.invert, a.scale)
+		if len(w.found) > 0 {
+			break
+		}
+	}
+	if len(w.found) == 0 && !w.over(ctx, start) {
+		// Small modules: retry on the frame enlarged 1.5 times.
+		up := upscale(p, 3, 2, w.upBuf)
+		w.upBuf = up.pix
+		w.th.stats(up)
+		w.attempt(up, &w.th, false, 2.0/3)
+	}
+	if len(w.found) == 0 && !w.over(ctx, start) {
+		return w.plain(f), nil
+	}
+	return w.symbols(), nil
+}
+
+// over reports whether the frame's time budget is spent or ctx is done.
+func (w *worker) over(ctx context.Context, start time.Time) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	return w.opts.Budget > 0 && time.Since(start) > w.opts.Budget
+}
+
+// attempt binarizes p (whose block statistics st holds) in one polarity,
+// finds finder patterns and decodes every code they outline.
+func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64) {
+	st.compute(invert)
+	binarize(p, st, invert, &w.bm)
+	w.s.scan(&w.bm, 2)
+	fs := w.s.found
+	if len(fs) < 3 {
+		return
+	}
+	w.det.b = &w.bm
+	w.used = w.used[:0]
+	for range fs {
+		w.used = append(w.used, false)
+	}
+	tries := 0
+	for _, t := range w.det.triples(fs) {
+		if w.used[t.tl] || w.used[t.tr] || w.used[t.bl] {
+			continue
+		}
+		if tries++; tries > 24 {
+			break
+		}
+		loc, ok := w.det.decodeTriple(fs, t)
+		if !ok {
+			continue
+		}
+		w.used[t.tl], w.used[t.tr], w.used[t.bl] = true, true, true
+		for i := range loc.corners {
+			loc.corners[i].x *= scale
+			loc.corners[i].y *= scale
+		}
+		w.add(loc)
+	}
+}
+
+// add records a decoded code unless its text was already found.
+func (w *worker) add(loc located) {
+	for _, l := range w.found {
+		if l.res.GetText() == loc.res.GetText() {
+			return
+		}
+	}
+	w.found = append(w.found, loc)
+}
+
+func (w *worker) symbols() []checkpoint.Symbol {
+	if len(w.found) == 0 {
+		return nil
+	}
+	out := make([]checkpoint.Symbol, len(w.found))
+	for i, l := range w.found {
+		cs := make([]checkpoint.Point, 4)
+		for k, c := range l.corners {
+			cs[k] = checkpoint.Point{X: c.x, Y: c.y}
+		}
+		out[i] = checkpoint.Symbol{Text: l.res.GetText(), Corners: cs}
+	}
+	return out
+}
+
+// prescan binarizes every step-th row of p and counts the places where five
+// runs in the ratio 1:1:3:1:1 hold up along the column too, for dark and for
+// light patterns.
+func (w *worker) prescan(p plane, t *thresholds, step int) hits {
+	var h hits
+	words := (p.w + 63) >> 6
+	if cap(w.rowBuf) < words {
+		w.rowBuf = make([]uint64, words)
+	}
+	row := w.rowBuf[:words]
+	if cap(w.runBuf) < p.w+2 {
+		w.runBuf = make([]int32, 0, p.w+2)
+	}
+	for y := step / 2; y < p.h; y += step {
+		binarizeRow(p.row(y), t.thr[min(y>>blockPow, t.bh-1)*t.bw:], false, row)
+		r := runs(row, p.w, w.runBuf)
+		x := int32(0)
+		for i := 0; i+4 < len(r); i++ {
+			c := (*[5]int32)(r[i : i+5])
+			if ratio5(c) {
+				light := i&1 == 0 // runs start with a light one
+				cx := x + c[0] + c[1] + c[2]/2
+				if vcheck(p, t, int(cx), y, int(c[0]+c[1]+c[2]+c[3]+c[4]), light) {
+					if light {
+						h.light++
+					} else {
+						h.dark++
+					}
+				}
+			}
+			x += r[i]
+		}
+		w.runBuf = r
+	}
+	return h
+}
+
+// ratio5 is ratio(c, 0.5) in integers: each one-module run within half a
+// module and half a pixel of total/7, the centre within three times that.
+func ratio5(c *[5]int32) bool {
+	T := c[0] + c[1] + c[2] + c[3] + c[4]
+	if T < 7 {
+		return false
+	}
+	// |7c - T| < 7(T/14 + 0.5)  <=>  |14c - 2T| < T + 7
+	lim := T + 7
+	for _, k := range [4]int32{c[0], c[1], c[3], c[4]} {
+		d := 14*k - 2*T
+		if d >= lim || -d >= lim || k == 0 {
+			return false
+		}
+	}
+	// |3T/7 - c2| < 3(T/14 + 0.5)  <=>  |6T - 14c2| < 3T + 21
+	d := 6*T - 14*c[2]
+	return d < 3*T+21 && -d < 3*T+21
+}
+
+// vcheck counts the runs up and down the column through (x, y) on the
+// luminance plane and reports whether they look like a finder pattern too.
+func vcheck(p plane, t *thresholds, x, y, total int, light bool) bool {
+	dark := func(yy int) bool {
+		v := int(p.pix[yy*p.stride+x])
+		th := int(t.thr[min(yy>>blockPow, t.bh-1)*t.bw+min(x>>blockPow, t.bw-1)])
+		return (v <= th) != light
+	}
+	var c [5]int32
+	maxRun := int32(total)
+	i := y
+	for i >= 0 && dark(i) {
+		c[2]++
+		i--
+	}
+	for k := 1; k >= 0; k-- {
+		want := k == 0
+		for i >= 0 && dark(i) == want && c[k] <= maxRun {
+			c[k]++
+			i--
+		}
+	}
+	if i < 0 && c[0] == 0 {
+		return false
+	}
+	i = y + 1
+	for i < p.h && dark(i) {
+		c[2]++
+		i++
+	}
+	for k := 3; k <= 4; k++ {
+		want := k == 4
+		for i < p.h && dark(i) == want && c[k] <= maxRun {
+			c[k]++
+			i++
+		}
+	}
+	vt := int(c[0] + c[1] + c[2] + c[3] + c[4])
+	if 2*vt < total || vt > 2*total {
+		return false
+	}
+	return ratio(&c, 0.6)
+}
+
+var tryHarder = map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true}
+
+// plain is gozxing's own detector over the whole frame: the last resort,
+// and the path for frames too small for the block binarizer.
+func (w *worker) plain(f *checkpoint.Frame) []checkpoint.Symbol {
+	src, err := gozxing.NewPlanarYUVLuminanceSource(f.Y, f.Stride, f.Height, 0, 0, f.Width, f.Height, false)
+	if err != nil {
+		return nil
+	}
+	bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src))
+	if err != nil {
+		return nil
+	}
+	m, err := bmp.GetBlackMatrix()
+	if err != nil {
+		return nil
+	}
+	if drs, err := multidetector.NewMultiDetector(m).DetectMulti(tryHarder); err == nil {
+		for _, dr := range drs {
+			w.addPlain(dr)
+		}
+	}
+	if len(w.found) == 0 {
+		if dr, err := zxdetector.NewDetector(m).Detect(tryHarder); err == nil {
+			w.addPlain(dr)
+		}
+	}
+	return w.symbols()
+}
+
+// addPlain decodes one of gozxing's detector results.
+func (w *worker) addPlain(dr *common.DetectorResult) {
+	res, err := w.dec.Decode(dr.GetBits(), nil)
+	if err != nil {
+		return
+	}
+	pts := dr.GetPoints()
+	if len(pts) < 3 {
+		return
+	}
+	bl, tl, tr := pts[0], pts[1], pts[2]
+	var ap *zxdetector.AlignmentPattern
+	if len(pts) > 3 {
+		ap, _ = pts[3].(*zxdetector.AlignmentPattern)
+	}
+	dim := dr.GetBits().GetWidth()
+	t := zxdetector.Detector_createTransform(tl, tr, bl, ap, dim)
+	d := float64(dim)
+	xy := []float64{0, 0, d, 0, d, d, 0, d}
+	if md, ok := res.GetOther().(*decoder.QRCodeDecoderMetaData); ok && md.IsMirrored() {
+		xy = []float64{0, 0, 0, d, d, d, d, 0}
+	}
+	t.TransformPoints(xy)
+	var loc located
+	loc.res = res
+	for i := range loc.corners {
+		loc.corners[i] = point{xy[2*i], xy[2*i+1]}
+		if math.IsNaN(xy[2*i]) {
+			return
+		}
+	}
+	w.add(loc)
+}
