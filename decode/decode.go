@@ -93,4 +93,3 @@ func (d *Decoder) put(w *worker) {
 	d.free = append(d.free, w)
 	d.mu.Unlock()
 }
-
