@@ -62,22 +62,37 @@ func (t *thresholds) stats(p plane) {
 		y0 := min(by<<blockPow, maxY)
 		base := y0 * p.stride
 		for bx := 0; bx < bw; bx++ {
-			x0 := min(bx<<blockPow, maxX)
-			sum, mn, mx := 0, 255, 0
-			off := base + x0
-			for yy := 0; yy < blockSize; yy++ {
-				r := p.pix[off : off+blockSize : off+blockSize]
-				for _, v := range r {
-					sum += int(v)
-					mn = min(mn, int(v))
-					mx = max(mx, int(v))
-				}
+			off := base + min(bx<<blockPow, maxX)
+			var r [blockSize]uint64
+			var s16 uint64
+			for yy := range r {
+				v := le64(p.pix[off:])
+				r[yy] = v
+				s16 += v&even16 + (v>>8)&even16
 				off += p.stride
 			}
+			// Tournament for the lane-wise extremes of the eight rows, then
+			// across the eight lanes.
+			n0, x0 := minMax8(r[0], r[1])
+			n1, x1 := minMax8(r[2], r[3])
+			n2, x2 := minMax8(r[4], r[5])
+			n3, x3 := minMax8(r[6], r[7])
+			n0, _ = minMax8(n0, n1)
+			n2, _ = minMax8(n2, n3)
+			n0, _ = minMax8(n0, n2)
+			_, x0 = minMax8(x0, x1)
+			_, x2 = minMax8(x2, x3)
+			_, x0 = minMax8(x0, x2)
+			n0, _ = minMax8(n0, n0>>32)
+			n0, _ = minMax8(n0, n0>>16)
+			n0, _ = minMax8(n0, n0>>8)
+			_, x0 = minMax8(x0, x0>>32)
+			_, x0 = minMax8(x0, x0>>16)
+			_, x0 = minMax8(x0, x0>>8)
 			i := by*bw + bx
-			t.sum[i] = uint16(sum)
-			t.mn[i] = uint8(mn)
-			t.mx[i] = uint8(mx)
+			t.sum[i] = uint16((s16 * 0x0001000100010001) >> 48)
+			t.mn[i] = uint8(n0)
+			t.mx[i] = uint8(x0)
 		}
 	}
 }
@@ -180,25 +195,35 @@ func binarize(p plane, t *thresholds, invert bool, b *bitmap) {
 func binarizeRow(px []byte, thr []uint8, invert bool, out []uint64) {
 	clear(out)
 	w := len(px)
-	full := w &^ (blockSize - 1)
-	var flip int64
+	nb := w >> blockPow // whole blocks
+	var flip uint64
 	if invert {
-		flip = 255
+		flip = ^uint64(0)
 	}
-	for x := 0; x < full; x += blockSize {
-		t := int64(thr[x>>blockPow])
-		p := px[x : x+blockSize : x+blockSize]
-		var v uint64
-		for k, pv := range p {
-			// dark when (pv ^ flip) <= t, i.e. (pv^flip) - t - 1 < 0.
-			v |= (uint64((int64(pv)^flip)-t-1) >> 63) << uint(k)
+	for wi := 0; wi*8 < nb; wi++ {
+		var word uint64
+		for k := 0; k < 8 && wi*8+k < nb; k++ {
+			bx := wi*8 + k
+			t := uint64(thr[bx])
+			var b uint8
+			if t == 255 {
+				b = 0xff
+			} else {
+				// dark when pixel <= t, i.e. pixel < t+1, lane by lane
+				b = gather(lt(le64(px[bx<<blockPow:])^flip, (t+1)*ones8))
+			}
+			word |= uint64(b) << (8 * uint(k))
 		}
-		out[x>>6] |= v << (uint(x) & 63)
+		out[wi] = word
 	}
-	if full < w {
-		t := int64(thr[min(full>>blockPow, len(thr)-1)])
+	if full := nb << blockPow; full < w {
+		var fl int64
+		if invert {
+			fl = 255
+		}
+		t := int64(thr[min(nb, len(thr)-1)])
 		for x := full; x < w; x++ {
-			out[x>>6] |= (uint64((int64(px[x])^flip)-t-1) >> 63) << (uint(x) & 63)
+			out[x>>6] |= (uint64((int64(px[x])^fl)-t-1) >> 63) << (uint(x) & 63)
 		}
 	}
 }

@@ -177,41 +177,48 @@ func (d *detector) triples(fs []finder) []triple {
 				if mmax > 2.5*mmin {
 					continue
 				}
-				// The corner is the vertex opposite the longest side.
 				idx := [3]int{i, j, k}
 				p := [3]finder{a, b, c}
 				d2 := func(u, v finder) float64 { return (u.x-v.x)*(u.x-v.x) + (u.y-v.y)*(u.y-v.y) }
+				// The longest side is opposite the corner in a code seen
+				// straight on; under strong perspective another vertex may
+				// be, so each vertex with a near right angle is a candidate.
 				s := [3]float64{d2(b, c), d2(a, c), d2(a, b)} // opposite a, b, c
-				corner := 0
-				if s[1] > s[corner] {
-					corner = 1
+				longest := 0
+				if s[1] > s[longest] {
+					longest = 1
 				}
-				if s[2] > s[corner] {
-					corner = 2
+				if s[2] > s[longest] {
+					longest = 2
 				}
-				o1, o2 := (corner+1)%3, (corner+2)%3
-				tl, e1, e2 := p[corner], p[o1], p[o2]
-				l1, l2 := math.Sqrt(d2(tl, e1)), math.Sqrt(d2(tl, e2))
 				mavg := (a.module + b.module + c.module) / 3
-				if l1 < 8*mavg || l2 < 8*mavg || l1 > 200*mavg || l2 > 200*mavg {
-					continue
+				for corner := 0; corner < 3; corner++ {
+					o1, o2 := (corner+1)%3, (corner+2)%3
+					tl, e1, e2 := p[corner], p[o1], p[o2]
+					l1, l2 := math.Sqrt(d2(tl, e1)), math.Sqrt(d2(tl, e2))
+					if l1 < 8*mavg || l2 < 8*mavg || l1 > 200*mavg || l2 > 200*mavg {
+						continue
+					}
+					if math.Max(l1, l2) > 3*math.Min(l1, l2) {
+						continue
+					}
+					cos := ((e1.x-tl.x)*(e2.x-tl.x) + (e1.y-tl.y)*(e2.y-tl.y)) / (l1 * l2)
+					if math.Abs(cos) > 0.57 {
+						continue
+					}
+					// Clockwise on screen from top-right to bottom-left.
+					cross := (e1.x-tl.x)*(e2.y-tl.y) - (e1.y-tl.y)*(e2.x-tl.x)
+					t := triple{tl: idx[corner], tr: idx[o1], bl: idx[o2]}
+					if cross < 0 {
+						t.tr, t.bl = t.bl, t.tr
+					}
+					t.score = math.Abs(cos) + math.Abs(l1-l2)/math.Max(l1, l2) + (mmax-mmin)/mmax
+					t.score -= 0.02 * float64(min(a.count+b.count+c.count, 30))
+					if corner != longest {
+						t.score += 0.3
+					}
+					out = append(out, t)
 				}
-				if math.Max(l1, l2) > 3*math.Min(l1, l2) {
-					continue
-				}
-				cos := ((e1.x-tl.x)*(e2.x-tl.x) + (e1.y-tl.y)*(e2.y-tl.y)) / (l1 * l2)
-				if math.Abs(cos) > 0.57 {
-					continue
-				}
-				// Clockwise on screen from top-right to bottom-left.
-				cross := (e1.x-tl.x)*(e2.y-tl.y) - (e1.y-tl.y)*(e2.x-tl.x)
-				t := triple{tl: idx[corner], tr: idx[o1], bl: idx[o2]}
-				if cross < 0 {
-					t.tr, t.bl = t.bl, t.tr
-				}
-				t.score = math.Abs(cos) + math.Abs(l1-l2)/math.Max(l1, l2) + (mmax-mmin)/mmax
-				t.score -= 0.02 * float64(min(a.count+b.count+c.count, 30))
-				out = append(out, t)
 			}
 		}
 	}
@@ -301,6 +308,16 @@ func (d *detector) decodeTriple(fs []finder, t triple) (located, bool) {
 		return located{}, false
 	}
 	sort.Slice(cs[:ncs], func(i, j int) bool { return cs[i].err < cs[j].err })
+	if okq[0] && okq[1] && okq[2] && cs[0].err > 0.35*(tl.module+tr.module+bl.module)/3 {
+		// Three traced squares that no homography joins: not one code.
+		return located{}, false
+	}
+	if dbg {
+		dbgf("triple tl=%+v tr=%+v bl=%+v okq=%v q=%v est=%.2f nu=%.2f nv=%.2f", tl, tr, bl, okq, qs, est, nu, nv)
+		for _, c := range cs[:ncs] {
+			dbgf("  dim %d err %.3f", c.dim, c.err)
+		}
+	}
 	tried := 0
 	var seen [8]int
 	for _, c := range cs[:ncs] {
@@ -323,7 +340,11 @@ func (d *detector) decodeTriple(fs []finder, t triple) (located, bool) {
 		seen[tried] = dm
 		tried++
 		h = d.refine(h, dm, [3]finder{tl, tr, bl}, qs, okq)
-		if res, ok := d.sampleDecode(&h, dm); ok {
+		res, ok := d.sampleDecode(&h, dm)
+		if dbg {
+			dbgf("  try dim %d ok=%v pairs=%d", dm, ok, len(d.pairs))
+		}
+		if ok {
 			return located{res: res, corners: cornersOf(&h, dm, res)}, true
 		}
 		if tried >= 3 {

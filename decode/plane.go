@@ -1,5 +1,7 @@
 package decode
 
+import "encoding/binary"
+
 // plane is an 8-bit luminance image: h rows of stride bytes, the first w of
 // each row being pixels. It views a frame's buffer or a worker's scratch
 // buffer; it never owns memory on its own.
@@ -45,7 +47,15 @@ func half(p plane, buf []byte) plane {
 		r0 := p.pix[2*y*p.stride : 2*y*p.stride+2*w]
 		r1 := p.pix[(2*y+1)*p.stride : (2*y+1)*p.stride+2*w]
 		out := buf[y*w : y*w+w]
-		for x := range out {
+		x := 0
+		for ; x+4 <= w; x += 4 {
+			a, b := le64(r0[2*x:]), le64(r1[2*x:])
+			s := a&even16 + (a>>8)&even16 + b&even16 + (b>>8)&even16
+			s = ((s + 0x0002000200020002) >> 2) & even16
+			s |= s >> 8
+			binary.LittleEndian.PutUint32(out[x:], uint32(s&0xffff)|uint32((s>>16)&0xffff0000))
+		}
+		for ; x < w; x++ {
 			out[x] = byte((uint(r0[2*x]) + uint(r0[2*x+1]) + uint(r1[2*x]) + uint(r1[2*x+1]) + 2) >> 2)
 		}
 	}

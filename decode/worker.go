@@ -26,6 +26,8 @@ type worker struct {
 	bm         bitmap
 	s          searcher
 	det        detector
+	hitsFull   hits
+	hitsHalf   hits
 	halfBuf    []byte
 	upBuf      []byte
 	rowBuf     []uint64
@@ -42,10 +44,96 @@ func newWorker(opts Options) *worker {
 	return w
 }
 
-// hits counts finder-like patterns seen by the prescan, by polarity.
-type hits struct{ dark, light int }
+// hit is a place where the prescan saw something like a finder pattern.
+type hit struct {
+	x, y, size int32 // centre and width of the five runs
+	y0, y1     int32 // first and last row that saw it
+}
 
-func (h hits) any() bool { return h.dark+h.light > 0 }
+// hits gathers the prescan's hits of one plane, by polarity (dark patterns
+// on light, light on dark), merging hits of one pattern seen in several rows.
+type hits struct {
+	dark, light []hit
+}
+
+const maxHits = 48
+
+func (h *hits) reset() {
+	h.dark, h.light = h.dark[:0], h.light[:0]
+}
+
+func addHit(l []hit, x, y, size int32) []hit {
+	for i := range l {
+		c := &l[i]
+		if abs32(c.x-x) <= c.size/2 && y-c.y1 <= c.size/2 && abs32(c.size-size) <= c.size/2 {
+			c.y1 = y
+			c.y = (c.y0 + c.y1) / 2
+			return l
+		}
+	}
+	if len(l) >= maxHits {
+		return l
+	}
+	return append(l, hit{x: x, y: y, size: size, y0: y, y1: y})
+}
+
+func abs32(v int32) int32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// codeLike reports whether three of the hits could be the finder patterns
+// of one code, tilted or not: each no taller than a finder pattern, sizes
+// within a factor of 2.5, at least ten modules apart, at roughly a right
+// angle.
+func codeLike(l []hit) bool {
+	n := len(l)
+	ok := func(h hit) bool { return h.y1-h.y0 <= 2*h.size }
+	for i := 0; i < n; i++ {
+		a := l[i]
+		if !ok(a) {
+			continue
+		}
+		for j := i + 1; j < n; j++ {
+			b := l[j]
+			if !ok(b) || !near(a, b) || !apart(a, b) {
+				continue
+			}
+			for k := j + 1; k < n; k++ {
+				c := l[k]
+				if !ok(c) || !near(a, c) || !near(b, c) || !apart(a, c) || !apart(b, c) {
+					continue
+				}
+				if rightish(a, b, c) || rightish(b, a, c) || rightish(c, a, b) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// near reports whether two hits have module sizes within a factor of 2.5.
+func near(a, b hit) bool {
+	return 2*a.size <= 5*b.size && 2*b.size <= 5*a.size
+}
+
+// apart reports whether two hits are at least ten modules apart.
+func apart(a, b hit) bool {
+	dx, dy := int64(a.x-b.x), int64(a.y-b.y)
+	s := int64(a.size+b.size) * 10 / 14 // ten modules of their mean size
+	return dx*dx+dy*dy >= s*s
+}
+
+// rightish reports whether the angle at v between the other two is 45° to 135°.
+func rightish(v, a, b hit) bool {
+	ax, ay := float64(a.x-v.x), float64(a.y-v.y)
+	bx, by := float64(b.x-v.x), float64(b.y-v.y)
+	dot := ax*bx + ay*by
+	return dot*dot <= 0.5*(ax*ax+ay*ay)*(bx*bx+by*by)
+}
 
 func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.Symbol, error) {
 	start := time.Now()
@@ -60,16 +148,18 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 	// frames hold no code and end here.
 	w.full.stats(p)
 	w.full.compute(false)
-	hf := w.prescan(p, &w.full, 3)
+	hf, hh := &w.hitsFull, &w.hitsHalf
+	w.prescan(p, &w.full, 3, hf)
 	hp := half(p, w.halfBuf)
 	w.halfBuf = hp.pix
-	var hh hits
+	hh.reset()
 	if hp.w >= minBinarize && hp.h >= minBinarize {
 		w.half.stats(hp)
 		w.half.compute(false)
-		hh = w.prescan(hp, &w.half, 2)
+		w.prescan(hp, &w.half, 2, hh)
 	}
-	if !hf.any() && !hh.any() {
+	fd, fl, hd, hl := codeLike(hf.dark), codeLike(hf.light), codeLike(hh.dark), codeLike(hh.light)
+	if !fd && !fl && !hd && !hl {
 		return nil, nil
 	}
 
@@ -81,10 +171,10 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 		ok     bool
 	}
 	attempts := [...]attempt{
-		{p, &w.full, 1, false, hf.dark > 0},
-		{hp, &w.half, 2, false, hh.dark > 0},
-		{p, &w.full, 1, true, hf.light > 0},
-		{hp, &w.half, 2, true, hh.light > 0},
+		{p, &w.full, 1, false, fd},
+		{hp, &w.half, 2, false, hd},
+		{p, &w.full, 1, true, fl},
+		{hp, &w.half, 2, true, hl},
 	}
 	for _, a := range attempts {
 		if !a.ok {
@@ -183,8 +273,8 @@ func (w *worker) symbols() []checkpoint.Symbol {
 // prescan binarizes every step-th row of p and counts the places where five
 // runs in the ratio 1:1:3:1:1 hold up along the column too, for dark and for
 // light patterns.
-func (w *worker) prescan(p plane, t *thresholds, step int) hits {
-	var h hits
+func (w *worker) prescan(p plane, t *thresholds, step int, h *hits) {
+	h.reset()
 	words := (p.w + 63) >> 6
 	if cap(w.rowBuf) < words {
 		w.rowBuf = make([]uint64, words)
@@ -202,11 +292,12 @@ func (w *worker) prescan(p plane, t *thresholds, step int) hits {
 			if ratio5(c) {
 				light := i&1 == 0 // runs start with a light one
 				cx := x + c[0] + c[1] + c[2]/2
-				if vcheck(p, t, int(cx), y, int(c[0]+c[1]+c[2]+c[3]+c[4]), light) {
+				total := c[0] + c[1] + c[2] + c[3] + c[4]
+				if vcheck(p, t, int(cx), y, int(total), light) {
 					if light {
-						h.light++
+						h.light = addHit(h.light, cx, int32(y), total)
 					} else {
-						h.dark++
+						h.dark = addHit(h.dark, cx, int32(y), total)
 					}
 				}
 			}
@@ -214,7 +305,6 @@ func (w *worker) prescan(p plane, t *thresholds, step int) hits {
 		}
 		w.runBuf = r
 	}
-	return h
 }
 
 // ratio5 is ratio(c, 0.5) in integers: each one-module run within half a

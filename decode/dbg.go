@@ -1,0 +1,7 @@
+package decode
+
+// Debugging hooks, set only by tests.
+var (
+	dbg  bool
+	dbgf = func(string, ...any) {}
+)

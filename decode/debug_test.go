@@ -1,0 +1,88 @@
+package decode
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"checkpoint/decode/corpus"
+)
+
+func TestDebugCounts(t *testing.T) {
+	for _, cat := range []corpus.Category{corpus.Clean, corpus.PerspectiveStrong, corpus.LowContrast, corpus.Inverted, corpus.Empty} {
+		cs, _ := corpus.Generate(corpus.Options{Seed: 1, Width: 640, Height: 480, PerCat: 10, Categories: []corpus.Category{cat}})
+		d := New(Options{})
+		for _, c := range cs {
+
+			t0 := threadCPU()
+			syms, _ := d.Decode(context.Background(), c.Frame)
+			dt := threadCPU() - t0
+			w := d.free[0]
+			t.Logf("%s: %d syms, %v, found %d fd=%v", c.Name, len(syms), dt, len(w.s.found), codeLike(w.hitsFull.dark))
+		}
+	}
+}
+
+func TestDebugDump(t *testing.T) {
+	name := os.Getenv("DUMP")
+	if name == "" {
+		t.Skip()
+	}
+	parts := strings.Split(name, "/")
+	var sz [2]int
+	fmt.Sscanf(parts[1], "%dx%d", &sz[0], &sz[1])
+	idx, _ := strconv.Atoi(parts[2])
+	c, err := corpus.Render(1, corpus.Category(parts[0]), sz[0], sz[1], idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.Frame
+	g := image.NewRGBA(image.Rect(0, 0, f.Width, f.Height))
+	w := newWorker(Options{})
+	p := plane{w: f.Width, h: f.Height, stride: f.Stride, pix: f.Y}
+	w.full.stats(p)
+	inv := os.Getenv("INV") != ""
+	w.full.compute(inv)
+	binarize(p, &w.full, inv, &w.bm)
+	w.s.scan(&w.bm, 2)
+	for y := 0; y < f.Height; y++ {
+		for x := 0; x < f.Width; x++ {
+			v := f.Y[y*f.Stride+x]/2 + 128
+			if w.bm.get(x, y) {
+				v = f.Y[y*f.Stride+x] / 2
+			}
+			g.Set(x, y, color.RGBA{v, v, v, 255})
+		}
+	}
+	for _, fp := range w.s.found {
+		for d := -3; d <= 3; d++ {
+			g.Set(int(fp.x)+d, int(fp.y), color.RGBA{255, 0, 0, 255})
+			g.Set(int(fp.x), int(fp.y)+d, color.RGBA{255, 0, 0, 255})
+		}
+		t.Logf("finder %+v", fp)
+	}
+	for _, q := range c.Quads {
+		for _, pt := range q {
+			for d := -2; d <= 2; d++ {
+				g.Set(int(pt.X)+d, int(pt.Y), color.RGBA{0, 200, 0, 255})
+				g.Set(int(pt.X), int(pt.Y)+d, color.RGBA{0, 200, 0, 255})
+			}
+		}
+	}
+	fh, _ := os.Create("/tmp/dump.png")
+	png.Encode(fh, g)
+	fh.Close()
+	syms, _ := New(Options{}).Decode(context.Background(), f)
+	t.Logf("syms %v want %q", syms, c.Texts)
+}
+
+func init() {
+	dbgf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
+	dbg = os.Getenv("DBG") != ""
+}
