@@ -11,6 +11,11 @@ const (
 	blockPow        = 3
 	blockSize       = 1 << blockPow
 	minDynamicRange = 24
+	// flatMargin bounds how far below a flat block's mean its black point
+	// may fall (zxing: half the minimum). Closer, a low-contrast code's
+	// quiet zone no longer pulls the threshold of its finder patterns below
+	// their ink.
+	flatMargin = 40
 	// minBinarize is the smallest side the block binarizer works on (five
 	// blocks, as zxing).
 	minBinarize = 5 * blockSize
@@ -118,7 +123,7 @@ func (t *thresholds) compute(invert bool) {
 			if mx-mn <= minDynamicRange {
 				// A flat block: assume background, unless its neighbours say
 				// it lies inside something dark.
-				avg = mn / 2
+				avg = max(mn/2, avg-flatMargin)
 				if by > 0 && bx > 0 {
 					nb := (bp[i-bw] + 2*bp[i-1] + bp[i-bw-1]) / 4
 					if mn < nb {

@@ -86,3 +86,24 @@ func init() {
 	dbgf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
 	dbg = os.Getenv("DBG") != ""
 }
+
+func TestDebugCrop(t *testing.T) {
+	spec := os.Getenv("CROP")
+	if spec == "" {
+		t.Skip()
+	}
+	var x0, y0, x1, y1, k int
+	fmt.Sscanf(spec, "%d,%d,%d,%d,%d", &x0, &y0, &x1, &y1, &k)
+	fh, _ := os.Open("/tmp/dump.png")
+	src, _ := png.Decode(fh)
+	fh.Close()
+	g := image.NewRGBA(image.Rect(0, 0, (x1-x0)*k, (y1-y0)*k))
+	for y := 0; y < (y1-y0)*k; y++ {
+		for x := 0; x < (x1-x0)*k; x++ {
+			g.Set(x, y, src.At(x0+x/k, y0+y/k))
+		}
+	}
+	fh, _ = os.Create("/tmp/crop.png")
+	png.Encode(fh, g)
+	fh.Close()
+}

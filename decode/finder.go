@@ -65,10 +65,11 @@ func (s *searcher) scan(b *bitmap, step int) {
 			}
 			x += r[i]
 		}
-		if len(s.found) > 64 {
+		if len(s.found) > 256 {
 			break // a busy texture, not codes
 		}
 	}
+	s.isolate()
 	sort.SliceStable(s.found, func(i, j int) bool { return s.found[i].count > s.found[j].count })
 }
 
@@ -89,7 +90,7 @@ func (s *searcher) confirm(c *[5]int32, y, end int) {
 	if !ok {
 		return
 	}
-	if !s.crossDiagonal(int(cx2), int(cy)) {
+	if !s.crossDiagonal(int(cx2), int(cy), 1) || !s.crossDiagonal(int(cx2), int(cy), -1) {
 		return
 	}
 	m := float64(htotal+vtotal) / 14
@@ -231,40 +232,62 @@ func (s *searcher) crossHorizontal(x, y, maxCount, total int) (float64, int, boo
 	return centerFromEnd(&c, j), ht, true
 }
 
-// crossDiagonal checks the pattern along the down-right diagonal.
-func (s *searcher) crossDiagonal(x, y int) bool {
+// crossDiagonal checks the pattern along the down-right diagonal (dx = 1)
+// or the down-left one (dx = -1). Stripes and other textures that pass
+// along rows and columns rarely pass both diagonals.
+func (s *searcher) crossDiagonal(x, y, dx int) bool {
 	b := s.b
 	var c [5]int32
 	i := 0
-	for b.get(x-i, y-i) {
+	for b.get(x-dx*i, y-i) {
 		c[2]++
 		i++
 	}
 	if c[2] == 0 {
 		return false
 	}
-	for x-i >= 0 && y-i >= 0 && !b.get(x-i, y-i) {
+	for y-i >= 0 && x-dx*i >= 0 && x-dx*i < b.w && !b.get(x-dx*i, y-i) {
 		c[1]++
 		i++
 	}
-	for b.get(x-i, y-i) {
+	for b.get(x-dx*i, y-i) {
 		c[0]++
 		i++
 	}
 	i = 1
-	for b.get(x+i, y+i) {
+	for b.get(x+dx*i, y+i) {
 		c[2]++
 		i++
 	}
-	for x+i < b.w && y+i < b.h && !b.get(x+i, y+i) {
+	for y+i < b.h && x+dx*i >= 0 && x+dx*i < b.w && !b.get(x+dx*i, y+i) {
 		c[3]++
 		i++
 	}
-	for b.get(x+i, y+i) {
+	for b.get(x+dx*i, y+i) {
 		c[4]++
 		i++
 	}
 	return ratio(&c, 0.9)
+}
+
+// isolate drops candidates crowded by others: a finder pattern has light
+// separators around it, so no other pattern's centre lies within four of
+// its modules, while repetitive textures give many close together.
+func (s *searcher) isolate() {
+	out := s.found[:0]
+	for i, f := range s.found {
+		crowd := 0
+		r := 4 * f.module
+		for j, g := range s.found {
+			if i != j && math.Abs(g.x-f.x) < r && math.Abs(g.y-f.y) < r {
+				crowd++
+			}
+		}
+		if crowd < 2 {
+			out = append(out, f)
+		}
+	}
+	s.found = out
 }
 
 func abs(v int) int {
