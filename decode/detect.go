@@ -296,21 +296,40 @@ func (d *detector) decodeTriple(fs []finder, t triple) (located, bool) {
 	}
 	var cs [5]cand
 	ncs := 0
-	for _, dm := range cands[:nc] {
-		h, e, ok := d.fitFinders(dm, [3]finder{tl, tr, bl}, qs, okq)
-		if !ok {
-			continue
+	rank := func(okq [3]bool) {
+		ncs = 0
+		for _, dm := range cands[:nc] {
+			h, e, ok := d.fitFinders(dm, [3]finder{tl, tr, bl}, qs, okq)
+			if !ok {
+				continue
+			}
+			cs[ncs] = cand{dm, h, e}
+			ncs++
 		}
-		cs[ncs] = cand{dm, h, e}
-		ncs++
+		sort.Slice(cs[:ncs], func(i, j int) bool { return cs[i].err < cs[j].err })
 	}
+	rank(okq)
 	if ncs == 0 {
 		return located{}, false
 	}
-	sort.Slice(cs[:ncs], func(i, j int) bool { return cs[i].err < cs[j].err })
-	if okq[0] && okq[1] && okq[2] && cs[0].err > 0.35*(tl.module+tr.module+bl.module)/3 {
-		// Three traced squares that no homography joins: not one code.
-		return located{}, false
+	if limit := 0.35 * (tl.module + tr.module + bl.module) / 3; okq[0] && okq[1] && okq[2] && cs[0].err > limit {
+		// One traced square may be off (a neighbour touching it, a
+		// scratch): fit without each in turn.
+		best, bestErr := -1, limit
+		for i := range okq {
+			o := okq
+			o[i] = false
+			rank(o)
+			if ncs > 0 && cs[0].err < bestErr {
+				best, bestErr = i, cs[0].err
+			}
+		}
+		if best < 0 {
+			// Three squares no homography joins: not one code.
+			return located{}, false
+		}
+		okq[best] = false
+		rank(okq)
 	}
 	if dbg {
 		dbgf("triple tl=%+v tr=%+v bl=%+v okq=%v q=%v est=%.2f nu=%.2f nv=%.2f", tl, tr, bl, okq, qs, est, nu, nv)
