@@ -189,17 +189,27 @@ func (b *bitmap) row(y int) []uint64 { return b.bits[y*b.words : (y+1)*b.words] 
 // binarize thresholds p into b with the block thresholds t. With invert set,
 // light pixels are set (t must then come from compute(true)).
 func binarize(p plane, t *thresholds, invert bool, b *bitmap) {
+	binarizeRect(p, t, invert, b, rect{0, 0, p.w, p.h})
+}
+
+// binarizeRect is binarize for the pixels in r (widened to whole words);
+// the rest of b is unset.
+func binarizeRect(p plane, t *thresholds, invert bool, b *bitmap, r rect) {
 	b.reset(p.w, p.h)
-	for y := 0; y < p.h; y++ {
-		binarizeRow(p.row(y), t.thr[min(y>>blockPow, t.bh-1)*t.bw:], invert, b.row(y))
+	clear(b.bits)
+	x0 := r.x0 &^ 63
+	x1 := min((r.x1+63)&^63, p.w)
+	for y := r.y0; y < r.y1; y++ {
+		row := p.row(y)[x0:x1]
+		binarizeRow(row, t.thr[min(y>>blockPow, t.bh-1)*t.bw+x0>>blockPow:], invert, b.row(y)[x0>>6:])
 	}
 }
 
 // binarizeRow thresholds one row of pixels with the thresholds of its block
 // row into words.
 func binarizeRow(px []byte, thr []uint8, invert bool, out []uint64) {
-	clear(out)
 	w := len(px)
+	clear(out[:(w+63)>>6])
 	nb := w >> blockPow // whole blocks
 	var flip uint64
 	if invert {

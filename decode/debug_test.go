@@ -24,7 +24,7 @@ func TestDebugCounts(t *testing.T) {
 			syms, _ := d.Decode(context.Background(), c.Frame)
 			dt := threadCPU() - t0
 			w := d.free[0]
-			t.Logf("%s: %d syms, %v, found %d fd=%v", c.Name, len(syms), dt, len(w.s.found), codeLike(w.hitsFull.dark))
+			t.Logf("%s: %d syms, %v, found %d ", c.Name, len(syms), dt, len(w.s.found))
 		}
 	}
 }
@@ -50,7 +50,7 @@ func TestDebugDump(t *testing.T) {
 	inv := os.Getenv("INV") != ""
 	w.full.compute(inv)
 	binarize(p, &w.full, inv, &w.bm)
-	w.s.scan(&w.bm, 2)
+	w.s.scan(&w.bm, 2, 0, w.bm.h)
 	for y := 0; y < f.Height; y++ {
 		for x := 0; x < f.Width; x++ {
 			v := f.Y[y*f.Stride+x]/2 + 128

@@ -43,15 +43,15 @@ type searcher struct {
 	found []finder
 }
 
-// scan looks for finder patterns in every step-th row of b (set bits are
-// dark) and collects them, merged, in s.found.
-func (s *searcher) scan(b *bitmap, step int) {
+// scan looks for finder patterns in every step-th row of b from y0 to y1
+// (set bits are dark) and collects them, merged, in s.found.
+func (s *searcher) scan(b *bitmap, step, y0, y1 int) {
 	s.b = b
 	s.found = s.found[:0]
 	if cap(s.runs) < b.w+2 {
 		s.runs = make([]int32, 0, b.w+2)
 	}
-	for y := step / 2; y < b.h; y += step {
+	for y := y0 + step/2; y < y1; y += step {
 		s.runs = runs(b.row(y), b.w, s.runs)
 		r := s.runs
 		x := int32(0) // start of run i

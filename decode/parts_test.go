@@ -28,7 +28,7 @@ func BenchmarkParts(b *testing.B) {
 		cpuBench(b, func() { binarize(p, &w.full, false, &w.bm) })
 	})
 	b.Run("scan2", func(b *testing.B) {
-		cpuBench(b, func() { w.s.scan(&w.bm, 2) })
+		cpuBench(b, func() { w.s.scan(&w.bm, 2, 0, w.bm.h) })
 	})
 	b.Run("prescan3", func(b *testing.B) {
 		cpuBench(b, func() { w.prescan(p, &w.full, 3, &w.hitsFull) })

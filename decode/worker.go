@@ -84,14 +84,35 @@ func abs32(v int32) int32 {
 	return v
 }
 
+// rect is a pixel rectangle [x0,x1)×[y0,y1).
+type rect struct{ x0, y0, x1, y1 int }
+
+func (r rect) empty() bool { return r.x1 <= r.x0 || r.y1 <= r.y0 }
+
+// union returns the smallest rectangle holding r and the point (x, y)
+// grown by m on every side.
+func (r rect) union(x, y, m int) rect {
+	if r.empty() {
+		return rect{x - m, y - m, x + m, y + m}
+	}
+	return rect{min(r.x0, x-m), min(r.y0, y-m), max(r.x1, x+m), max(r.y1, y+m)}
+}
+
+// clip limits r to a w×h plane.
+func (r rect) clip(w, h int) rect {
+	return rect{max(r.x0, 0), max(r.y0, 0), min(r.x1, w), min(r.y1, h)}
+}
+
 // codeLike reports whether three of the hits could be the finder patterns
 // of one code, tilted or not: each no taller than a finder pattern, sizes
 // within a factor of 2.5, at least ten modules apart, at roughly a right
-// angle.
-func codeLike(l []hit) bool {
+// angle. It also returns the region such codes could cover.
+func codeLike(l []hit) (bool, rect) {
+	var r rect
 	n := len(l)
+	found := 0
 	ok := func(h hit) bool { return h.y1-h.y0 <= 2*h.size }
-	for i := 0; i < n; i++ {
+	for i := 0; i < n && found < 64; i++ {
 		a := l[i]
 		if !ok(a) {
 			continue
@@ -106,13 +127,32 @@ func codeLike(l []hit) bool {
 				if !ok(c) || !near(a, c) || !near(b, c) || !apart(a, c) || !apart(b, c) {
 					continue
 				}
-				if rightish(a, b, c) || rightish(b, a, c) || rightish(c, a, b) {
-					return true
+				var v, e1, e2 hit
+				switch {
+				case rightish(a, b, c):
+					v, e1, e2 = a, b, c
+				case rightish(b, a, c):
+					v, e1, e2 = b, a, c
+				case rightish(c, a, b):
+					v, e1, e2 = c, a, b
+				default:
+					continue
 				}
+				found++
+				// The three centres and the fourth corner they imply, with
+				// a margin for the finder patterns, the quiet zone and
+				// perspective.
+				m := int(max(a.size, b.size, c.size))
+				lx, ly := int(e1.x-v.x+e2.x-v.x), int(e1.y-v.y+e2.y-v.y)
+				m += (abs(lx) + abs(ly)) / 8
+				r = r.union(int(v.x), int(v.y), m)
+				r = r.union(int(e1.x), int(e1.y), m)
+				r = r.union(int(e2.x), int(e2.y), m)
+				r = r.union(int(e1.x+e2.x-v.x), int(e1.y+e2.y-v.y), m)
 			}
 		}
 	}
-	return false
+	return found > 0, r
 }
 
 // near reports whether two hits have module sizes within a factor of 2.5.
@@ -158,7 +198,10 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 		w.half.compute(false)
 		w.prescan(hp, &w.half, 2, hh)
 	}
-	fd, fl, hd, hl := codeLike(hf.dark), codeLike(hf.light), codeLike(hh.dark), codeLike(hh.light)
+	fd, fdr := codeLike(hf.dark)
+	fl, flr := codeLike(hf.light)
+	hd, hdr := codeLike(hh.dark)
+	hl, hlr := codeLike(hh.light)
 	if !fd && !fl && !hd && !hl {
 		return nil, nil
 	}
@@ -169,21 +212,24 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 		scale  float64
 		invert bool
 		ok     bool
+		r      rect
 	}
 	attempts := [...]attempt{
-		{p, &w.full, 1, false, fd},
-		{hp, &w.half, 2, false, hd},
-		{p, &w.full, 1, true, fl},
-		{hp, &w.half, 2, true, hl},
+		{p, &w.full, 1, false, fd, fdr},
+		{hp, &w.half, 2, false, hd, hdr},
+		{p, &w.full, 1, true, fl, flr},
+		{hp, &w.half, 2, true, hl, hlr},
 	}
 	for _, a := range attempts {
-		if !a.ok {
+		if !a.ok || w.over(ctx, start) {
 			continue
 		}
-		if w.over(ctx, start) {
-			break
+		r := a.r.clip(a.p.w, a.p.h)
+		w.attempt(a.p, a.st, a.invert, a.scale, r)
+		if len(w.found) == 0 && (r.x1-r.x0)*(r.y1-r.y0) < a.p.w*a.p.h*2/3 && !w.over(ctx, start) {
+			// The code may reach beyond the region the prescan saw.
+			w.attempt(a.p, a.st, a.invert, a.scale, rect{0, 0, a.p.w, a.p.h})
 		}
-		w.attempt(a.p, a.st, a.invert, a.scale)
 		if len(w.found) > 0 {
 			break
 		}
@@ -193,7 +239,7 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 		up := upscale(p, 3, 2, w.upBuf)
 		w.upBuf = up.pix
 		w.th.stats(up)
-		w.attempt(up, &w.th, false, 2.0/3)
+		w.attempt(up, &w.th, false, 2.0/3, rect{0, 0, up.w, up.h})
 	}
 	if len(w.found) == 0 && !w.over(ctx, start) {
 		return w.plain(f), nil
@@ -209,12 +255,13 @@ func (w *worker) over(ctx context.Context, start time.Time) bool {
 	return w.opts.Budget > 0 && time.Since(start) > w.opts.Budget
 }
 
-// attempt binarizes p (whose block statistics st holds) in one polarity,
-// finds finder patterns and decodes every code they outline.
-func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64) {
+// attempt binarizes the region r of p (whose block statistics st holds) in
+// one polarity, finds finder patterns there and decodes every code they
+// outline.
+func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r rect) {
 	st.compute(invert)
-	binarize(p, st, invert, &w.bm)
-	w.s.scan(&w.bm, 2)
+	binarizeRect(p, st, invert, &w.bm, r)
+	w.s.scan(&w.bm, 2, r.y0, r.y1)
 	fs := w.s.found
 	if len(fs) < 3 {
 		return
