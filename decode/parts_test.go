@@ -37,6 +37,6 @@ func BenchmarkParts(b *testing.B) {
 		cpuBench(b, func() { w.halfBuf = half(p, w.halfBuf).pix })
 	})
 	b.Run("upscale", func(b *testing.B) {
-		cpuBench(b, func() { w.upBuf = upscale(p, 3, 2, w.upBuf).pix })
+		cpuBench(b, func() { var up plane; up, w.upRows = up32(p, w.upBuf, w.upRows); w.upBuf = up.pix })
 	})
 }

@@ -62,31 +62,83 @@ func half(p plane, buf []byte) plane {
 	return plane{w: w, h: h, stride: w, pix: buf}
 }
 
-// upscale writes p scaled by num/den (> 1) with bilinear interpolation into
-// buf and returns it.
-func upscale(p plane, num, den int, buf []byte) plane {
-	w, h := p.w*num/den, p.h*num/den
+// up32 writes p enlarged 3/2 times with bilinear interpolation into buf and
+// returns it. Output pixel centres fall at source positions 2k-1/6, 2k+1/2
+// and 2k+7/6 for k = 0, 1, ..., so the weights repeat every three pixels
+// (in sixths: 1:5, 3:3, 5:1). rows is scratch space for two filtered rows.
+func up32(p plane, buf []byte, rows []uint16) (plane, []uint16) {
+	w, h := p.w*3/2, p.h*3/2
 	buf = grow(buf, w*h)
-	// Source coordinate of output pixel centre x: (x+0.5)*den/num - 0.5, in
-	// 1/256 pixel units.
-	for y := 0; y < h; y++ {
-		sy := ((2*y+1)*den*256/num - 256) / 2
-		sy = max(sy, 0)
-		y0 := min(sy>>8, p.h-1)
-		y1 := min(y0+1, p.h-1)
-		fy := sy & 255
-		r0, r1 := p.row(y0), p.row(y1)
-		out := buf[y*w : y*w+w]
-		for x := range out {
-			sx := ((2*x+1)*den*256/num - 256) / 2
-			sx = max(sx, 0)
-			x0 := min(sx>>8, p.w-1)
-			x1 := min(x0+1, p.w-1)
-			fx := sx & 255
-			a := int(r0[x0])*(256-fx) + int(r0[x1])*fx
-			b := int(r1[x0])*(256-fx) + int(r1[x1])*fx
-			out[x] = byte((a*(256-fy) + b*fy + 1<<15) >> 16)
+	if cap(rows) < 2*w {
+		rows = make([]uint16, 2*w)
+	}
+	rows = rows[:2*w]
+	// hrow filters source row y horizontally into dst (values times 6).
+	hrow := func(y int, dst []uint16) {
+		y = min(max(y, 0), p.h-1)
+		src := p.row(y)
+		last := p.w - 1
+		// Interior: k from 1 while 2k+2 <= last and 3k+2 < w.
+		k := 1
+		for ; 2*k+2 <= last && 3*k+2 < w; k++ {
+			s := src[2*k-1 : 2*k+3 : 2*k+3]
+			d := dst[3*k : 3*k+3 : 3*k+3]
+			a, b, c, e := uint16(s[0]), uint16(s[1]), uint16(s[2]), uint16(s[3])
+			d[0] = a + 5*b
+			d[1] = 3 * (b + c)
+			d[2] = 5*c + e
+		}
+		for _, kk := range [2]int{0, k} {
+			for k := kk; 3*k < w && (k == kk || k > 0 && (2*k+2 > last || 3*k+2 >= w)); k++ {
+				a := src[max(2*k-1, 0)]
+				b := src[min(2*k, last)]
+				c := src[min(2*k+1, last)]
+				e := src[min(2*k+2, last)]
+				dst[3*k] = uint16(a) + 5*uint16(b)
+				if 3*k+1 < w {
+					dst[3*k+1] = 3*uint16(b) + 3*uint16(c)
+				}
+				if 3*k+2 < w {
+					dst[3*k+2] = 5*uint16(c) + uint16(e)
+				}
+				if kk == 0 {
+					break
+				}
+			}
 		}
 	}
-	return plane{w: w, h: h, stride: w, pix: buf}
+	r0, r1 := rows[:w], rows[w:]
+	have0, have1 := -2, -2 // source rows in r0, r1
+	for y := 0; y < h; y++ {
+		k, ph := y/3, y%3
+		var sa, sb int
+		var wa, wb uint32
+		switch ph {
+		case 0:
+			sa, sb, wa, wb = 2*k-1, 2*k, 1, 5
+		case 1:
+			sa, sb, wa, wb = 2*k, 2*k+1, 3, 3
+		default:
+			sa, sb, wa, wb = 2*k+1, 2*k+2, 5, 1
+		}
+		if have0 != sa {
+			if have1 == sa {
+				r0, r1 = r1, r0
+				have0, have1 = have1, have0
+			} else {
+				hrow(sa, r0)
+				have0 = sa
+			}
+		}
+		if have1 != sb {
+			hrow(sb, r1)
+			have1 = sb
+		}
+		out := buf[y*w : y*w+w]
+		a, b := r0[:len(out)], r1[:len(out)]
+		for x := range out {
+			out[x] = byte((wa*uint32(a[x]) + wb*uint32(b[x]) + 18) / 36)
+		}
+	}
+	return plane{w: w, h: h, stride: w, pix: buf}, rows
 }

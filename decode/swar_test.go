@@ -95,3 +95,38 @@ func TestStatsBinarizeHalf(t *testing.T) {
 		}
 	}
 }
+
+func TestUp32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, sz := range [][2]int{{40, 40}, {41, 43}, {67, 45}} {
+		p := randomPlane(rng, sz[0], sz[1])
+		up, _ := up32(p, nil, nil)
+		if up.w != sz[0]*3/2 || up.h != sz[1]*3/2 {
+			t.Fatalf("size %dx%d", up.w, up.h)
+		}
+		// Reference: bilinear at source (x+0.5)*2/3-0.5, clamped.
+		wt := func(i, n int) (int, int, int) { // indices and weight of the second, in sixths
+			s6 := (2*i+1)*2 - 3 // 6 * ((i+0.5)*2/3 - 0.5) = 2i - 1 ... in sixths: (4i+2-3)/... see below
+			_ = s6
+			k, ph := i/3, i%3
+			switch ph {
+			case 0:
+				return max(2*k-1, 0), min(2*k, n-1), 5
+			case 1:
+				return min(2*k, n-1), min(2*k+1, n-1), 3
+			}
+			return min(2*k+1, n-1), min(2*k+2, n-1), 1
+		}
+		for y := 0; y < up.h; y++ {
+			ya, yb, wy := wt(y, p.h)
+			for x := 0; x < up.w; x++ {
+				xa, xb, wx := wt(x, p.w)
+				v := (6-wy)*((6-wx)*int(p.at(xa, ya))+wx*int(p.at(xb, ya))) + wy*((6-wx)*int(p.at(xa, yb))+wx*int(p.at(xb, yb)))
+				want := byte((v + 18) / 36)
+				if got := up.pix[y*up.w+x]; got != want {
+					t.Fatalf("%v at %d,%d: %d want %d", sz, x, y, got, want)
+				}
+			}
+		}
+	}
+}

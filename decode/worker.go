@@ -30,6 +30,7 @@ type worker struct {
 	hitsHalf   hits
 	halfBuf    []byte
 	upBuf      []byte
+	upRows     []uint16
 	rowBuf     []uint64
 	runBuf     []int32
 	used       []bool
@@ -89,12 +90,12 @@ type rect struct{ x0, y0, x1, y1 int }
 
 func (r rect) empty() bool { return r.x1 <= r.x0 || r.y1 <= r.y0 }
 
+// noRect is the empty rectangle union starts from.
+var noRect = rect{math.MaxInt32, math.MaxInt32, math.MinInt32, math.MinInt32}
+
 // union returns the smallest rectangle holding r and the point (x, y)
 // grown by m on every side.
 func (r rect) union(x, y, m int) rect {
-	if r.empty() {
-		return rect{x - m, y - m, x + m, y + m}
-	}
 	return rect{min(r.x0, x-m), min(r.y0, y-m), max(r.x1, x+m), max(r.y1, y+m)}
 }
 
@@ -108,7 +109,7 @@ func (r rect) clip(w, h int) rect {
 // within a factor of 2.5, at least ten modules apart, at roughly a right
 // angle. It also returns the region such codes could cover.
 func codeLike(l []hit) (bool, rect) {
-	var r rect
+	r := noRect
 	n := len(l)
 	found := 0
 	ok := func(h hit) bool { return h.y1-h.y0 <= 2*h.size }
@@ -234,14 +235,37 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 			break
 		}
 	}
-	if len(w.found) == 0 && !w.over(ctx, start) {
-		// Small modules: retry on the frame enlarged 1.5 times.
-		up := upscale(p, 3, 2, w.upBuf)
-		w.upBuf = up.pix
-		w.th.stats(up)
-		w.attempt(up, &w.th, false, 2.0/3, rect{0, 0, up.w, up.h})
+	if len(w.found) == 0 && !w.over(ctx, start) && !noUp {
+		// Small modules: retry on the region enlarged 1.5 times.
+		r := noRect
+		for _, a := range attempts {
+			if a.ok {
+				k := int(a.scale)
+				r = r.union(a.r.x0*k, a.r.y0*k, 0).union(a.r.x1*k, a.r.y1*k, 0)
+			}
+		}
+		// Grow it: the prescan may have missed a finder pattern the
+		// enlarged image shows.
+		gx, gy := (r.x1-r.x0)/4, (r.y1-r.y0)/4
+		r = rect{r.x0 - gx, r.y0 - gy, r.x1 + gx, r.y1 + gy}.clip(p.w, p.h)
+		r.x0 &^= 1
+		r.y0 &^= 1
+		if sub := p.sub(r.x0, r.y0, r.x1, r.y1); sub.w >= minBinarize && sub.h >= minBinarize {
+			var up plane
+			up, w.upRows = up32(sub, w.upBuf, w.upRows)
+			w.upBuf = up.pix
+			w.th.stats(up)
+			n := len(w.found)
+			w.attempt(up, &w.th, false, 2.0/3, rect{0, 0, up.w, up.h})
+			for i := n; i < len(w.found); i++ {
+				for k := range w.found[i].corners {
+					w.found[i].corners[k].x += float64(r.x0)
+					w.found[i].corners[k].y += float64(r.y0)
+				}
+			}
+		}
 	}
-	if len(w.found) == 0 && !w.over(ctx, start) {
+	if len(w.found) == 0 && !w.over(ctx, start) && !noPlain {
 		return w.plain(f), nil
 	}
 	return w.symbols(), nil

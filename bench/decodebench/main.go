@@ -144,6 +144,7 @@ func run() error {
 func decodeOurs(frames []*frame, reps int) []outcome {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	decode.SetDebug(os.Getenv("NOPLAIN") != "", os.Getenv("NOUP") != "")
 	d := decode.New(decode.Options{})
 	ctx := context.Background()
 	out := make([]outcome, len(frames))
