@@ -29,6 +29,7 @@ type worker struct {
 	hitsFull   hits
 	hitsHalf   hits
 	halfBuf    []byte
+	expBuf     []uint8
 	upBuf      []byte
 	upRows     []uint16
 	rowBuf     []uint64
@@ -184,20 +185,26 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 	}
 	w.found = w.found[:0]
 
-	// Fast path: one pass for block statistics, then a sparse row scan for
-	// anything shaped like a finder pattern, at full and half size. Most
-	// frames hold no code and end here.
-	w.full.stats(p)
-	w.full.compute(false)
+	// Fast path: halve the frame (one pass), estimate the frame's block
+	// thresholds from the half and measure the half's own, then scan every
+	// third row of the frame and every other row of the half for anything
+	// shaped like a finder pattern. Most frames hold no code and end here.
 	hf, hh := &w.hitsFull, &w.hitsHalf
-	w.prescan(p, &w.full, 3, hf)
 	hp := half(p, w.halfBuf)
 	w.halfBuf = hp.pix
+	hf.reset()
 	hh.reset()
 	if hp.w >= minBinarize && hp.h >= minBinarize {
+		w.full.statsFromHalf(p, hp)
+		w.full.compute(false)
+		w.prescan(p, &w.full, 0, 3, hf)
 		w.half.stats(hp)
 		w.half.compute(false)
-		w.prescan(hp, &w.half, 2, hh)
+		w.prescan(hp, &w.half, 0, 2, hh)
+	} else {
+		w.full.stats(p)
+		w.full.compute(false)
+		w.prescan(p, &w.full, 0, 3, hf)
 	}
 	fd, fdr := codeLike(hf.dark)
 	fl, flr := codeLike(hf.light)
@@ -254,7 +261,7 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 			var up plane
 			up, w.upRows = up32(sub, w.upBuf, w.upRows)
 			w.upBuf = up.pix
-			w.th.stats(up)
+			w.th.size(up)
 			n := len(w.found)
 			w.attempt(up, &w.th, false, 2.0/3, rect{0, 0, up.w, up.h})
 			for i := n; i < len(w.found); i++ {
@@ -283,7 +290,9 @@ func (w *worker) over(ctx context.Context, start time.Time) bool {
 // one polarity, finds finder patterns there and decodes every code they
 // outline.
 func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r rect) {
-	st.compute(invert)
+	br := blocksOf(r, st.bw, st.bh)
+	st.statsRect(p, br)
+	st.computeRect(invert, br)
 	binarizeRect(p, st, invert, &w.bm, r)
 	w.s.scan(&w.bm, 2, r.y0, r.y1)
 	fs := w.s.found
@@ -341,11 +350,11 @@ func (w *worker) symbols() []checkpoint.Symbol {
 	return out
 }
 
-// prescan binarizes every step-th row of p and counts the places where five
-// runs in the ratio 1:1:3:1:1 hold up along the column too, for dark and for
-// light patterns.
-func (w *worker) prescan(p plane, t *thresholds, step int, h *hits) {
-	h.reset()
+// prescan binarizes every step-th row of p and records the places where
+// five runs in the ratio 1:1:3:1:1 hold up along the column too, for dark
+// and for light patterns. The thresholds t are those of p scaled down by
+// 2^shift.
+func (w *worker) prescan(p plane, t *thresholds, shift uint, step int, h *hits) {
 	words := (p.w + 63) >> 6
 	if cap(w.rowBuf) < words {
 		w.rowBuf = make([]uint64, words)
@@ -354,8 +363,19 @@ func (w *worker) prescan(p plane, t *thresholds, step int, h *hits) {
 	if cap(w.runBuf) < p.w+2 {
 		w.runBuf = make([]int32, 0, p.w+2)
 	}
+	nb := (p.w + blockSize - 1) >> blockPow
+	w.expBuf = growU8(w.expBuf, nb)
+	exp := w.expBuf
+	last := -1
 	for y := step / 2; y < p.h; y += step {
-		binarizeRow(p.row(y), t.thr[min(y>>blockPow, t.bh-1)*t.bw:], false, row)
+		if tr := min(y>>(blockPow+shift), t.bh-1); tr != last {
+			last = tr
+			src := t.thr[tr*t.bw : tr*t.bw+t.bw]
+			for k := range exp {
+				exp[k] = src[min(k>>shift, t.bw-1)]
+			}
+		}
+		binarizeRow(p.row(y), exp, false, row)
 		r := runs(row, p.w, w.runBuf)
 		x := int32(0)
 		for i := 0; i+4 < len(r); i++ {
@@ -364,7 +384,7 @@ func (w *worker) prescan(p plane, t *thresholds, step int, h *hits) {
 				light := i&1 == 0 // runs start with a light one
 				cx := x + c[0] + c[1] + c[2]/2
 				total := c[0] + c[1] + c[2] + c[3] + c[4]
-				if vcheck(p, t, int(cx), y, int(total), light) {
+				if vcheck(p, t, shift, int(cx), y, int(total), light) {
 					if light {
 						h.light = addHit(h.light, cx, int32(y), total)
 					} else {
@@ -400,10 +420,11 @@ func ratio5(c *[5]int32) bool {
 
 // vcheck counts the runs up and down the column through (x, y) on the
 // luminance plane and reports whether they look like a finder pattern too.
-func vcheck(p plane, t *thresholds, x, y, total int, light bool) bool {
+func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) bool {
+	col := t.thr[min(x>>(blockPow+shift), t.bw-1):]
 	dark := func(yy int) bool {
 		v := int(p.pix[yy*p.stride+x])
-		th := int(t.thr[min(yy>>blockPow, t.bh-1)*t.bw+min(x>>blockPow, t.bw-1)])
+		th := int(col[min(yy>>(blockPow+shift), t.bh-1)*t.bw])
 		return (v <= th) != light
 	}
 	var c [5]int32
