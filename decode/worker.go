@@ -233,10 +233,15 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 			continue
 		}
 		r := a.r.clip(a.p.w, a.p.h)
-		w.attempt(a.p, a.st, a.invert, a.scale, r)
+		// First with the thresholds the prescan used (for the frame
+		// itself estimated from its half), then with measured ones.
+		w.attempt(a.p, a.st, a.invert, a.scale, r, false)
+		if len(w.found) == 0 && a.scale == 1 && !w.over(ctx, start) {
+			w.attempt(a.p, a.st, a.invert, a.scale, r, true)
+		}
 		if len(w.found) == 0 && (r.x1-r.x0)*(r.y1-r.y0) < a.p.w*a.p.h*2/3 && !w.over(ctx, start) {
 			// The code may reach beyond the region the prescan saw.
-			w.attempt(a.p, a.st, a.invert, a.scale, rect{0, 0, a.p.w, a.p.h})
+			w.attempt(a.p, a.st, a.invert, a.scale, rect{0, 0, a.p.w, a.p.h}, true)
 		}
 		if len(w.found) > 0 {
 			break
@@ -263,7 +268,7 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 			w.upBuf = up.pix
 			w.th.size(up)
 			n := len(w.found)
-			w.attempt(up, &w.th, false, 2.0/3, rect{0, 0, up.w, up.h})
+			w.attempt(up, &w.th, false, 2.0/3, rect{0, 0, up.w, up.h}, true)
 			for i := n; i < len(w.found); i++ {
 				for k := range w.found[i].corners {
 					w.found[i].corners[k].x += float64(r.x0)
@@ -286,13 +291,18 @@ func (w *worker) over(ctx context.Context, start time.Time) bool {
 	return w.opts.Budget > 0 && time.Since(start) > w.opts.Budget
 }
 
-// attempt binarizes the region r of p (whose block statistics st holds) in
-// one polarity, finds finder patterns there and decodes every code they
-// outline.
-func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r rect) {
+// attempt binarizes the region r of p in one polarity, finds finder
+// patterns there and decodes every code they outline. With measure set, the
+// region's block statistics are measured first; else st's statistics (and,
+// for dark codes, its thresholds) are used as they are.
+func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r rect, measure bool) {
 	br := blocksOf(r, st.bw, st.bh)
-	st.statsRect(p, br)
-	st.computeRect(invert, br)
+	if measure {
+		st.statsRect(p, br)
+	}
+	if measure || invert {
+		st.computeRect(invert, br)
+	}
 	binarizeRect(p, st, invert, &w.bm, r)
 	w.s.scan(&w.bm, 2, r.y0, r.y1)
 	fs := w.s.found
