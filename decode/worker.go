@@ -157,6 +157,17 @@ func codeLike(l []hit) (bool, rect) {
 	return found > 0, r
 }
 
+// strong counts the hits seen in more than one row.
+func strong(l []hit) int {
+	n := 0
+	for _, h := range l {
+		if h.y1 > h.y0 && h.y1-h.y0 <= 2*h.size {
+			n++
+		}
+	}
+	return n
+}
+
 // near reports whether two hits have module sizes within a factor of 2.5.
 func near(a, b hit) bool {
 	return 2*a.size <= 5*b.size && 2*b.size <= 5*a.size
@@ -221,30 +232,44 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 		invert bool
 		ok     bool
 		r      rect
+		score  int
 	}
 	attempts := [...]attempt{
-		{p, &w.full, 1, false, fd, fdr},
-		{hp, &w.half, 2, false, hd, hdr},
-		{p, &w.full, 1, true, fl, flr},
-		{hp, &w.half, 2, true, hl, hlr},
+		{p, &w.full, 1, false, fd, fdr, strong(hf.dark)},
+		{hp, &w.half, 2, false, hd, hdr, strong(hh.dark)},
+		{p, &w.full, 1, true, fl, flr, strong(hf.light)},
+		{hp, &w.half, 2, true, hl, hlr, strong(hh.light)},
 	}
-	for _, a := range attempts {
-		if !a.ok || w.over(ctx, start) {
-			continue
-		}
-		r := a.r.clip(a.p.w, a.p.h)
-		// First with the thresholds the prescan used (for the frame
-		// itself estimated from its half), then with measured ones.
-		w.attempt(a.p, a.st, a.invert, a.scale, r, false)
-		if len(w.found) == 0 && a.scale == 1 && !w.over(ctx, start) {
-			w.attempt(a.p, a.st, a.invert, a.scale, r, true)
-		}
-		if len(w.found) == 0 && (r.x1-r.x0)*(r.y1-r.y0) < a.p.w*a.p.h*2/3 && !w.over(ctx, start) {
-			// The code may reach beyond the region the prescan saw.
-			w.attempt(a.p, a.st, a.invert, a.scale, rect{0, 0, a.p.w, a.p.h}, true)
-		}
-		if len(w.found) > 0 {
-			break
+	// The polarity with the stronger evidence first (patterns seen in
+	// several rows, as a finder pattern is and data modules mostly are not),
+	// full size before half.
+	if attempts[2].score+attempts[3].score > attempts[0].score+attempts[1].score {
+		attempts[0], attempts[1], attempts[2], attempts[3] = attempts[2], attempts[3], attempts[0], attempts[1]
+	}
+	// Cheapest first: the region with the prescan's thresholds; then the
+	// region with measured thresholds; then the whole plane.
+	for phase := 0; phase < 3 && len(w.found) == 0; phase++ {
+		for _, a := range attempts {
+			if !a.ok || w.over(ctx, start) {
+				continue
+			}
+			r := a.r.clip(a.p.w, a.p.h)
+			switch phase {
+			case 0:
+				w.attempt(a.p, a.st, a.invert, a.scale, r, false)
+			case 1:
+				if a.scale == 1 {
+					w.attempt(a.p, a.st, a.invert, a.scale, r, true)
+				}
+			case 2:
+				if (r.x1-r.x0)*(r.y1-r.y0) < a.p.w*a.p.h*2/3 {
+					// The code may reach beyond the region the prescan saw.
+					w.attempt(a.p, a.st, a.invert, a.scale, rect{0, 0, a.p.w, a.p.h}, true)
+				}
+			}
+			if len(w.found) > 0 {
+				break
+			}
 		}
 	}
 	if len(w.found) == 0 && !w.over(ctx, start) && !noUp {
