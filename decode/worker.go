@@ -197,33 +197,23 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 	w.found = w.found[:0]
 
 	// Fast path: halve the frame (one pass), estimate the frame's block
-	// thresholds from the half and measure the half's own, then scan every
-	// third row of the frame and every other row of the half for anything
-	// shaped like a finder pattern. Most frames hold no code and end here.
+	// thresholds from the half, and scan every third row of the frame for
+	// anything shaped like a finder pattern; then, unless that found a
+	// code, measure the half's own blocks and scan every other row of it.
+	// Most frames hold no code and end here.
 	hf, hh := &w.hitsFull, &w.hitsHalf
-	hp := half(p, w.halfBuf)
-	w.halfBuf = hp.pix
 	hf.reset()
 	hh.reset()
-	if hp.w >= minBinarize && hp.h >= minBinarize {
-		w.full.statsFromHalf(p, hp)
-		w.full.compute(false)
-		w.prescan(p, &w.full, 0, 3, hf)
-		w.half.stats(hp)
-		w.half.compute(false)
-		w.prescan(hp, &w.half, 0, 2, hh)
-	} else {
+	hp := half(p, w.halfBuf)
+	w.halfBuf = hp.pix
+	small := hp.w < minBinarize || hp.h < minBinarize
+	if small {
 		w.full.stats(p)
-		w.full.compute(false)
-		w.prescan(p, &w.full, 0, 3, hf)
+	} else {
+		w.full.statsFromHalf(p, hp)
 	}
-	fd, fdr := codeLike(hf.dark)
-	fl, flr := codeLike(hf.light)
-	hd, hdr := codeLike(hh.dark)
-	hl, hlr := codeLike(hh.light)
-	if !fd && !fl && !hd && !hl {
-		return nil, nil
-	}
+	w.full.compute(false)
+	w.prescan(p, &w.full, 0, 3, hf)
 
 	type attempt struct {
 		p      plane
@@ -233,16 +223,41 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 		ok     bool
 		r      rect
 		score  int
+		tried  bool // phase 0 done
 	}
-	attempts := [...]attempt{
-		{p, &w.full, 1, false, fd, fdr, strong(hf.dark)},
-		{hp, &w.half, 2, false, hd, hdr, strong(hh.dark)},
-		{p, &w.full, 1, true, fl, flr, strong(hf.light)},
-		{hp, &w.half, 2, true, hl, hlr, strong(hh.light)},
+	var attempts [4]attempt
+	fd, fdr := codeLike(hf.dark)
+	fl, flr := codeLike(hf.light)
+	attempts[0] = attempt{p: p, st: &w.full, scale: 1, ok: fd, r: fdr, score: strong(hf.dark)}
+	attempts[2] = attempt{p: p, st: &w.full, scale: 1, invert: true, ok: fl, r: flr, score: strong(hf.light)}
+	// The polarity with the stronger evidence first: patterns seen in
+	// several rows, as a finder pattern is and data modules mostly are not.
+	first := 0
+	if attempts[2].score > attempts[0].score {
+		first = 2
 	}
-	// The polarity with the stronger evidence first (patterns seen in
-	// several rows, as a finder pattern is and data modules mostly are not),
-	// full size before half.
+	for _, i := range [2]int{first, 2 - first} {
+		if a := &attempts[i]; a.ok && len(w.found) == 0 && !w.over(ctx, start) {
+			w.attempt(a.p, a.st, a.invert, a.scale, a.r.clip(p.w, p.h), false)
+			a.tried = true
+		}
+	}
+	if len(w.found) > 0 {
+		return w.symbols(), nil
+	}
+	if !small {
+		w.half.stats(hp)
+		w.half.compute(false)
+		w.prescan(hp, &w.half, 0, 2, hh)
+		hd, hdr := codeLike(hh.dark)
+		hl, hlr := codeLike(hh.light)
+		attempts[1] = attempt{p: hp, st: &w.half, scale: 2, ok: hd, r: hdr, score: strong(hh.dark)}
+		attempts[3] = attempt{p: hp, st: &w.half, scale: 2, invert: true, ok: hl, r: hlr, score: strong(hh.light)}
+	}
+	if !attempts[0].ok && !attempts[1].ok && !attempts[2].ok && !attempts[3].ok {
+		return nil, nil
+	}
+	// Full size before half, the stronger polarity first.
 	if attempts[2].score+attempts[3].score > attempts[0].score+attempts[1].score {
 		attempts[0], attempts[1], attempts[2], attempts[3] = attempts[2], attempts[3], attempts[0], attempts[1]
 	}
@@ -256,7 +271,9 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 			r := a.r.clip(a.p.w, a.p.h)
 			switch phase {
 			case 0:
-				w.attempt(a.p, a.st, a.invert, a.scale, r, false)
+				if !a.tried {
+					w.attempt(a.p, a.st, a.invert, a.scale, r, false)
+				}
 			case 1:
 				if a.scale == 1 {
 					w.attempt(a.p, a.st, a.invert, a.scale, r, true)
