@@ -21,8 +21,8 @@ func TestDebugEmpty(t *testing.T) {
 		w.full.compute(false)
 		w.prescan(p, &w.full, 0, 3, &w.hitsFull)
 		w.prescan(hp, &w.half, 0, 2, &w.hitsHalf)
-		a, _ := codeLike(w.hitsFull.dark)
-		b, _ := codeLike(w.hitsFull.light)
+		a, _ := codeLike(w.hitsFull.dark, nil, 1)
+		b, _ := codeLike(w.hitsFull.light, nil, 1)
 		t.Logf("%s full %d %d %v %v half %d %d", c.Name, len(w.hitsFull.dark), len(w.hitsFull.light), a, b, len(w.hitsHalf.dark), len(w.hitsHalf.light))
 		t.Logf("%v", w.hitsFull.light)
 	}

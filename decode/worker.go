@@ -36,7 +36,9 @@ type worker struct {
 	runBuf     []int32
 	used       []bool
 	found      []located
-	scale      float64 // frame pixels per plane pixel of the current attempt
+	roiHit     bool   // the last frame's codes were found in the hinted region
+	quick      bool   // the prescan found nothing like a code in the last frame
+	skip       []rect // codes found in the region of interest
 }
 
 func newWorker(opts Options) *worker {
@@ -100,6 +102,21 @@ func (r rect) union(x, y, m int) rect {
 	return rect{min(r.x0, x-m), min(r.y0, y-m), max(r.x1, x+m), max(r.y1, y+m)}
 }
 
+// skipped reports whether the hits a, b, c (in a plane scaled down by k)
+// all lie in one of the rectangles.
+func skipped(rs []rect, k int, a, b, c hit) bool {
+	for _, r := range rs {
+		in := func(h hit) bool {
+			x, y := int(h.x)*k, int(h.y)*k
+			return x >= r.x0 && x < r.x1 && y >= r.y0 && y < r.y1
+		}
+		if in(a) && in(b) && in(c) {
+			return true
+		}
+	}
+	return false
+}
+
 // clip limits r to a w×h plane.
 func (r rect) clip(w, h int) rect {
 	return rect{max(r.x0, 0), max(r.y0, 0), min(r.x1, w), min(r.y1, h)}
@@ -108,8 +125,10 @@ func (r rect) clip(w, h int) rect {
 // codeLike reports whether three of the hits could be the finder patterns
 // of one code, tilted or not: each no taller than a finder pattern, sizes
 // within a factor of 2.5, at least ten modules apart, at roughly a right
-// angle. It also returns the region such codes could cover.
-func codeLike(l []hit) (bool, rect) {
+// angle. It also returns the region such codes could cover. Three hits all
+// inside one of the skip rectangles (frame pixels; the hits' plane is the
+// frame scaled down by k) do not count.
+func codeLike(l []hit, skip []rect, k int) (bool, rect) {
 	r := noRect
 	n := len(l)
 	found := 0
@@ -127,6 +146,9 @@ func codeLike(l []hit) (bool, rect) {
 			for k := j + 1; k < n; k++ {
 				c := l[k]
 				if !ok(c) || !near(a, c) || !near(b, c) || !apart(a, c) || !apart(b, c) {
+					continue
+				}
+				if skipped(skip, k, a, b, c) {
 					continue
 				}
 				var v, e1, e2 hit
@@ -188,13 +210,47 @@ func rightish(v, a, b hit) bool {
 	return dot*dot <= 0.5*(ax*ax+ay*ay)*(bx*bx+by*by)
 }
 
-func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.Symbol, error) {
+// decode finds the codes in f, looking first in the region hint gives, and
+// returns them with the region they were found in.
+func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]checkpoint.Symbol, roi) {
 	start := time.Now()
 	p := plane{w: f.Width, h: f.Height, stride: f.Stride, pix: f.Y}
-	if p.w < minBinarize || p.h < minBinarize {
-		return w.plain(f), nil
-	}
 	w.found = w.found[:0]
+	w.roiHit, w.quick = false, false
+	if p.w < minBinarize || p.h < minBinarize {
+		return w.plain(f), roi{}
+	}
+	w.skip = w.skip[:0]
+	if hint.ok {
+		// Where the last code was, grown by half its size each way.
+		r := hint.r
+		gx, gy := (r.x1-r.x0)/2, (r.y1-r.y0)/2
+		r = rect{r.x0 - gx, r.y0 - gy, r.x1 + gx, r.y1 + gy}.clip(p.w, p.h)
+		if hint.scale == 2 {
+			hp := half(p, w.halfBuf)
+			w.halfBuf = hp.pix
+			w.half.size(hp)
+			w.attempt(hp, &w.half, hint.invert, 2, rect{r.x0 / 2, r.y0 / 2, r.x1 / 2, r.y1 / 2}.clip(hp.w, hp.h), true)
+		} else {
+			w.full.size(p)
+			w.attempt(p, &w.full, hint.invert, 1, r, true)
+		}
+		if len(w.found) > 0 {
+			// Found where it was; the prescan below still looks for codes
+			// elsewhere, skipping the ones found.
+			w.roiHit = true
+			for _, l := range w.found {
+				b := noRect
+				for _, c := range l.corners {
+					b = b.union(int(c.x), int(c.y), 2)
+				}
+				w.skip = append(w.skip, b)
+			}
+		}
+	}
+
+	// Codes found from here on are new.
+	base := len(w.found)
 
 	// Fast path: halve the frame (one pass), estimate the frame's block
 	// thresholds from the half, and scan every third row of the frame for
@@ -226,8 +282,8 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 		tried  bool // phase 0 done
 	}
 	var attempts [4]attempt
-	fd, fdr := codeLike(hf.dark)
-	fl, flr := codeLike(hf.light)
+	fd, fdr := codeLike(hf.dark, w.skip, 1)
+	fl, flr := codeLike(hf.light, w.skip, 1)
 	attempts[0] = attempt{p: p, st: &w.full, scale: 1, ok: fd, r: fdr, score: strong(hf.dark)}
 	attempts[2] = attempt{p: p, st: &w.full, scale: 1, invert: true, ok: fl, r: flr, score: strong(hf.light)}
 	// The polarity with the stronger evidence first: patterns seen in
@@ -236,26 +292,32 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 	if attempts[2].score > attempts[0].score {
 		first = 2
 	}
-	for _, i := range [2]int{first, 2 - first} {
-		if a := &attempts[i]; a.ok && len(w.found) == 0 && !w.over(ctx, start) {
+	for k, i := range [2]int{first, 2 - first} {
+		// The first attempt runs whatever the budget.
+		if a := &attempts[i]; a.ok && len(w.found) == base && (k == 0 || !w.over(ctx, start)) {
 			w.attempt(a.p, a.st, a.invert, a.scale, a.r.clip(p.w, p.h), false)
 			a.tried = true
 		}
 	}
 	if len(w.found) > 0 {
-		return w.symbols(), nil
+		// Found here, or in the region of interest: enough for this frame.
+		return w.result()
 	}
 	if !small {
 		w.half.stats(hp)
 		w.half.compute(false)
 		w.prescan(hp, &w.half, 0, 2, hh)
-		hd, hdr := codeLike(hh.dark)
-		hl, hlr := codeLike(hh.light)
+		hd, hdr := codeLike(hh.dark, w.skip, 2)
+		hl, hlr := codeLike(hh.light, w.skip, 2)
 		attempts[1] = attempt{p: hp, st: &w.half, scale: 2, ok: hd, r: hdr, score: strong(hh.dark)}
 		attempts[3] = attempt{p: hp, st: &w.half, scale: 2, invert: true, ok: hl, r: hlr, score: strong(hh.light)}
 	}
 	if !attempts[0].ok && !attempts[1].ok && !attempts[2].ok && !attempts[3].ok {
-		return nil, nil
+		if len(w.found) > 0 {
+			return w.result() // found in the region of interest
+		}
+		w.quick = true
+		return nil, roi{}
 	}
 	// Full size before half, the stronger polarity first.
 	if attempts[2].score+attempts[3].score > attempts[0].score+attempts[1].score {
@@ -263,7 +325,7 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 	}
 	// Cheapest first: the region with the prescan's thresholds; then the
 	// region with measured thresholds; then the whole plane.
-	for phase := 0; phase < 3 && len(w.found) == 0; phase++ {
+	for phase := 0; phase < 3 && len(w.found) == base; phase++ {
 		for _, a := range attempts {
 			if !a.ok || w.over(ctx, start) {
 				continue
@@ -284,12 +346,12 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 					w.attempt(a.p, a.st, a.invert, a.scale, rect{0, 0, a.p.w, a.p.h}, true)
 				}
 			}
-			if len(w.found) > 0 {
+			if len(w.found) > base {
 				break
 			}
 		}
 	}
-	if len(w.found) == 0 && !w.over(ctx, start) && !noUp {
+	if len(w.found) == base && !w.over(ctx, start) && !noUp {
 		// Small modules: retry on the region enlarged 1.5 times.
 		r := noRect
 		for _, a := range attempts {
@@ -319,10 +381,26 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 			}
 		}
 	}
-	if len(w.found) == 0 && !w.over(ctx, start) && !noPlain {
-		return w.plain(f), nil
+	if len(w.found) == base && !w.over(ctx, start) && !noPlain {
+		return w.plain(f), roi{}
 	}
-	return w.symbols(), nil
+	return w.result()
+}
+
+// result returns the codes found, and the region they cover with the scale
+// and polarity of the first.
+func (w *worker) result() ([]checkpoint.Symbol, roi) {
+	if len(w.found) == 0 {
+		return nil, roi{}
+	}
+	r := noRect
+	for _, l := range w.found {
+		for _, c := range l.corners {
+			r = r.union(int(c.x), int(c.y), 1)
+		}
+	}
+	l := w.found[0]
+	return w.symbols(), roi{ok: true, r: r, scale: l.scale, invert: l.invert}
 }
 
 // over reports whether the frame's time budget is spent or ctx is done.
@@ -373,6 +451,7 @@ func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r 
 			loc.corners[i].x *= scale
 			loc.corners[i].y *= scale
 		}
+		loc.scale, loc.invert = scale, invert
 		w.add(loc)
 	}
 }
