@@ -339,40 +339,134 @@ func (d *detector) decodeTriple(fs []finder, t triple) (located, bool) {
 			dbgf("  dim %d err %.3f", c.dim, c.err)
 		}
 	}
-	tried := 0
-	var seen [8]int
-	for _, c := range cs[:ncs] {
-		dm, h := c.dim, c.h
-		if dm >= 45 {
-			// Settle the dimension by the version information.
-			if v := d.readVersion(&h, dm); v != 0 && v != dm {
-				if h2, _, ok := d.fitFinders(v, [3]finder{tl, tr, bl}, qs, okq); ok {
-					dm, h = v, h2
-				}
+	// The dimensions to try, best first: that of the version information,
+	// that of the timing patterns, then the candidates by fit.
+	var order [12]int
+	no := 0
+	push := func(dm int) {
+		if dm < 21 || dm > 177 || (dm-17)%4 != 0 {
+			return
+		}
+		for _, o := range order[:no] {
+			if o == dm {
+				return
 			}
 		}
-		dup := false
-		for _, s := range seen[:tried] {
-			dup = dup || s == dm
+		if no < len(order) {
+			order[no] = dm
+			no++
 		}
-		if dup {
-			continue
+	}
+	try := func(dm int) (located, bool) {
+		h, _, ok := d.fitFinders(dm, [3]finder{tl, tr, bl}, qs, okq)
+		if !ok {
+			return located{}, false
 		}
-		seen[tried] = dm
-		tried++
 		h = d.refine(h, dm, [3]finder{tl, tr, bl}, qs, okq)
 		res, ok := d.sampleDecode(&h, dm)
 		if dbg {
 			dbgf("  try dim %d ok=%v pairs=%d", dm, ok, len(d.pairs))
 		}
-		if ok {
-			return located{res: res, corners: cornersOf(&h, dm, res)}, true
+		if !ok {
+			return located{}, false
 		}
-		if tried >= 3 {
-			break
+		return located{res: res, corners: cornersOf(&h, dm, res)}, true
+	}
+	// The best fit first, or the dimension its version information gives.
+	best := cs[0]
+	if best.dim >= 41 {
+		if v := d.readVersion(&best.h, best.dim); v != 0 {
+			push(v)
+		}
+	}
+	push(best.dim)
+	for _, dm := range order[:no] {
+		if l, ok := try(dm); ok {
+			return l, true
+		}
+	}
+	// Then what the timing patterns count, then the other candidates.
+	tried := no
+	t1, t2 := d.timingDims(&best.h, best.dim)
+	for _, t := range [2]int{t1, t2} {
+		if t >= 45 {
+			// Confirm a large one by its version information.
+			if h, _, ok := d.fitFinders(t, [3]finder{tl, tr, bl}, qs, okq); ok {
+				if v := d.readVersion(&h, t); v != 0 {
+					push(v)
+				}
+			}
+		}
+		push(t)
+	}
+	for _, c := range cs[1:ncs] {
+		if c.dim >= 45 {
+			if v := d.readVersion(&c.h, c.dim); v != 0 {
+				push(v)
+			}
+		}
+		push(c.dim)
+	}
+	if dbg {
+		dbgf("  order %v timing %d %d", order[:no], t1, t2)
+	}
+	for _, dm := range order[tried:min(no, tried+3)] {
+		if l, ok := try(dm); ok {
+			return l, true
 		}
 	}
 	return located{}, false
+}
+
+// timingDims counts the dark modules of the two timing patterns (row and
+// column 6, between the finder patterns) under h, fitted for dimension dm,
+// and returns the dimensions they give (2n+15), or 0. Near the finder
+// patterns h is right whatever dm, so the ends of the count are.
+func (d *detector) timingDims(h *homography, dm int) (int, int) {
+	D := float64(dm)
+	var out [2]int
+	for k := 0; k < 2; k++ {
+		u0, v0, u1, v1 := 7.0, 6.5, D-7, 6.5
+		if k == 1 {
+			u0, v0, u1, v1 = 6.5, 7.0, 6.5, D-7
+		}
+		x0, y0 := h.apply(u0, v0)
+		x1, y1 := h.apply(u1, v1)
+		l := math.Hypot(x1-x0, y1-y0)
+		if l < 4 || l > 4000 {
+			continue
+		}
+		steps := int(2 * l)
+		// Runs shorter than a third of a module are noise.
+		minRun := int(math.Max(1, 2*l/(D-14)/3))
+		dark, run := 0, 0
+		cur := false
+		for i := 0; i <= steps; i++ {
+			t := float64(i) / float64(steps)
+			v := d.b.get(int(math.Floor(x0+(x1-x0)*t)), int(math.Floor(y0+(y1-y0)*t)))
+			if v == cur {
+				run++
+				continue
+			}
+			if run >= minRun || i == 0 {
+				if v {
+					dark++
+				}
+				cur, run = v, 1
+			} else {
+				// A blip: undo it, staying in the run before.
+				if cur {
+					dark--
+				}
+				cur = v
+				run = minRun // merged into the run it interrupted
+			}
+		}
+		if dark > 0 {
+			out[k] = 2*dark + 15
+		}
+	}
+	return out[0], out[1]
 }
 
 func logMean(a, b float64) float64 {

@@ -39,6 +39,7 @@ type worker struct {
 	roiHit     bool   // the last frame's codes were found in the hinted region
 	quick      bool   // the prescan found nothing like a code in the last frame
 	skip       []rect // codes found in the region of interest
+	hist       [32]int
 }
 
 func newWorker(opts Options) *worker {
@@ -230,10 +231,10 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 			hp := half(p, w.halfBuf)
 			w.halfBuf = hp.pix
 			w.half.size(hp)
-			w.attempt(hp, &w.half, hint.invert, 2, rect{r.x0 / 2, r.y0 / 2, r.x1 / 2, r.y1 / 2}.clip(hp.w, hp.h), true)
+			w.attempt(hp, &w.half, hint.invert, 2, rect{r.x0 / 2, r.y0 / 2, r.x1 / 2, r.y1 / 2}.clip(hp.w, hp.h), measured)
 		} else {
 			w.full.size(p)
-			w.attempt(p, &w.full, hint.invert, 1, r, true)
+			w.attempt(p, &w.full, hint.invert, 1, r, measured)
 		}
 		if len(w.found) > 0 {
 			// Found where it was; the prescan below still looks for codes
@@ -295,7 +296,7 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 	for k, i := range [2]int{first, 2 - first} {
 		// The first attempt runs whatever the budget.
 		if a := &attempts[i]; a.ok && len(w.found) == base && (k == 0 || !w.over(ctx, start)) {
-			w.attempt(a.p, a.st, a.invert, a.scale, a.r.clip(p.w, p.h), false)
+			w.attempt(a.p, a.st, a.invert, a.scale, a.r.clip(p.w, p.h), estimated)
 			a.tried = true
 		}
 	}
@@ -324,8 +325,9 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 		attempts[0], attempts[1], attempts[2], attempts[3] = attempts[2], attempts[3], attempts[0], attempts[1]
 	}
 	// Cheapest first: the region with the prescan's thresholds; then the
-	// region with measured thresholds; then the whole plane.
-	for phase := 0; phase < 3 && len(w.found) == base; phase++ {
+	// region with measured thresholds; then the whole plane; then the
+	// region with one global threshold.
+	for phase := 0; phase < 4 && len(w.found) == base; phase++ {
 		for _, a := range attempts {
 			if !a.ok || w.over(ctx, start) {
 				continue
@@ -334,16 +336,20 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 			switch phase {
 			case 0:
 				if !a.tried {
-					w.attempt(a.p, a.st, a.invert, a.scale, r, false)
+					w.attempt(a.p, a.st, a.invert, a.scale, r, estimated)
 				}
 			case 1:
 				if a.scale == 1 {
-					w.attempt(a.p, a.st, a.invert, a.scale, r, true)
+					w.attempt(a.p, a.st, a.invert, a.scale, r, measured)
 				}
 			case 2:
 				if (r.x1-r.x0)*(r.y1-r.y0) < a.p.w*a.p.h*2/3 {
 					// The code may reach beyond the region the prescan saw.
-					w.attempt(a.p, a.st, a.invert, a.scale, rect{0, 0, a.p.w, a.p.h}, true)
+					w.attempt(a.p, a.st, a.invert, a.scale, rect{0, 0, a.p.w, a.p.h}, measured)
+				}
+			case 3:
+				if a.scale == 1 {
+					w.attempt(a.p, a.st, a.invert, a.scale, r, global)
 				}
 			}
 			if len(w.found) > base {
@@ -372,7 +378,7 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 			w.upBuf = up.pix
 			w.th.size(up)
 			n := len(w.found)
-			w.attempt(up, &w.th, false, 2.0/3, rect{0, 0, up.w, up.h}, true)
+			w.attempt(up, &w.th, false, 2.0/3, rect{0, 0, up.w, up.h}, measured)
 			for i := n; i < len(w.found); i++ {
 				for k := range w.found[i].corners {
 					w.found[i].corners[k].x += float64(r.x0)
@@ -411,17 +417,49 @@ func (w *worker) over(ctx context.Context, start time.Time) bool {
 	return w.opts.Budget > 0 && time.Since(start) > w.opts.Budget
 }
 
+// binarizer says how attempt thresholds a region.
+type binarizer uint8
+
+const (
+	// estimated uses the block statistics st holds (for the frame itself,
+	// those the prescan estimated from its half) and, for dark codes, the
+	// thresholds computed from them.
+	estimated binarizer = iota
+	// measured measures the region's block statistics first: zxing's
+	// HybridBinarizer.
+	measured
+	// global uses one threshold for the region, from its histogram: zxing's
+	// GlobalHistogramBinarizer, for codes the local thresholds break up
+	// (glare, large flat areas).
+	global
+)
+
 // attempt binarizes the region r of p in one polarity, finds finder
-// patterns there and decodes every code they outline. With measure set, the
-// region's block statistics are measured first; else st's statistics (and,
-// for dark codes, its thresholds) are used as they are.
-func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r rect, measure bool) {
+// patterns and decodes every code they outline.
+func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r rect, how binarizer) {
 	br := blocksOf(r, st.bw, st.bh)
-	if measure {
+	switch how {
+	case measured:
 		st.statsRect(p, br)
-	}
-	if measure || invert {
 		st.computeRect(invert, br)
+	case estimated:
+		if invert {
+			st.computeRect(invert, br)
+		}
+	case global:
+		t, ok := globalThreshold(p, r, &w.hist)
+		if !ok {
+			return
+		}
+		if invert {
+			t = 254 - t // light pixels, p > t, are set
+		}
+		for by := br.y0; by < br.y1; by++ {
+			row := st.thr[by*st.bw : by*st.bw+st.bw]
+			for bx := br.x0; bx < br.x1; bx++ {
+				row[bx] = uint8(t)
+			}
+		}
 	}
 	binarizeRect(p, st, invert, &w.bm, r)
 	w.s.scan(&w.bm, 2, r.y0, r.y1)
@@ -656,4 +694,46 @@ func (w *worker) addPlain(dr *common.DetectorResult) {
 		}
 	}
 	w.add(loc)
+}
+
+// globalThreshold estimates one black point for the region r of p from its
+// histogram, as zxing's GlobalHistogramBinarizer: the deepest valley
+// between the two main peaks. It fails when the region has one peak only.
+func globalThreshold(p plane, r rect, hist *[32]int) (int, bool) {
+	clear(hist[:])
+	// Every other row and column is plenty for a histogram.
+	for y := r.y0; y < r.y1; y += 2 {
+		row := p.row(y)[r.x0:r.x1]
+		for x := 0; x < len(row); x += 2 {
+			hist[row[x]>>3]++
+		}
+	}
+	maxCount, first, firstSize := 0, 0, 0
+	for x, c := range hist {
+		if c > firstSize {
+			first, firstSize = x, c
+		}
+		maxCount = max(maxCount, c)
+	}
+	second, secondScore := 0, 0
+	for x, c := range hist {
+		d := x - first
+		if score := c * d * d; score > secondScore {
+			second, secondScore = x, score
+		}
+	}
+	if first > second {
+		first, second = second, first
+	}
+	if second-first <= len(hist)/16 {
+		return 0, false
+	}
+	valley, valleyScore := second-1, -1
+	for x := second - 1; x > first; x-- {
+		d := x - first
+		if score := d * d * (second - x) * (maxCount - hist[x]); score > valleyScore {
+			valley, valleyScore = x, score
+		}
+	}
+	return valley << 3, true
 }
