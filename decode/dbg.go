@@ -10,3 +10,5 @@ var noPlain, noUp bool
 
 // SetDebug is a temporary switch for experiments.
 func SetDebug(plain, up bool) { noPlain, noUp = plain, up }
+
+var dbgR, dbgV int

@@ -20,8 +20,8 @@ type finder struct {
 }
 
 // ratio reports whether five run lengths look like 1:1:3:1:1, with the
-// tolerance for each one-module run as a fraction of the module size (zxing
-// uses 0.5 across a row and 0.75 along the diagonal).
+// tolerance for each run as a fraction of its expected length (zxing uses
+// 0.5 across a row and 0.75 along the diagonal), plus half a pixel.
 func ratio(c *[5]int32, tol float64) bool {
 	total := c[0] + c[1] + c[2] + c[3] + c[4]
 	if total < 7 || c[0] == 0 || c[1] == 0 || c[2] == 0 || c[3] == 0 || c[4] == 0 {
@@ -31,7 +31,7 @@ func ratio(c *[5]int32, tol float64) bool {
 	v := m*tol + 0.5
 	return math.Abs(m-float64(c[0])) < v &&
 		math.Abs(m-float64(c[1])) < v &&
-		math.Abs(3*m-float64(c[2])) < 3*v &&
+		math.Abs(3*m-float64(c[2])) < 3*m*tol+0.5 &&
 		math.Abs(m-float64(c[3])) < v &&
 		math.Abs(m-float64(c[4])) < v
 }
@@ -58,7 +58,7 @@ func (s *searcher) scan(b *bitmap, step, y0, y1 int) {
 		for i := 0; i+4 < len(r); i++ {
 			if i&1 == 1 { // runs alternate light, dark, ...: odd runs are dark
 				c := (*[5]int32)(r[i : i+5])
-				if ratio(c, 0.5) {
+				if ratio5(c) {
 					end := x + c[0] + c[1] + c[2] + c[3] + c[4]
 					s.confirm(c, y, int(end))
 				}

@@ -553,7 +553,9 @@ func (w *worker) prescan(p plane, t *thresholds, shift uint, step int, h *hits) 
 				light := i&1 == 0 // runs start with a light one
 				cx := x + c[0] + c[1] + c[2]/2
 				total := c[0] + c[1] + c[2] + c[3] + c[4]
+				dbgR++
 				if vcheck(p, t, shift, int(cx), y, int(total), light) {
+					dbgV++
 					if light {
 						h.light = addHit(h.light, cx, int32(y), total)
 					} else {
@@ -568,7 +570,8 @@ func (w *worker) prescan(p plane, t *thresholds, shift uint, step int, h *hits) 
 }
 
 // ratio5 is ratio(c, 0.5) in integers: each one-module run within half a
-// module and half a pixel of total/7, the centre within three times that.
+// module and half a pixel of total/7, the centre within one and a half
+// modules and half a pixel of 3·total/7.
 func ratio5(c *[5]int32) bool {
 	T := c[0] + c[1] + c[2] + c[3] + c[4]
 	if T < 7 {
@@ -582,9 +585,10 @@ func ratio5(c *[5]int32) bool {
 			return false
 		}
 	}
-	// |3T/7 - c2| < 3(T/14 + 0.5)  <=>  |6T - 14c2| < 3T + 21
+	// |3T/7 - c2| < 3T/14 + 0.5  <=>  |6T - 14c2| < 3T + 7: the half pixel
+	// once only, or even stripes would pass.
 	d := 6*T - 14*c[2]
-	return d < 3*T+21 && -d < 3*T+21
+	return d < 3*T+7 && -d < 3*T+7
 }
 
 // vcheck counts the runs up and down the column through (x, y) on the
@@ -596,32 +600,39 @@ func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) boo
 		th := int(col[min(yy>>(blockPow+shift), t.bh-1)*t.bw])
 		return (v <= th) != light
 	}
+	// A tilt may stretch the pattern to twice its width: no run may be
+	// longer than twice its share of it.
+	lim := [5]int32{int32(total*4/7 + 1), int32(total*4/7 + 1), int32(total*6/7 + 1), int32(total*4/7 + 1), int32(total*4/7 + 1)}
 	var c [5]int32
-	maxRun := int32(total)
 	i := y
 	for i >= 0 && dark(i) {
-		c[2]++
+		if c[2]++; c[2] > lim[2] {
+			return false
+		}
 		i--
 	}
 	for k := 1; k >= 0; k-- {
 		want := k == 0
-		for i >= 0 && dark(i) == want && c[k] <= maxRun {
-			c[k]++
+		for i >= 0 && dark(i) == want {
+			if c[k]++; c[k] > lim[k] {
+				return false
+			}
 			i--
 		}
 	}
-	if i < 0 && c[0] == 0 {
-		return false
-	}
 	i = y + 1
 	for i < p.h && dark(i) {
-		c[2]++
+		if c[2]++; c[2] > lim[2] {
+			return false
+		}
 		i++
 	}
 	for k := 3; k <= 4; k++ {
 		want := k == 4
-		for i < p.h && dark(i) == want && c[k] <= maxRun {
-			c[k]++
+		for i < p.h && dark(i) == want {
+			if c[k]++; c[k] > lim[k] {
+				return false
+			}
 			i++
 		}
 	}
