@@ -16,7 +16,7 @@ DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
 	systemd mtools dosfstools e2fsprogs fdisk \
 	chromium
 
-.PHONY: all build demo test deps test-go test-fuzz test-gocv test-arm64 test-systemd test-image \
+.PHONY: all build demo test deps test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-browser \
 	bench bench-decode bench-cache fuzz soak build-arm64 image clean
 
 all: build
@@ -39,7 +39,7 @@ deps:
 
 ## test: the whole suite, as CI runs it.
 test: deps
-	$(MAKE) test-go test-fuzz test-gocv test-arm64 test-systemd test-image
+	$(MAKE) test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-browser
 
 test-go:
 	$(GO) vet ./...
@@ -52,6 +52,12 @@ test-fuzz:
 
 fuzz:
 	@./scripts/fuzz-all.sh 2m
+
+## test-browser: headless chromium against the operator screen of a running daemon
+## (screenshots in testout/web or $CHECKPOINT_ARTIFACTS/web).
+test-browser:
+	$(GO) vet -tags browser ./web/
+	$(GO) test -count=1 -timeout 5m -tags browser -run '^TestBrowser' ./web/
 
 test-gocv:
 	@echo "test-gocv: not yet"
