@@ -377,4 +377,3 @@ func TestBrowserFallbackWithoutEventSource(t *testing.T) {
 	screenshot(t, ctx, "phone-green.png")
 	waitView(t, ctx, "RED by polling", func(v pageView) bool { return v.En == "RED" && v.Bg == bgRed })
 }
-
