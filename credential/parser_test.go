@@ -151,11 +151,11 @@ func TestInitials(t *testing.T) {
 
 func TestRepairText(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain":                  "plain",
-		"Nguyễn":                 "Nguyễn",
+		"plain":                   "plain",
+		"Nguyễn":                  "Nguyễn",
 		"Nguy\u00e1\u00bb\u0085n": "Nguyễn",
-		"caf\u00e9":              "café", // Latin-1 that is not UTF-8 bytes stays
-		"a\xffb":                 "a\uFFFDb",
+		"caf\u00e9":               "café", // Latin-1 that is not UTF-8 bytes stays
+		"a\xffb":                  "a\uFFFDb",
 	} {
 		if got := repairText(in); got != want || !utf8.ValidString(got) {
 			t.Errorf("repairText(%q) = %q, want %q", in, got, want)
