@@ -46,7 +46,46 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "checkpoint-browser-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// binDir holds the checkpoint binary the test builds.
+var binDir string
+
+var (
+	buildOnce sync.Once
+	demoBin   string // the built binary, when its demo serves the operator screen
+	buildErr  error
+)
+
+// demoBinary builds ./cmd/checkpoint once and returns it when `checkpoint
+// demo` takes --listen; else "" (the demo does not serve the page yet).
+func demoBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		bin := filepath.Join(binDir, "checkpoint")
+		out, err := exec.Command("go", "build", "-o", bin, "../cmd/checkpoint").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/checkpoint: %v\n%s", err, out)
+			return
+		}
+		help, _ := exec.Command(bin, "demo", "-h").CombinedOutput()
+		if bytes.Contains(help, []byte("-listen")) {
+			demoBin = bin
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return demoBin
 }
 
 // harnessScanner says a frame just arrived.
@@ -96,15 +135,25 @@ type daemon struct {
 	log  *bytes.Buffer
 }
 
-// startDaemon starts the daemon on addr and waits until it answers HTTP.
+// startDaemon starts the daemon on addr and waits until it answers HTTP:
+// `checkpoint demo --loop --listen addr` (built from ../cmd/checkpoint), or
+// the harness while the demo does not serve the page.
 func startDaemon(t *testing.T, addr string, n int) *daemon {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
+	var cmd *exec.Cmd
+	if bin := demoBinary(t); bin != "" {
+		t.Logf("daemon %d: checkpoint demo --loop --listen %s", n, addr)
+		cmd = exec.Command(bin, "demo", "--loop", "--listen", addr)
+		cmd.Dir = t.TempDir()
+	} else {
+		t.Logf("daemon %d: the harness (checkpoint demo takes no --listen yet)", n)
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd = exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), harnessEnv+"="+addr)
 	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), harnessEnv+"="+addr)
 	d := &daemon{cmd: cmd, done: make(chan struct{}), log: &bytes.Buffer{}}
 	w := &lockedWriter{w: d.log}
 	cmd.Stdout, cmd.Stderr = w, w
