@@ -206,5 +206,3 @@ func TestReplayErrors(t *testing.T) {
 		}
 	}
 }
-
-

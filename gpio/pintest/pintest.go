@@ -70,9 +70,13 @@ func (c *Clock) Pending() int {
 }
 
 // Advance moves the time forward by d, firing the timers that come due in
-// deadline order. After each firing it calls settle (a Signal's Sync), so
-// that timers set in response are fired too when they fall within d.
+// deadline order. It calls settle (a Signal's Sync) first and after each
+// firing, so that calls made before Advance are handled at the current time
+// and timers set in response are fired too when they fall within d.
 func (c *Clock) Advance(d time.Duration, settle func()) {
+	if settle != nil {
+		settle()
+	}
 	c.mu.Lock()
 	end := c.now.Add(d)
 	c.mu.Unlock()
