@@ -86,7 +86,7 @@ func (p *CertPool) AddPEM(b []byte) (int, error) {
 func (p *CertPool) Add(data []byte) (int, error) {
 	t := bytes.TrimSpace(data)
 	switch {
-	case bytes.HasPrefix(t, []byte("-----BEGIN")):
+	case bytes.Contains(t, []byte("-----BEGIN ")):
 		return p.AddPEM(t)
 	case len(t) > 0 && t[0] == 0x30: // an ASN.1 SEQUENCE: DER
 		return 1, p.AddDER(data)
