@@ -28,7 +28,7 @@ func TestBase45(t *testing.T) {
 	for enc, why := range map[string]string{
 		"GGW":     "out of range", // 65536
 		"GGW0":    "1 modulo 3",   // bad length wins
-		"U0":      "final group",  // 45*... > 255
+		"::":      "final group",  // 44 + 44*45 > 255
 		"A":       "1 modulo 3",
 		"qed":     "not in the alphabet",
 		"QED8W\n": "not in the alphabet",
