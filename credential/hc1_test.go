@@ -324,3 +324,21 @@ func TestCertPoolFiles(t *testing.T) {
 		t.Error("short KID matched")
 	}
 }
+
+func TestTrustStores(t *testing.T) {
+	a := newIssuer(t, hc1test.Options{})
+	b := newIssuer(t, hc1test.Options{RSA: true})
+	both := credential.TrustStores{errStore{}, a.Pool(), b.Pool()}
+	for _, is := range []*hc1test.Issuer{a, b} {
+		c := (&credential.Parser{Trust: both, Clock: fixedClock(scanAt)}).Parse(is.MustIssue(hc1test.Vaccinated(uci, 2, 2, day0, issued)))
+		if c.Err != nil || c.Signature != checkpoint.SignatureValid {
+			t.Errorf("signer in the second or third store: %v %s", c.Err, c.Signature)
+		}
+	}
+	if _, err := (credential.TrustStores{errStore{}}).Signers(a.KID()); err == nil {
+		t.Error("a failing store alone gave no error")
+	}
+	if got, err := (credential.TrustStores{a.Pool()}).Signers(b.KID()); err != nil || len(got) != 0 {
+		t.Errorf("unknown KID: %d, %v", len(got), err)
+	}
+}
