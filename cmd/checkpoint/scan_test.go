@@ -14,7 +14,7 @@ import (
 
 	"checkpoint/credential/hc1test"
 	"checkpoint/demo"
-	"checkpoint/internal/testdata"
+	"checkpoint/internal/sharedtest"
 )
 
 // runScan runs `checkpoint scan` in-process with stdin and returns the exit
@@ -40,7 +40,7 @@ func runScan(t *testing.T, stdin string, args ...string) (int, []scanResult, str
 // TestScanBlackbox counts, per folder, the zxing blackbox images whose
 // decoded text equals their .txt byte for byte, through `scan --json`.
 func TestScanBlackbox(t *testing.T) {
-	root := testdata.Path(t, "zxing-blackbox")
+	root := sharedtest.Path(t, "zxing-blackbox")
 	code, res, errs := runScan(t, "", "--json", root)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errs)

@@ -1,8 +1,8 @@
-// Package testdata locates the shared external test data (zxing blackbox
+// Package sharedtest locates the shared external test data (zxing blackbox
 // images, EU DCC test cases) for tests: $CHECKPOINT_TESTDATA, else
 // ../shared/testdata beside the repository. The data is never copied into
 // the repository.
-package testdata
+package sharedtest
 
 import (
 	"os"
@@ -17,7 +17,7 @@ func Dir(t testing.TB) string {
 	dir := os.Getenv("CHECKPOINT_TESTDATA")
 	if dir == "" {
 		_, file, _, _ := runtime.Caller(0)
-		// internal/testdata/testdata.go → repository root → ../shared/testdata
+		// internal/sharedtest/sharedtest.go → repository root → ../shared/testdata
 		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "testdata")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
