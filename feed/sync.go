@@ -98,6 +98,9 @@ type Syncer struct {
 
 	mu    sync.Mutex
 	stats Stats
+
+	afterBegin   func() // test hook: runs once the write transaction is open
+	beforeCommit func() // test hook: runs with all rows written, before the commit
 }
 
 // NewSyncer returns a syncer for db.
@@ -486,6 +489,9 @@ func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *Manifest, de
 		return res, err
 	}
 	defer u.Rollback()
+	if s.afterBegin != nil {
+		s.afterBegin()
+	}
 	if deltas == nil {
 		if err := u.ClearStatuses(); err != nil {
 			return res, err
@@ -557,6 +563,9 @@ func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *Manifest, de
 		u.SetMeta("applied:"+p, []byte(h))
 	}
 	u.SetFeed(m.Version, m.Published, expires)
+	if s.beforeCommit != nil {
+		s.beforeCommit()
+	}
 	if err := u.Commit(); err != nil {
 		return res, err
 	}
