@@ -13,6 +13,7 @@ import (
 
 	"checkpoint"
 	"checkpoint/config"
+	"checkpoint/decode"
 	"checkpoint/gpio"
 	"checkpoint/gpio/pintest"
 )
@@ -68,12 +69,18 @@ func TestRPiCamFramesThroughOpen(t *testing.T) {
 	}
 	defer src.Close()
 	lastK := 0
+	dec := decode.New(decode.Options{})
 	for i := 0; i < 5; i++ {
-		n, k := checkFrame(t, next(t, src))
+		f := next(t, src)
+		n, k := checkFrame(t, f)
 		if n != 1 || k <= lastK {
 			t.Fatalf("got frame %d of process %d after frame %d", k, n, lastK)
 		}
 		lastK = k
+		syms, err := dec.Decode(context.Background(), f)
+		if err != nil || len(syms) != 1 || syms[0].Text != fakeFrameText(n, k) {
+			t.Fatalf("decoded %v, %v from frame %d; want %q", syms, err, k, fakeFrameText(n, k))
+		}
 	}
 	args := readLines(filepath.Join(dir, "args"))
 	want := "-t 0 -n --codec yuv420 --width 780 --height 200 --framerate 60 --exposure sport --shutter 10000 --gain 2.5 --autofocus-mode manual --lens-position 0.5 --denoise cdn_off -o -"
