@@ -7,6 +7,8 @@ require (
 	github.com/makiuchi-d/gozxing v0.1.1
 )
 
+require gocv.io/x/gocv v0.31.0 // indirect
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -38,8 +38,14 @@ func TestMain(m *testing.M) {
 //
 // followed by any of the flags: ignore-term (SIGTERM is ignored), fork
 // (start a helper process in the same process group), flood (write 500
-// stderr lines first).
+// stderr lines first), fast (one frame, repeated without pause).
 func installFake(t *testing.T, script ...string) string {
+	t.Helper()
+	return installFakeB(t, script...)
+}
+
+// installFakeB is installFake for tests and benchmarks.
+func installFakeB(t testing.TB, script ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
@@ -207,6 +213,14 @@ func fakeRPiCam(dir string, args []string) int {
 	}
 	out := bufio.NewWriterSize(os.Stdout, 1<<16)
 	period := time.Duration(float64(time.Second) / fps)
+	if flags["fast"] {
+		// One frame drawn once, written as fast as the reader takes it.
+		y := renderY(fakeFrameText(n, 1), n, 1, w, h, stride)
+		for {
+			out.Write(y)
+			out.Write(chroma)
+		}
+	}
 	for k := 1; ; k++ {
 		if limit >= 0 && k > limit {
 			switch mode {
