@@ -246,6 +246,8 @@ func (c *RPiCam) runChild(ctx context.Context) (frames uint64, reason string, er
 	cmd := exec.Command(c.path, c.opts.Args...)
 	cmd.Stdout = pw
 	cmd.Stderr = ew
+	// Its own process group, so shutdown reaches helpers it starts too;
+	// Pdeathsig kills it should the daemon itself be killed with SIGKILL.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	err = cmd.Start()
 	pw.Close()
