@@ -7,6 +7,8 @@ require (
 	github.com/makiuchi-d/gozxing v0.1.1
 )
 
+require gocv.io/x/gocv v0.31.0
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
