@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"checkpoint"
@@ -22,6 +23,7 @@ import (
 	"checkpoint/credential"
 	"checkpoint/decode"
 	"checkpoint/demo"
+	"checkpoint/feed"
 	"checkpoint/gpio"
 	"checkpoint/notify"
 	"checkpoint/policy"
@@ -191,11 +193,34 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 	wg.Add(1)
 	go func() { defer wg.Done(); events.Run(ctx) }()
 
+	judge := &swapJudge{}
+	judge.cur.Store(&policy.Judge{Store: db, Rules: rules, Stale: db.Stale})
+	var syncStats func() web.SyncStats
+	if cfg.Feed.URL != "" {
+		fc, err := feed.ConfigFrom(cfg.Feed, cfg.Cache.Path, log)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "checkpoint: feed: %v\n", err)
+			return config.ExitConfig
+		}
+		syncer, err := feed.NewSyncer(db, fc)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "checkpoint: feed: %v\n", err)
+			return config.ExitConfig
+		}
+		wg.Add(2)
+		go func() { defer wg.Done(); syncer.Run(ctx) }()
+		go func() { defer wg.Done(); judge.follow(ctx, db, cfg.Policy, log) }()
+		syncStats = func() web.SyncStats {
+			st := syncer.Stats()
+			return web.SyncStats{Version: st.Version, Errors: st.Failures, LastSuccess: st.LastSuccess}
+		}
+	}
+
 	s := &checkpoint.Scanner{
 		Source:       src,
 		Decoder:      decode.New(decode.Options{Workers: cfg.Decode.Workers, Budget: cfg.Decode.Budget.D()}),
 		Parser:       &credential.Parser{Trust: db, Clock: clock},
-		Judge:        &policy.Judge{Store: db, Rules: rules, Stale: db.Stale},
+		Judge:        judge,
 		Indicator:    ind,
 		Clock:        clock,
 		Logger:       log,
@@ -209,7 +234,7 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 	}
 	if cfg.Web.Listen != "" {
 		srv, err := web.New(web.Options{Config: cfg.Web, Gate: cfg.Gate, Scanner: s, Camera: src, Cache: db,
-			Clock: clock, Logger: log, Stall: cfg.Camera.StallTimeout.D()})
+			Sync: syncStats, Clock: clock, Logger: log, Stall: cfg.Camera.StallTimeout.D()})
 		if err != nil {
 			fmt.Fprintf(e.stderr, "checkpoint: operator screen: %v\n", err)
 			return config.ExitConfig
@@ -264,4 +289,42 @@ func buildDemoCache(ctx context.Context, path string) error {
 		return fmt.Errorf("demo cache: %w", err)
 	}
 	return db.Close()
+}
+
+// swapJudge is the daemon's judge: the rules it holds are replaced, between
+// two verdicts, when a sync brings a new rule profile.
+type swapJudge struct {
+	cur atomic.Pointer[policy.Judge]
+}
+
+// Judge decides with the current rules.
+func (j *swapJudge) Judge(ctx context.Context, c checkpoint.Credential, now time.Time) checkpoint.Verdict {
+	return j.cur.Load().Judge(ctx, c, now)
+}
+
+// follow reloads the rules whenever the cache's feed version changes.
+func (j *swapJudge) follow(ctx context.Context, db *cache.DB, p config.Policy, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	seen := db.Version()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v := db.Version()
+		if v == seen {
+			continue
+		}
+		seen = v
+		rules, err := siteRules(ctx, p, db, log)
+		if err != nil {
+			log.Error("reload rules after sync", "version", v, "err", err)
+			continue
+		}
+		old := j.cur.Load()
+		j.cur.Store(&policy.Judge{Store: old.Store, Rules: rules, Stale: old.Stale})
+		log.Info("rules reloaded", "version", v)
+	}
 }
