@@ -17,7 +17,7 @@ DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
 	chromium
 
 .PHONY: all build demo test deps test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-browser \
-	bench bench-decode bench-cache fuzz soak build-arm64 image clean
+	bench bench-decode bench-cache bench-camera bench-credential conformance fuzz soak build-arm64 image clean
 
 all: build
 
@@ -59,8 +59,10 @@ test-browser:
 	$(GO) vet -tags browser ./web/
 	$(GO) test -count=1 -timeout 5m -tags browser -run '^TestBrowser' ./web/
 
+## test-gocv: the OpenCV camera source (needs libopencv-dev), with the rest of the camera package.
 test-gocv:
-	@echo "test-gocv: not yet"
+	$(GO) vet -tags gocv ./camera/...
+	$(GO) test -tags gocv -count=1 ./camera/...
 
 build-arm64:
 	@echo "build-arm64: not yet"
@@ -83,8 +85,20 @@ bench:
 bench-decode:
 	@echo "bench-decode: not yet"
 
+## bench-camera: cost per 1280x720 frame of each camera source (ns, allocations), gocv included.
+bench-camera:
+	$(GO) test -tags gocv -run '^$$' -bench . -benchmem -benchtime 2s ./camera
+
 bench-cache:
 	@echo "bench-cache: not yet"
+
+## bench-credential: payload parsing (1405, CCCD, HC1 ES256/PS256) and the zlib bomb refusal.
+bench-credential:
+	$(GO) test -run '^$$' -bench . -benchmem ./credential
+
+## conformance: the dgc-testdata HC1 conformance report (agreed/total per EXPECTED* key).
+conformance:
+	$(GO) test -count=1 -v -run 'TestConformance' ./credential
 
 soak:
 	@echo "soak: not yet"
