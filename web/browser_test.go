@@ -1,7 +1,8 @@
 //go:build browser
 
 // The browser test: Debian's chromium, driven headless with chromedp, against
-// a running daemon process. Run it with `make test-browser`.
+// the running demo daemon (`checkpoint demo --loop --listen ADDR`, built by
+// the test). Run it with `make test-browser`.
 
 package web
 
@@ -22,9 +23,6 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-
-	"checkpoint"
-	"checkpoint/config"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -35,17 +33,7 @@ const (
 	bgRed   = "rgb(200, 16, 46)"
 )
 
-// harnessEnv makes the test binary run the harness daemon instead of the tests.
-const harnessEnv = "CHECKPOINT_WEB_HARNESS"
-
 func TestMain(m *testing.M) {
-	if addr := os.Getenv(harnessEnv); addr != "" {
-		if err := runHarness(addr); err != nil {
-			fmt.Fprintln(os.Stderr, "harness:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
 	dir, err := os.MkdirTemp("", "checkpoint-browser-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -62,70 +50,23 @@ var binDir string
 
 var (
 	buildOnce sync.Once
-	demoBin   string // the built binary, when its demo serves the operator screen
 	buildErr  error
 )
 
-// demoBinary builds ./cmd/checkpoint once and returns it when `checkpoint
-// demo` takes --listen; else "" (the demo does not serve the page yet).
-func demoBinary(t *testing.T) string {
+// checkpointBinary builds ./cmd/checkpoint once.
+func checkpointBinary(t *testing.T) string {
 	t.Helper()
+	bin := filepath.Join(binDir, "checkpoint")
 	buildOnce.Do(func() {
-		bin := filepath.Join(binDir, "checkpoint")
 		out, err := exec.Command("go", "build", "-o", bin, "../cmd/checkpoint").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/checkpoint: %v\n%s", err, out)
-			return
-		}
-		help, _ := exec.Command(bin, "demo", "-h").CombinedOutput()
-		if bytes.Contains(help, []byte("-listen")) {
-			demoBin = bin
 		}
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return demoBin
-}
-
-// harnessScanner says a frame just arrived.
-type harnessScanner struct{}
-
-func (harnessScanner) Stats() checkpoint.ScannerStats {
-	return checkpoint.ScannerStats{LastFrame: time.Now()}
-}
-
-// harnessCache was synced an hour ago.
-type harnessCache struct{ feed time.Time }
-
-func (c harnessCache) FeedTime() time.Time      { return c.feed }
-func (c harnessCache) Stale(now time.Time) bool { return false }
-
-// runHarness is a stand-in daemon: the real server with scripted verdicts,
-// green, yellow, red, over and over.
-func runHarness(addr string) error {
-	s, err := New(Options{
-		Config:  config.Web{Listen: addr},
-		Gate:    "harness",
-		Scanner: harnessScanner{},
-		Cache:   harnessCache{feed: time.Now().Add(-time.Hour)},
-	})
-	if err != nil {
-		return err
-	}
-	go func() {
-		script := []checkpoint.Verdict{
-			{Color: checkpoint.Green, Reasons: []string{"status green"}, Holder: checkpoint.Holder{Initials: "NVA", BirthDay: 7, BirthMonth: 3}},
-			{Color: checkpoint.Yellow, Reasons: []string{"unknown person: check manually"}},
-			{Color: checkpoint.Red, Reasons: []string{"invalid code"}},
-		}
-		s.Idle(checkpoint.IdleReady)
-		for i := 0; ; i++ {
-			time.Sleep(1500 * time.Millisecond)
-			s.Verdict(checkpoint.Event{Verdict: script[i%len(script)]})
-		}
-	}()
-	return s.ListenAndServe(context.Background())
+	return bin
 }
 
 // daemon is one run of the daemon under test.
@@ -135,25 +76,14 @@ type daemon struct {
 	log  *bytes.Buffer
 }
 
-// startDaemon starts the daemon on addr and waits until it answers HTTP:
-// `checkpoint demo --loop --listen addr` (built from ../cmd/checkpoint), or
-// the harness while the demo does not serve the page.
+// startDaemon starts `checkpoint demo --loop --listen addr` (the real
+// daemon loop on the replayed demo scene) and waits until it answers HTTP.
 func startDaemon(t *testing.T, addr string, n int) *daemon {
 	t.Helper()
-	var cmd *exec.Cmd
-	if bin := demoBinary(t); bin != "" {
-		t.Logf("daemon %d: checkpoint demo --loop --listen %s", n, addr)
-		cmd = exec.Command(bin, "demo", "--loop", "--listen", addr)
-		cmd.Dir = t.TempDir()
-	} else {
-		t.Logf("daemon %d: the harness (checkpoint demo takes no --listen yet)", n)
-		exe, err := os.Executable()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd = exec.Command(exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), harnessEnv+"="+addr)
-	}
+	bin := checkpointBinary(t)
+	t.Logf("daemon %d: checkpoint demo --loop --listen %s", n, addr)
+	cmd := exec.Command(bin, "demo", "--loop", "--listen", addr)
+	cmd.Dir = t.TempDir()
 	d := &daemon{cmd: cmd, done: make(chan struct{}), log: &bytes.Buffer{}}
 	w := &lockedWriter{w: d.log}
 	cmd.Stdout, cmd.Stderr = w, w
