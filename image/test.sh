@@ -140,9 +140,11 @@ fi
 check "a refused provisioning leaves the image untouched" "$(sha256sum <"$img")" "$sum"
 if out=$(e2fsck -fn "$root" 2>&1); then ok "e2fsck after provisioning"; else bad "e2fsck after provisioning: $out"; fi
 
-# --- rebuilding from a built image replaces the files ---------------------
+# --- rebuilding from a built (plain .img) image replaces the files ---------
 printf '#!/bin/sh\necho another build\n' >"$t/alt" && chmod +x "$t/alt"
-if out=$(image/build.sh "$dist/$name" "$t/alt" "$version-2" "$t/dist2" 2>&1); then
+sum=$(sha256sum <"$img")
+if out=$(XZ_LEVEL=-0 image/build.sh "$img" "$t/alt" "$version-2" "$t/dist2" 2>&1); then
+	check "rebuild: the base .img is left untouched" "$(sha256sum <"$img")" "$sum"
 	xz -dc "$t/dist2/checkpoint-$version-2-arm64.img.xz" >"$t/again.img"
 	if out=$(e2fsck -fn "$(rootfs "$t/again.img")" 2>&1); then ok "rebuild from a built image: clean"; else bad "rebuild: e2fsck: $out"; fi
 	debugfs -R "dump /usr/bin/checkpoint $t/alt-back" "$(rootfs "$t/again.img")" 2>/dev/null
