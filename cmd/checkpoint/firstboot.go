@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/user"
+	"path/filepath"
 	"strconv"
 
 	"checkpoint"
@@ -73,7 +74,7 @@ func holdFault(ctx context.Context, e *env, log *slog.Logger, boot, etc string) 
 	}
 	log.Error("gate fault", "reason", reason)
 	// The pins come from the installed config when it loads, else the defaults.
-	cfg, err := config.Load(etc + "/" + provision.EtcConfigName)
+	cfg, err := config.Load(filepath.Join(etc, provision.EtcConfigName))
 	if err != nil {
 		cfg = config.Default()
 	}
