@@ -19,7 +19,7 @@ DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
 	chromium
 
 .PHONY: all build demo test deps test-go test-fuzz test-gocv test-arm64 test-systemd test-image \
-	bench bench-decode bench-cache fuzz soak build-arm64 image clean
+	bench bench-decode bench-cache bench-credential conformance fuzz soak build-arm64 image clean
 
 all: build
 
@@ -94,6 +94,14 @@ bench-decode:
 
 bench-cache:
 	@echo "bench-cache: not yet"
+
+## bench-credential: payload parsing (1405, CCCD, HC1 ES256/PS256) and the zlib bomb refusal.
+bench-credential:
+	$(GO) test -run '^$$' -bench . -benchmem ./credential
+
+## conformance: the dgc-testdata HC1 conformance report (agreed/total per EXPECTED* key).
+conformance:
+	$(GO) test -count=1 -v -run 'TestConformance' ./credential
 
 soak:
 	@echo "soak: not yet"

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"checkpoint"
+
 	"github.com/fxamacker/cbor/v2"
 )
 
@@ -219,6 +221,7 @@ func TestConformanceDGC(t *testing.T) {
 	issues := loadKnownIssues(t, dir)
 	agreed, total := map[string]int{}, map[string]int{}
 	var wrong, skipped []string
+	chainSigned := 0
 	for _, ic := range idx.Cases {
 		b, err := os.ReadFile(filepath.Join(dir, ic.Case))
 		if err != nil {
@@ -230,6 +233,13 @@ func TestConformanceDGC(t *testing.T) {
 			continue
 		}
 		got, notes := runCase(&c)
+		msg, signed := chainCase(&c)
+		if msg != "" {
+			t.Errorf("%s: whole chain: %s", ic.Case, msg)
+		}
+		if signed {
+			chainSigned++
+		}
 		for k, want := range expectations(&c) {
 			total[k]++
 			if got[k] == want {
@@ -249,6 +259,7 @@ func TestConformanceDGC(t *testing.T) {
 	for _, k := range conformanceKeys {
 		fmt.Fprintf(&report, "  %-26s %3d/%3d agreed\n", k, agreed[k], total[k])
 	}
+	fmt.Fprintf(&report, "  whole chain (Parser on PREFIX): %d certificates that must verify came out signed\n", chainSigned)
 	sort.Strings(skipped)
 	for _, s := range skipped {
 		fmt.Fprintf(&report, "  %s\n", s)
@@ -264,3 +275,44 @@ func TestConformanceDGC(t *testing.T) {
 		}
 	}
 }
+
+// chainCase runs the case's PREFIX through the Parser as the gate does,
+// trusting the case's certificate at its validation clock, and checks the
+// outcome against the step expectations: no certificate that must fail
+// verification comes out valid, and one that must pass comes out signed.
+func chainCase(c *dgcCase) (problem string, signed bool) {
+	pool := &CertPool{}
+	if der, err := base64.StdEncoding.DecodeString(c.TestCtx.Certificate); err == nil {
+		pool.AddDER(der)
+	}
+	cr := (&Parser{Trust: pool, Clock: fixedTime(parseInstant(c.TestCtx.Clock))}).Parse(c.Prefix)
+	exp := expectations(c)
+	if want, ok := exp["EXPECTEDVERIFY"]; ok && !want && cr.Signature == checkpoint.SignatureValid {
+		return "valid signature where verification must fail", false
+	}
+	for _, k := range []string{"EXPECTEDUNPREFIX", "EXPECTEDB45DECODE", "EXPECTEDCOMPRESSION", "EXPECTEDDECODE"} {
+		if want, ok := exp[k]; ok && !want && cr.Err == nil {
+			return "parsed although " + k + " must fail", false
+		}
+	}
+	if exp["EXPECTEDVERIFY"] && c.COSE != "" {
+		z, _ := DecodeBase45(strings.TrimPrefix(c.Prefix, HC1Prefix))
+		if inflated, err := Inflate(z, MaxInflated); err == nil && bytes.Equal(inflated, mustHex(c.COSE)) {
+			if cr.Err != nil {
+				return "parse failed: " + cr.Err.Error(), false
+			}
+			if cr.Signature != checkpoint.SignatureValid && cr.Signature != checkpoint.SignerNotAllowed {
+				return "signature " + cr.Signature.String() + " where verification must pass", false
+			}
+			return "", true
+		}
+	}
+	return "", false
+}
+
+func mustHex(s string) []byte { b, _ := hex.DecodeString(s); return b }
+
+// fixedTime is a checkpoint.Clock stopped at one instant.
+type fixedTime time.Time
+
+func (f fixedTime) Now() time.Time { return time.Time(f) }

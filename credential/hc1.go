@@ -34,7 +34,7 @@ type StepError struct {
 }
 
 // Error implements error.
-func (e *StepError) Error() string { return "hc1 " + string(e.Step) + ": " + e.Err.Error() }
+func (e *StepError) Error() string { return "hc1: " + string(e.Step) + " step: " + e.Err.Error() }
 
 // Unwrap returns the cause.
 func (e *StepError) Unwrap() error { return e.Err }

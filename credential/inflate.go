@@ -22,12 +22,12 @@ func Inflate(b []byte, limit int) ([]byte, error) {
 	br := bytes.NewReader(b)
 	zr, err := zlib.NewReader(br)
 	if err != nil {
-		return nil, fmt.Errorf("zlib: %w", err)
+		return nil, err // "zlib: invalid header"
 	}
 	defer zr.Close()
 	out, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
 	if err != nil {
-		return nil, fmt.Errorf("zlib: %w", err)
+		return nil, err // "zlib: invalid checksum", "flate: corrupt input ..."
 	}
 	if len(out) > limit {
 		return nil, fmt.Errorf("%w (%d bytes)", ErrInflatedTooLarge, limit)

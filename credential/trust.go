@@ -86,7 +86,7 @@ func (p *CertPool) AddPEM(b []byte) (int, error) {
 func (p *CertPool) Add(data []byte) (int, error) {
 	t := bytes.TrimSpace(data)
 	switch {
-	case bytes.HasPrefix(t, []byte("-----BEGIN")):
+	case bytes.Contains(t, []byte("-----BEGIN ")):
 		return p.AddPEM(t)
 	case len(t) > 0 && t[0] == 0x30: // an ASN.1 SEQUENCE: DER
 		return 1, p.AddDER(data)
@@ -129,4 +129,29 @@ func LoadTrustFile(path string) (*CertPool, error) {
 		return nil, fmt.Errorf("trust file %s: %w", path, err)
 	}
 	return p, nil
+}
+
+// TrustStores is the union of several trust stores (the feed's list and a
+// local file, say), asked in order. A failing store is skipped when another
+// has signers for the KID; when none has any, the failures are returned.
+type TrustStores []TrustStore
+
+var _ TrustStore = TrustStores(nil)
+
+// Signers implements TrustStore.
+func (s TrustStores) Signers(kid []byte) ([][]byte, error) {
+	var out [][]byte
+	var errs []error
+	for _, t := range s {
+		ders, err := t.Signers(kid)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, ders...)
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
 }
