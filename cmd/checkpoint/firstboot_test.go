@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestFirstbootCommand(t *testing.T) {
@@ -65,5 +69,75 @@ func TestFirstbootUsage(t *testing.T) {
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, want %d with %q\n%s", tc.args, code, tc.code, tc.want, stderr)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestFirstbootFault holds the fault pattern (on the terminal driver) for a
+// refused config until stopped, with the reason in the log.
+func TestFirstbootFault(t *testing.T) {
+	dir := t.TempDir()
+	boot, etc := filepath.Join(dir, "boot"), filepath.Join(dir, "etc")
+	for _, d := range []string{boot, etc} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(etc, "checkpoint.toml"), []byte("[gpio]\ndriver = \"terminal\"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(boot, "checkpoint.toml"), []byte("gate = \"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- dispatch(ctx, e, []string{"firstboot", "--fault", "--boot", boot, "--etc", etc}) }()
+
+	deadline := time.Now().Add(30 * time.Second) // a hang guard, not a speed assertion
+	for !strings.Contains(stdout.String(), "FAULT") {
+		select {
+		case code := <-done:
+			t.Fatalf("firstboot --fault ended (exit %d) before showing the fault\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no fault pattern shown\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(stdout.String(), "red blink") {
+		t.Errorf("fault pattern is not the slow red blink:\n%s", stdout.String())
+	}
+	if want := "checkpoint.toml:1: gate: must be 1 to 64 characters"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("log lacks the reason %q:\n%s", want, stderr.String())
+	}
+	select {
+	case code := <-done:
+		t.Fatalf("firstboot --fault ended on its own (exit %d)", code)
+	default:
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("firstboot --fault stopped with exit %d, want 0", code)
 	}
 }
