@@ -279,6 +279,7 @@ const (
 	metaExpires  = "expires"    // unix nanos
 	metaRules    = "rules"      // rule profile blob
 	metaRebuild  = "rebuilding" // "1" while waiting for a snapshot after a corrupt file
+	metaUser     = "x:"         // prefix of the values of Update.SetMeta
 )
 
 func (d *DB) migrate(ctx context.Context) error {

@@ -270,11 +270,11 @@ func (l *EventLog) Run(ctx context.Context) {
 				case e := <-l.q:
 					batch = append(batch, e)
 					if len(batch) == cap(batch) {
-						l.write(context.WithoutCancel(ctx), batch)
+						l.write(ctx, batch)
 						batch = batch[:0]
 					}
 				default:
-					l.write(context.WithoutCancel(ctx), batch)
+					l.write(ctx, batch)
 					return
 				}
 			}
@@ -304,7 +304,8 @@ func (l *EventLog) write(ctx context.Context, batch []Event) {
 	if len(batch) == 0 {
 		return
 	}
-	if err := l.db.LogEvents(ctx, batch...); err != nil {
+	// Entries already taken from the queue are written even while shutting down.
+	if err := l.db.LogEvents(context.WithoutCancel(ctx), batch...); err != nil {
 		l.stats.failed.Add(uint64(len(batch)))
 		l.opts.Logger.Warn("event log write failed", "entries", len(batch), "err", err)
 		return
@@ -314,6 +315,9 @@ func (l *EventLog) write(ctx context.Context, batch []Event) {
 
 // Purge deletes entries past retention now (Run calls it periodically).
 func (l *EventLog) Purge(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
 	n, err := l.db.PurgeEvents(ctx, l.opts.Clock.Now(), l.opts.Retention, l.opts.AggregateRetention)
 	l.stats.purged.Add(uint64(n))
 	if err != nil {

@@ -181,6 +181,7 @@ func (d *DB) ImportCSV(ctx context.Context, r io.Reader) (int, error) {
 	defer u.Rollback()
 	key := *d.key.Load()
 	n := 0
+	batch := make([]Record, 0, 16*batchRows)
 	for {
 		row, err := cr.Next()
 		if err == io.EOF {
@@ -194,10 +195,17 @@ func (d *DB) ImportCSV(ctx context.Context, r io.Reader) (int, error) {
 				return 0, fmt.Errorf("import CSV: %w", err)
 			}
 		}
-		if err := u.Put(Record{Hash: hash(key, row.Key), Color: row.Color, ValidUntil: row.ValidUntil}); err != nil {
-			return 0, fmt.Errorf("import CSV: line %d: %w", cr.Line(), err)
+		batch = append(batch, Record{Hash: hash(key, row.Key), Color: row.Color, ValidUntil: row.ValidUntil})
+		if len(batch) == cap(batch) {
+			if err := u.Put(batch...); err != nil {
+				return 0, fmt.Errorf("import CSV: %w", err)
+			}
+			batch = batch[:0]
 		}
 		n++
+	}
+	if err := u.Put(batch...); err != nil {
+		return 0, fmt.Errorf("import CSV: %w", err)
 	}
 	if err := u.Commit(); err != nil {
 		return 0, fmt.Errorf("import CSV: %w", err)

@@ -84,6 +84,7 @@ type Update struct {
 	feed    *feedState
 	rules   []byte
 	rulesOK bool
+	extra   map[string][]byte
 	done    bool
 
 	// Rows counts status rows written or deleted.
@@ -129,8 +130,17 @@ func (u *Update) ClearStatuses() error {
 	return nil
 }
 
-// Put writes (or, with Delete set, removes) status rows.
+// Put writes (or, with Delete set, removes) status rows. Rows of one call are
+// written in batches; a key may repeat within a call only among writes (the
+// last wins), while calls apply in order.
 func (u *Update) Put(recs ...Record) error {
+	if err := u.put(recs); err != nil {
+		return err
+	}
+	return u.flush()
+}
+
+func (u *Update) put(recs []Record) error {
 	for i := range recs {
 		r := &recs[i]
 		if r.Delete {
@@ -233,6 +243,15 @@ func (u *Update) SetRules(blob []byte) error {
 	return nil
 }
 
+// SetMeta records a value of the caller's in the meta table (committed with
+// the update); read it back with DB.Meta.
+func (u *Update) SetMeta(k string, v []byte) {
+	if u.extra == nil {
+		u.extra = map[string][]byte{}
+	}
+	u.extra[k] = v
+}
+
 // SetKey sets the HMAC key the statuses are hashed with (from the feed).
 func (u *Update) SetKey(key []byte) error {
 	if len(key) != KeySize {
@@ -291,6 +310,9 @@ func (u *Update) commit() error {
 	}
 	if u.rulesOK {
 		meta[metaRules] = u.rules
+	}
+	for k, v := range u.extra {
+		meta[metaUser+k] = v
 	}
 	rebuilt := u.feed != nil && d.rebuilding.Load()
 	if rebuilt {
@@ -364,6 +386,9 @@ func (d *DB) Signers(kid []byte) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// Meta returns a value stored with Update.SetMeta (nil when absent).
+func (d *DB) Meta(ctx context.Context, k string) ([]byte, error) { return d.metaBytes(ctx, metaUser+k) }
 
 // Rules returns the stored rule profile blob, nil when there is none.
 func (d *DB) Rules(ctx context.Context) ([]byte, error) {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"checkpoint"
 )
 
 func TestMailboxKeepsNewestAndCountsDrops(t *testing.T) {
@@ -168,5 +170,34 @@ func TestMailboxSteadyStateAllocatesNothing(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, cycle); a != 0 {
 		t.Fatalf("%v allocations per frame, want 0", a)
+	}
+}
+
+func TestMeasure(t *testing.T) {
+	flat := &checkpoint.Frame{Width: 4, Height: 4, Stride: 8, Y: make([]byte, 32)}
+	for i := range flat.Y {
+		flat.Y[i] = 100
+		if i%8 >= 4 {
+			flat.Y[i] = 255 // padding must not count
+		}
+	}
+	if m, s := Measure(flat); m != 100 || s != 0 {
+		t.Fatalf("flat frame: mean %v sharpness %v, want 100 and 0", m, s)
+	}
+	// A checkerboard is as sharp as a frame gets; a blurred one less so.
+	sharp := &checkpoint.Frame{Width: 16, Height: 16, Stride: 16, Y: make([]byte, 256)}
+	soft := &checkpoint.Frame{Width: 16, Height: 16, Stride: 16, Y: make([]byte, 256)}
+	for y := 0; y < 16; y++ {
+		for x := 0; x < 16; x++ {
+			if (x+y)%2 == 0 {
+				sharp.Y[y*16+x] = 200
+			}
+			soft.Y[y*16+x] = byte(100 + 5*x)
+		}
+	}
+	ms, ss := Measure(sharp)
+	_, sf := Measure(soft)
+	if ms != 100 || ss <= sf || sf != 0 {
+		t.Fatalf("checkerboard mean %v sharpness %v; ramp sharpness %v", ms, ss, sf)
 	}
 }

@@ -14,5 +14,5 @@ import (
 const GoCVBuilt = false
 
 func openGoCV(config.Camera, *slog.Logger) (checkpoint.Source, error) {
-	return nil, errors.New("camera.source: gocv is not built into this binary (build with -tags gocv and libopencv-dev)")
+	return nil, errors.New("camera.source: gocv is not built into this binary (build with -tags gocv, which needs libopencv-dev)")
 }

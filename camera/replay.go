@@ -52,7 +52,7 @@ type Replay struct {
 	seq    uint64
 	last   time.Time
 	closed bool
-	ended  bool
+	fps    rate
 }
 
 var _ checkpoint.Source = (*Replay)(nil)
@@ -179,7 +179,6 @@ func (r *Replay) pull(ctx context.Context) (*checkpoint.Frame, error) {
 	}
 	if r.i == len(r.planes) {
 		if !r.opts.Loop {
-			r.ended = true
 			return nil, io.EOF
 		}
 		r.i = 0
@@ -189,6 +188,7 @@ func (r *Replay) pull(ctx context.Context) (*checkpoint.Frame, error) {
 	r.seq++
 	r.cur = checkpoint.Frame{Seq: r.seq, Time: r.opts.Now(), Width: p.Width, Height: p.Height, Stride: p.Stride, Y: p.Y}
 	r.last = r.cur.Time
+	r.fps.add(r.last)
 	return &r.cur, nil
 }
 
@@ -233,7 +233,7 @@ func (r *Replay) Stats() checkpoint.SourceStats {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return checkpoint.SourceStats{Frames: r.seq, LastFrame: r.last, Width: r.cur.Width, Height: r.cur.Height}
+	return checkpoint.SourceStats{Frames: r.seq, LastFrame: r.last, Width: r.cur.Width, Height: r.cur.Height, FPS: r.fps.value()}
 }
 
 // Close stops the source; Next then returns ErrClosed.

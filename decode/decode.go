@@ -10,12 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/common"
-	multidetector "github.com/makiuchi-d/gozxing/multi/qrcode/detector"
-	"github.com/makiuchi-d/gozxing/qrcode/decoder"
-	"github.com/makiuchi-d/gozxing/qrcode/detector"
-
 	"checkpoint"
 )
 
@@ -98,86 +92,4 @@ func (d *Decoder) put(w *worker) {
 	d.mu.Lock()
 	d.free = append(d.free, w)
 	d.mu.Unlock()
-}
-
-// worker is the scratch state of one decoding goroutine.
-type worker struct {
-	opts Options
-	dec  *decoder.Decoder
-}
-
-func newWorker(opts Options) *worker {
-	return &worker{opts: opts, dec: decoder.NewDecoder()}
-}
-
-var tryHarder = map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true}
-
-func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.Symbol, error) {
-	src, err := gozxing.NewPlanarYUVLuminanceSource(f.Y, f.Stride, f.Height, 0, 0, f.Width, f.Height, false)
-	if err != nil {
-		return nil, fmt.Errorf("decode frame %d: luminance source: %w", f.Seq, err)
-	}
-	bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src))
-	if err != nil {
-		return nil, fmt.Errorf("decode frame %d: %w", f.Seq, err)
-	}
-	m, err := bmp.GetBlackMatrix()
-	if err != nil {
-		return nil, nil // too little contrast to binarize: no code
-	}
-	var out []checkpoint.Symbol
-	if drs, err := multidetector.NewMultiDetector(m).DetectMulti(tryHarder); err == nil {
-		for _, dr := range drs {
-			out = w.add(out, dr)
-		}
-	}
-	if len(out) == 0 {
-		if dr, err := detector.NewDetector(m).Detect(tryHarder); err == nil {
-			out = w.add(out, dr)
-		}
-	}
-	return out, nil
-}
-
-// add decodes a detector result and appends its symbol unless its text is
-// already in out.
-func (w *worker) add(out []checkpoint.Symbol, dr *common.DetectorResult) []checkpoint.Symbol {
-	res, err := w.dec.Decode(dr.GetBits(), nil)
-	if err != nil {
-		return out
-	}
-	text := res.GetText()
-	for _, s := range out {
-		if s.Text == text {
-			return out
-		}
-	}
-	mirrored := false
-	if md, ok := res.GetOther().(*decoder.QRCodeDecoderMetaData); ok {
-		mirrored = md.IsMirrored()
-	}
-	return append(out, checkpoint.Symbol{Text: text, Corners: corners(dr, mirrored)})
-}
-
-// corners maps the symbol's outer corners into the image: top-left,
-// top-right, bottom-right, bottom-left (clockwise on screen).
-func corners(dr *common.DetectorResult, mirrored bool) []checkpoint.Point {
-	pts := dr.GetPoints()
-	if len(pts) < 3 {
-		return nil
-	}
-	bl, tl, tr := pts[0], pts[1], pts[2]
-	var ap *detector.AlignmentPattern
-	if len(pts) > 3 {
-		ap, _ = pts[3].(*detector.AlignmentPattern)
-	}
-	dim := dr.GetBits().GetWidth()
-	t := detector.Detector_createTransform(tl, tr, bl, ap, dim)
-	d := float64(dim)
-	xy := []float64{0, 0, d, 0, d, d, 0, d}
-	if mirrored {
-		xy = []float64{0, 0, 0, d, d, d, d, 0}
-	}
-	t.TransformPoints(xy)
-	return []checkpoint.Point{{X: xy[0], Y: xy[1]}, {X: xy[2], Y: xy[3]}, {X: xy[4], Y: xy[5]}, {X: xy[6], Y: xy[7]}}
 }

@@ -78,6 +78,7 @@ type Signal struct {
 	waits   []chan struct{}
 	closing bool
 	state   State // last state applied (for State())
+	setErr  error // the driver's last error, nil when the last Set worked
 	playing string
 
 	notify    chan struct{}
@@ -206,6 +207,14 @@ func (s *Signal) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.state
+}
+
+// Err returns the driver's error from the last time the outputs were set,
+// nil when that worked.
+func (s *Signal) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.setErr
 }
 
 // Playing returns the name of the pattern playing (an idle pattern's name
@@ -418,7 +427,10 @@ func (s *Signal) apply(p *player, st State) {
 	}
 	p.setErr = err
 	s.mu.Lock()
-	s.state = st
+	if err == nil {
+		s.state = st
+	}
+	s.setErr = err
 	s.mu.Unlock()
 }
 

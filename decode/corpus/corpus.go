@@ -339,26 +339,32 @@ func (s *scene) phone() error {
 	screenW := code * (n + 10) / n
 	bodyW := screenW * 1.12
 	lk := look{roll: s.sym(25), pitch: s.sym(18), yaw: s.sym(18)}
-	margin := bodyW
-	cx := margin + s.rng.Float64()*math.Max(0, float64(s.w)-2*margin)
-	cy := margin*0.9 + s.rng.Float64()*math.Max(0, float64(s.h)-1.8*margin)
-	p := Pose{CX: cx, CY: cy, Size: bodyW, Roll: lk.roll, Pitch: lk.pitch, Yaw: lk.yaw, Focal: 3 * bodyW}
-	body := p.Quad()
-	// The body is taller than wide; the code sits in its upper middle.
-	tall := Quad{Lerp(body[3], body[0], 1.45), Lerp(body[2], body[1], 1.45), body[2], body[3]}
+	codeFrac := 0.9 * n / (n + 10) // code side as a fraction of the screen width
+	u0 := (1 - codeFrac) / 2
+	v0 := 0.5 - codeFrac/1.45/2*0.98
+	var tall, screen Quad
+	for try := 0; ; try++ {
+		margin := bodyW * 0.6
+		cx := margin + s.rng.Float64()*math.Max(0, float64(s.w)-2*margin)
+		cy := margin + s.rng.Float64()*math.Max(0, float64(s.h)-2*margin)
+		p := Pose{CX: cx, CY: cy + 0.22*bodyW, Size: bodyW, Roll: lk.roll, Pitch: lk.pitch, Yaw: lk.yaw, Focal: 3 * bodyW}
+		body := p.Quad()
+		// The body is taller than wide; the code sits in its middle.
+		tall = Quad{Lerp(body[3], body[0], 1.45), Lerp(body[2], body[1], 1.45), body[2], body[3]}
+		screen = tall.Inner(0.05, 0.04, 0.95, 0.96)
+		m := 4 / n
+		ch := codeFrac / 1.45 * 0.98
+		if s.inside(screen.Inner(u0-m*codeFrac, v0-m*ch, u0+(1+m)*codeFrac, v0+(1+m)*ch)) || try == 50 {
+			break
+		}
+	}
 	s.c.Draw(tall, 2, func(u, v float64) (float32, bool) { return 18, true })
-	screen := tall.Inner(0.05, 0.04, 0.95, 0.96)
 	// Screen pixels: about one per camera pixel, with dark gaps between.
 	pitch := 0.85 + s.rng.Float64()*0.5
 	cols := screenW * 0.9 / pitch
 	rows := cols * 1.45 * 0.92 / 0.9
 	light := float32(215 + s.rng.Float64()*30)
 	dark := float32(20 + s.rng.Float64()*25)
-	off := (1 - 0.9*1.0) / 2
-	codeFrac := 0.9 * n / (n + 10) // code side as a fraction of the screen width
-	u0 := (1 - codeFrac) / 2
-	v0 := 0.5 - codeFrac/1.45/2*0.98
-	_ = off
 	s.c.DrawFine(screen, 4, func(u, v float64) (float32, bool) {
 		gu, gv := frac(u*cols), frac(v*rows)
 		gap := float32(1)
@@ -393,17 +399,30 @@ func (s *scene) card() error {
 	n := float64(len(mods))
 	ppm := s.ppm(3, 6)
 	code := math.Min(n*ppm, 0.55*float64(min(s.w, s.h)))
-	cardW := code * 1.9
+	// The card is 1.59 times wider than tall and leaves the code a quiet
+	// zone of at least four modules.
+	cardW := code * math.Max(1.9, (1+8/n)/0.63*1.05)
 	lk := look{roll: s.sym(25), pitch: s.sym(25), yaw: s.sym(25)}
-	cx := float64(s.w)/2 + s.sym(float64(s.w)*0.15)
-	cy := float64(s.h)/2 + s.sym(float64(s.h)*0.1)
-	p := Pose{CX: cx, CY: cy, Size: cardW, Roll: lk.roll, Pitch: lk.pitch, Yaw: lk.yaw, Focal: 2.5 * cardW}
-	sq := p.Quad()
-	cardQ := Quad{sq[0], sq[1], Lerp(sq[1], sq[2], 0.63), Lerp(sq[0], sq[3], 0.63)}
-	paper := float32(205 + s.rng.Float64()*30)
-	// Code on the right third of the card; lines of text on the left.
-	cu0, cv0 := 0.62-code/cardW/2+0.08, 0.5-code/cardW/0.63/2
 	cw, ch := code/cardW, code/cardW/0.63
+	cu0, cv0 := 1-cw-4*cw/n-0.02, 0.5-ch/2
+	var cardQ Quad
+	for try := 0; ; try++ {
+		cx := float64(s.w)/2 + s.sym(float64(s.w)*0.2)
+		cy := float64(s.h)/2 + s.sym(float64(s.h)*0.15)
+		p := Pose{CX: cx, CY: cy + 0.185*cardW, Size: cardW, Roll: lk.roll, Pitch: lk.pitch, Yaw: lk.yaw, Focal: 2.5 * cardW}
+		sq := p.Quad()
+		cardQ = Quad{sq[0], sq[1], Lerp(sq[1], sq[2], 0.63), Lerp(sq[0], sq[3], 0.63)}
+		m := 4 / n // quiet zone in code units
+		if s.inside(cardQ.Inner(cu0-m*cw, cv0-m*ch, cu0+(1+m)*cw, cv0+(1+m)*ch)) || try == 50 {
+			break
+		}
+		if try%10 == 9 {
+			cardW *= 0.95
+			code *= 0.95
+		}
+	}
+	paper := float32(205 + s.rng.Float64()*30)
+	// Code on the right of the card; lines of text on the left.
 	s.c.Draw(cardQ, 3, func(u, v float64) (float32, bool) {
 		mu, mv := (u-cu0)/cw, (v-cv0)/ch
 		if mu >= 0 && mv >= 0 && mu < 1 && mv < 1 {
@@ -423,6 +442,7 @@ func (s *scene) card() error {
 	// A shadow falling across the card from one side.
 	a := s.rng.Float64() * 2 * math.Pi
 	r := code * (0.1 + 0.2*s.rng.Float64())
+	cx, cy := SquareToQuad(cardQ).Apply(0.5+0.3*s.rng.Float64(), 0.5)
 	s.c.Shade(cx-r*math.Cos(a), cy-r*math.Sin(a), cx+r*math.Cos(a), cy+r*math.Sin(a), 0.3+0.15*s.rng.Float64(), 1)
 	return nil
 }
