@@ -185,4 +185,3 @@ listen = ""
 		t.Errorf("no STOPPING=1 on SIGTERM (got %q)", msgs)
 	}
 }
-
