@@ -6,6 +6,8 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/checkpoint
+BIN_ARM64 := bin/checkpoint-arm64
+DIST     ?= dist
 SHARED   ?= $(abspath ../shared)
 export CHECKPOINT_TESTDATA ?= $(SHARED)/testdata
 
@@ -64,20 +66,33 @@ test-gocv:
 	$(GO) vet -tags gocv ./camera/...
 	$(GO) test -tags gocv -count=1 ./camera/...
 
+## build-arm64: the gate's binary (Raspberry Pi OS arm64), cross-compiled with cgo.
 build-arm64:
-	@echo "build-arm64: not yet"
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
+		$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN_ARM64) ./cmd/checkpoint
 
-test-arm64:
-	@echo "test-arm64: not yet"
+# The arm64 binary is an AArch64 executable and runs under qemu-aarch64.
+test-arm64: build-arm64
+	@aarch64-linux-gnu-readelf -h $(BIN_ARM64) | grep -q 'Machine: *AArch64' \
+		|| { echo "test-arm64: $(BIN_ARM64) is not an AArch64 executable"; exit 1; }
+	@out=$$(qemu-aarch64 -L /usr/aarch64-linux-gnu $(BIN_ARM64) version) \
+		&& echo "test-arm64: qemu-aarch64 $(BIN_ARM64) version: $$out" \
+		&& [ "$$out" = "checkpoint $(VERSION)" ] \
+		|| { echo "test-arm64: want \"checkpoint $(VERSION)\""; exit 1; }
 
-test-systemd:
-	@echo "test-systemd: not yet"
+## test-systemd: systemd-analyze verify and security on the units, sysusers and tmpfiles.
+test-systemd: build
+	systemd/test.sh $(BIN)
 
-test-image:
-	@echo "test-image: not yet"
+## test-image: builds an image from a synthetic base and inspects it.
+test-image: build build-arm64
+	image/test.sh $(BIN) $(VERSION)
 
+## image: the SD-card image, from BASE=raspios-lite-arm64.img[.xz] (no root needed).
 image:
-	@echo "image: not yet"
+	@[ -n "$(BASE)" ] || { echo "usage: make image BASE=path/to/raspios-lite-arm64.img[.xz]"; exit 2; }
+	$(MAKE) --no-print-directory build-arm64
+	image/build.sh "$(BASE)" $(BIN_ARM64) $(VERSION) $(DIST)
 
 bench:
 	@echo "bench: not yet"
