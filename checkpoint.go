@@ -231,6 +231,7 @@ type SourceStats struct {
 	LastFrame time.Time // capture time of the newest frame
 	Width     int
 	Height    int
+	FPS       float64 // frames per second over the last second or so
 }
 
 // Decoder finds and decodes QR codes in a frame.

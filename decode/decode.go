@@ -1,0 +1,95 @@
+// Package decode finds and decodes QR codes in camera frames. It reads the
+// frame's luminance plane in place through gozxing (no per-frame image
+// conversion) and returns every code's text and corner points.
+package decode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"checkpoint"
+)
+
+var _ checkpoint.Decoder = (*Decoder)(nil)
+
+// Options tune a Decoder. The zero value is usable.
+type Options struct {
+	// Workers is how many frames Stream decodes at once (config
+	// decode.workers); 0 means 1.
+	Workers int
+	// Budget is the time one frame may take (config decode.budget); once it
+	// is spent, the remaining retries are skipped. 0 means no limit.
+	Budget time.Duration
+}
+
+// Decoder decodes QR codes from frames. It is safe for concurrent use: each
+// call to Decode takes its own scratch state from a free list, so a Decoder
+// used from one goroutine reuses the same buffers frame after frame.
+type Decoder struct {
+	opts Options
+
+	mu   sync.Mutex
+	free []*worker
+}
+
+// New returns a Decoder with the given options.
+func New(opts Options) *Decoder {
+	if opts.Workers < 1 {
+		opts.Workers = 1
+	}
+	return &Decoder{opts: opts}
+}
+
+// ErrBadFrame is wrapped by the error Decode returns for a frame whose
+// dimensions do not match its buffer.
+var ErrBadFrame = errors.New("bad frame")
+
+// Decode finds and decodes every QR code in f. A frame without a code gives
+// nil, nil; an error means the frame itself is unusable or ctx is done.
+func (d *Decoder) Decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.Symbol, error) {
+	if err := checkFrame(f); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	w := d.get()
+	defer d.put(w)
+	return w.decode(ctx, f)
+}
+
+// checkFrame reports whether f's buffer holds its declared rows.
+func checkFrame(f *checkpoint.Frame) error {
+	switch {
+	case f == nil:
+		return fmt.Errorf("decode: %w: nil frame", ErrBadFrame)
+	case f.Width <= 0 || f.Height <= 0:
+		return fmt.Errorf("decode frame %d: %w: size %dx%d", f.Seq, ErrBadFrame, f.Width, f.Height)
+	case f.Stride < f.Width:
+		return fmt.Errorf("decode frame %d: %w: stride %d < width %d", f.Seq, ErrBadFrame, f.Stride, f.Width)
+	case len(f.Y) < f.Stride*(f.Height-1)+f.Width:
+		return fmt.Errorf("decode frame %d: %w: %d bytes for %dx%d stride %d",
+			f.Seq, ErrBadFrame, len(f.Y), f.Width, f.Height, f.Stride)
+	}
+	return nil
+}
+
+func (d *Decoder) get() *worker {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n := len(d.free); n > 0 {
+		w := d.free[n-1]
+		d.free = d.free[:n-1]
+		return w
+	}
+	return newWorker(d.opts)
+}
+
+func (d *Decoder) put(w *worker) {
+	d.mu.Lock()
+	d.free = append(d.free, w)
+	d.mu.Unlock()
+}

@@ -1,0 +1,613 @@
+package decode
+
+import (
+	"math"
+	"sort"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/common"
+	"github.com/makiuchi-d/gozxing/qrcode/decoder"
+)
+
+// The detector turns three finder patterns into a sampled module grid for
+// gozxing's decoder. Unlike zxing's detector it does not trust a single
+// module-size estimate: it traces each finder pattern's outer square, fits a
+// homography (perspective included) to the twelve corners and three centres
+// for each plausible dimension, reads the version information of large
+// codes to settle the dimension, and adds the alignment patterns to the fit
+// before sampling.
+
+type point struct{ x, y float64 }
+
+// line is a line through p with unit direction d.
+type line struct{ p, d point }
+
+func intersect(a, b line) (point, bool) {
+	den := a.d.x*b.d.y - a.d.y*b.d.x
+	if math.Abs(den) < 1e-6 {
+		return point{}, false
+	}
+	t := ((b.p.x-a.p.x)*b.d.y - (b.p.y-a.p.y)*b.d.x) / den
+	return point{a.p.x + t*a.d.x, a.p.y + t*a.d.y}, true
+}
+
+// fitLine fits a line to points by total least squares.
+func fitLine(ps []point) (line, bool) {
+	if len(ps) < 2 {
+		return line{}, false
+	}
+	var mx, my float64
+	for _, p := range ps {
+		mx += p.x
+		my += p.y
+	}
+	n := float64(len(ps))
+	mx, my = mx/n, my/n
+	var sxx, sxy, syy float64
+	for _, p := range ps {
+		dx, dy := p.x-mx, p.y-my
+		sxx += dx * dx
+		sxy += dx * dy
+		syy += dy * dy
+	}
+	theta := 0.5 * math.Atan2(2*sxy, sxx-syy)
+	return line{point{mx, my}, point{math.Cos(theta), math.Sin(theta)}}, true
+}
+
+// quad is a finder pattern's outer square: the corners at module offsets
+// (0,0), (7,0), (7,7), (0,7) in the code's orientation.
+type quad [4]point
+
+const rays = 48
+
+// finderQuad traces the outer edge of the finder pattern f along rays from
+// its centre and fits its four sides. (ux, uy) and (vx, vy) are the code's
+// axes (towards the top-right and bottom-left patterns) in pixels per module
+// at this pattern, roughly.
+func (d *detector) finderQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
+	b := d.b
+	var q quad
+	if !b.get(int(f.x), int(f.y)) {
+		return q, false
+	}
+	// Inverse of the axes matrix, to express offsets in modules.
+	det := ux*vy - uy*vx
+	if math.Abs(det) < 1e-9 {
+		return q, false
+	}
+	var sides [4][]point // top, right, bottom, left
+	for i := range sides {
+		sides[i] = d.sidePts[i][:0]
+	}
+	maxT := 12 * f.module
+	for k := 0; k < rays; k++ {
+		th := 2 * math.Pi * (float64(k) + 0.5) / rays
+		dx, dy := math.Cos(th), math.Sin(th)
+		phase := 0 // 0 centre dark, 1 light ring, 2 dark ring
+		var hit float64
+		for t := 0.5; t < maxT; t += 0.5 {
+			dark := b.get(int(math.Floor(f.x+t*dx)), int(math.Floor(f.y+t*dy)))
+			switch phase {
+			case 0, 2:
+				if !dark {
+					if phase == 2 {
+						hit = t - 0.25
+					}
+					phase++
+				}
+			case 1:
+				if dark {
+					phase++
+				}
+			}
+			if hit > 0 {
+				break
+			}
+		}
+		if hit == 0 {
+			continue
+		}
+		px, py := f.x+hit*dx, f.y+hit*dy
+		// Offset in modules along the code's axes.
+		ox, oy := px-f.x, py-f.y
+		a := (ox*vy - oy*vx) / det
+		c := (ux*oy - uy*ox) / det
+		aa, ac := math.Abs(a), math.Abs(c)
+		if aa < 1.5 && ac < 1.5 || aa > 6 || ac > 6 {
+			continue // not on the outer ring
+		}
+		if math.Abs(aa-ac) < 0.25*math.Max(aa, ac) {
+			continue // near a corner: belongs to no side
+		}
+		p := point{px, py}
+		switch {
+		case ac > aa && c < 0:
+			sides[0] = append(sides[0], p)
+		case aa > ac && a > 0:
+			sides[1] = append(sides[1], p)
+		case ac > aa && c > 0:
+			sides[2] = append(sides[2], p)
+		default:
+			sides[3] = append(sides[3], p)
+		}
+	}
+	var ls [4]line
+	for i := range sides {
+		d.sidePts[i] = sides[i]
+		if len(sides[i]) < 3 {
+			return q, false
+		}
+		l, ok := fitLine(sides[i])
+		if !ok {
+			return q, false
+		}
+		ls[i] = l
+	}
+	var ok bool
+	for i, pr := range [4][2]int{{0, 3}, {0, 1}, {2, 1}, {2, 3}} {
+		if q[i], ok = intersect(ls[pr[0]], ls[pr[1]]); !ok {
+			return q, false
+		}
+		// A corner far from the centre means a side was fitted to noise.
+		if math.Hypot(q[i].x-f.x, q[i].y-f.y) > 8*f.module {
+			return q, false
+		}
+	}
+	return q, true
+}
+
+// triple is three finder patterns that may belong to one code.
+type triple struct {
+	tl, tr, bl int // indices into the found patterns
+	score      float64
+}
+
+// triples lists plausible (top-left, top-right, bottom-left) choices among
+// the found patterns, best first. Tilted codes are allowed: module sizes may
+// differ by 2.5 times and the corner angle may be 55° to 125°.
+func (d *detector) triples(fs []finder) []triple {
+	out := d.tri[:0]
+	n := min(len(fs), 24)
+	for i := 0; i < n; i++ {
+		for j := i + 1; j < n; j++ {
+			for k := j + 1; k < n; k++ {
+				a, b, c := fs[i], fs[j], fs[k]
+				mmin := math.Min(a.module, math.Min(b.module, c.module))
+				mmax := math.Max(a.module, math.Max(b.module, c.module))
+				if mmax > 2.5*mmin {
+					continue
+				}
+				idx := [3]int{i, j, k}
+				p := [3]finder{a, b, c}
+				d2 := func(u, v finder) float64 { return (u.x-v.x)*(u.x-v.x) + (u.y-v.y)*(u.y-v.y) }
+				// The longest side is opposite the corner in a code seen
+				// straight on; under strong perspective another vertex may
+				// be, so each vertex with a near right angle is a candidate.
+				s := [3]float64{d2(b, c), d2(a, c), d2(a, b)} // opposite a, b, c
+				longest := 0
+				if s[1] > s[longest] {
+					longest = 1
+				}
+				if s[2] > s[longest] {
+					longest = 2
+				}
+				mavg := (a.module + b.module + c.module) / 3
+				for corner := 0; corner < 3; corner++ {
+					o1, o2 := (corner+1)%3, (corner+2)%3
+					tl, e1, e2 := p[corner], p[o1], p[o2]
+					l1, l2 := math.Sqrt(d2(tl, e1)), math.Sqrt(d2(tl, e2))
+					if l1 < 8*mavg || l2 < 8*mavg || l1 > 200*mavg || l2 > 200*mavg {
+						continue
+					}
+					if math.Max(l1, l2) > 3*math.Min(l1, l2) {
+						continue
+					}
+					cos := ((e1.x-tl.x)*(e2.x-tl.x) + (e1.y-tl.y)*(e2.y-tl.y)) / (l1 * l2)
+					if math.Abs(cos) > 0.57 {
+						continue
+					}
+					// Clockwise on screen from top-right to bottom-left.
+					cross := (e1.x-tl.x)*(e2.y-tl.y) - (e1.y-tl.y)*(e2.x-tl.x)
+					t := triple{tl: idx[corner], tr: idx[o1], bl: idx[o2]}
+					if cross < 0 {
+						t.tr, t.bl = t.bl, t.tr
+					}
+					t.score = math.Abs(cos) + math.Abs(l1-l2)/math.Max(l1, l2) + (mmax-mmin)/mmax
+					t.score -= 0.02 * float64(min(a.count+b.count+c.count, 30))
+					if corner != longest {
+						t.score += 0.3
+					}
+					out = append(out, t)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].score < out[j].score })
+	d.tri = out
+	return out
+}
+
+// detector holds the scratch state of detection in one worker.
+type detector struct {
+	b       *bitmap
+	sidePts [4][]point
+	tri     []triple
+	pairs   []pair
+	order   [][2]int
+	mats    map[int]*gozxing.BitMatrix
+	dec     *decoder.Decoder
+}
+
+// located is a decoded code in plane coordinates.
+type located struct {
+	res     *common.DecoderResult
+	corners [4]point
+}
+
+// decodeTriple tries to decode the code whose finder patterns are t.
+func (d *detector) decodeTriple(fs []finder, t triple) (located, bool) {
+	tl, tr, bl := fs[t.tl], fs[t.tr], fs[t.bl]
+	// Code axes in pixels per module, from the centres and module sizes.
+	ltr := math.Hypot(tr.x-tl.x, tr.y-tl.y)
+	lbl := math.Hypot(bl.x-tl.x, bl.y-tl.y)
+	ux, uy := (tr.x-tl.x)/ltr, (tr.y-tl.y)/ltr
+	vx, vy := (bl.x-tl.x)/lbl, (bl.y-tl.y)/lbl
+	var qs [3]quad
+	var okq [3]bool
+	for i, f := range [3]finder{tl, tr, bl} {
+		qs[i], okq[i] = d.finderQuad(f, ux*f.module, uy*f.module, vx*f.module, vy*f.module)
+	}
+	// Module sizes along each leg, from the quads where known.
+	mu := func(i int, f finder) float64 { // along u
+		if okq[i] {
+			q := qs[i]
+			return (math.Hypot(q[1].x-q[0].x, q[1].y-q[0].y) + math.Hypot(q[2].x-q[3].x, q[2].y-q[3].y)) / 14
+		}
+		return f.module
+	}
+	mv := func(i int, f finder) float64 { // along v
+		if okq[i] {
+			q := qs[i]
+			return (math.Hypot(q[3].x-q[0].x, q[3].y-q[0].y) + math.Hypot(q[2].x-q[1].x, q[2].y-q[1].y)) / 14
+		}
+		return f.module
+	}
+	nu := ltr / logMean(mu(0, tl), mu(1, tr))
+	nv := lbl / logMean(mv(0, tl), mv(2, bl))
+	est := (nu+nv)/2 + 7
+	dim := 4*int(math.Round((est-17)/4)) + 17
+	var cands [5]int
+	nc := 0
+	for _, dd := range [5]int{0, -4, 4, -8, 8} {
+		if (dd == 8 || dd == -8) && dim < 41 {
+			continue
+		}
+		if c := dim + dd; c >= 21 && c <= 177 {
+			cands[nc] = c
+			nc++
+		}
+	}
+	// Rank the candidate dimensions by how well one homography fits all the
+	// traced corners.
+	type cand struct {
+		dim int
+		h   homography
+		err float64
+	}
+	var cs [5]cand
+	ncs := 0
+	rank := func(okq [3]bool) {
+		ncs = 0
+		for _, dm := range cands[:nc] {
+			h, e, ok := d.fitFinders(dm, [3]finder{tl, tr, bl}, qs, okq)
+			if !ok {
+				continue
+			}
+			cs[ncs] = cand{dm, h, e}
+			ncs++
+		}
+		sort.Slice(cs[:ncs], func(i, j int) bool { return cs[i].err < cs[j].err })
+	}
+	rank(okq)
+	if ncs == 0 {
+		return located{}, false
+	}
+	if limit := 0.35 * (tl.module + tr.module + bl.module) / 3; okq[0] && okq[1] && okq[2] && cs[0].err > limit {
+		// One traced square may be off (a neighbour touching it, a
+		// scratch): fit without each in turn.
+		best, bestErr := -1, limit
+		for i := range okq {
+			o := okq
+			o[i] = false
+			rank(o)
+			if ncs > 0 && cs[0].err < bestErr {
+				best, bestErr = i, cs[0].err
+			}
+		}
+		if best < 0 {
+			// Three squares no homography joins: not one code.
+			return located{}, false
+		}
+		okq[best] = false
+		rank(okq)
+	}
+	if dbg {
+		dbgf("triple tl=%+v tr=%+v bl=%+v okq=%v q=%v est=%.2f nu=%.2f nv=%.2f", tl, tr, bl, okq, qs, est, nu, nv)
+		for _, c := range cs[:ncs] {
+			dbgf("  dim %d err %.3f", c.dim, c.err)
+		}
+	}
+	tried := 0
+	var seen [8]int
+	for _, c := range cs[:ncs] {
+		dm, h := c.dim, c.h
+		if dm >= 45 {
+			// Settle the dimension by the version information.
+			if v := d.readVersion(&h, dm); v != 0 && v != dm {
+				if h2, _, ok := d.fitFinders(v, [3]finder{tl, tr, bl}, qs, okq); ok {
+					dm, h = v, h2
+				}
+			}
+		}
+		dup := false
+		for _, s := range seen[:tried] {
+			dup = dup || s == dm
+		}
+		if dup {
+			continue
+		}
+		seen[tried] = dm
+		tried++
+		h = d.refine(h, dm, [3]finder{tl, tr, bl}, qs, okq)
+		res, ok := d.sampleDecode(&h, dm)
+		if dbg {
+			dbgf("  try dim %d ok=%v pairs=%d", dm, ok, len(d.pairs))
+		}
+		if ok {
+			return located{res: res, corners: cornersOf(&h, dm, res)}, true
+		}
+		if tried >= 3 {
+			break
+		}
+	}
+	return located{}, false
+}
+
+func logMean(a, b float64) float64 {
+	if math.Abs(a-b) < 1e-3*a {
+		return (a + b) / 2
+	}
+	return (a - b) / math.Log(a/b)
+}
+
+// fitFinders fits the module-to-pixel homography of a code of dimension dm
+// to the finder patterns' centres and traced corners.
+func (d *detector) fitFinders(dm int, fs [3]finder, qs [3]quad, okq [3]bool) (homography, float64, bool) {
+	D := float64(dm)
+	origin := [3]point{{0, 0}, {D - 7, 0}, {0, D - 7}}
+	ps := d.pairs[:0]
+	for i, f := range fs {
+		o := origin[i]
+		ps = append(ps, pair{o.x + 3.5, o.y + 3.5, f.x, f.y, 1})
+		if okq[i] {
+			for k, off := range [4]point{{0, 0}, {7, 0}, {7, 7}, {0, 7}} {
+				ps = append(ps, pair{o.x + off.x, o.y + off.y, qs[i][k].x, qs[i][k].y, 1})
+			}
+		}
+	}
+	d.pairs = ps
+	if len(ps) < 4 {
+		return homography{}, 0, false
+	}
+	return fit(ps)
+}
+
+// refine adds the alignment patterns found near where h puts them to the fit.
+func (d *detector) refine(h homography, dm int, fs [3]finder, qs [3]quad, okq [3]bool) homography {
+	if dm < 25 {
+		return h
+	}
+	v, err := decoder.Version_GetProvisionalVersionForDimension(dm)
+	if err != nil {
+		return h
+	}
+	centers := v.GetAlignmentPatternCenters()
+	if _, _, ok := d.fitFinders(dm, fs, qs, okq); !ok {
+		return h
+	}
+	// Nearest the top-left first is not needed: try the bottom-right one,
+	// then the others, refitting as they are found.
+	last := len(centers) - 1
+	order := append(d.order[:0], [2]int{last, last})
+	for i := range centers {
+		for j := range centers {
+			if (i == 0 && j == 0) || (i == 0 && j == last) || (i == last && j == 0) || (i == last && j == last) {
+				continue
+			}
+			order = append(order, [2]int{i, j})
+		}
+	}
+	d.order = order
+	m := math.Sqrt(math.Abs(moduleArea(&h, float64(dm)/2, float64(dm)/2)))
+	found := 0
+	for _, ij := range order {
+		u, vv := float64(centers[ij[1]])+0.5, float64(centers[ij[0]])+0.5
+		px, py := h.apply(u, vv)
+		mloc := math.Sqrt(math.Abs(moduleArea(&h, u, vv)))
+		if mloc <= 0 || math.IsNaN(mloc) {
+			mloc = m
+		}
+		ax, ay, ok := d.findAlignment(px, py, mloc)
+		if !ok {
+			continue
+		}
+		d.pairs = append(d.pairs, pair{u, vv, ax, ay, 2})
+		found++
+		if found == 1 || found%4 == 0 {
+			if h2, _, ok := fit(d.pairs); ok {
+				h = h2
+			}
+		}
+	}
+	if found > 0 {
+		if h2, _, ok := fit(d.pairs); ok {
+			h = h2
+		}
+	}
+	return h
+}
+
+// moduleArea is the area in pixels of the module at (u, v) under h.
+func moduleArea(h *homography, u, v float64) float64 {
+	x0, y0 := h.apply(u, v)
+	x1, y1 := h.apply(u+1, v)
+	x2, y2 := h.apply(u, v+1)
+	return (x1-x0)*(y2-y0) - (y1-y0)*(x2-x0)
+}
+
+// findAlignment looks for an alignment pattern (dark centre module, light
+// ring, dark ring) within a few modules of (px, py) and returns its centre.
+func (d *detector) findAlignment(px, py, m float64) (float64, float64, bool) {
+	b := d.b
+	r := 2.5*m + 2
+	x0, x1 := int(px-r), int(px+r)
+	y0, y1 := int(py-r), int(py+r)
+	tol := 0.6*m + 0.75
+	best := math.MaxFloat64
+	var bx, by float64
+	for y := max(y0, 0); y <= min(y1, b.h-1); y++ {
+		for x := max(x0, 0); x <= min(x1, b.w-1); x++ {
+			if !b.get(x, y) {
+				continue
+			}
+			// Only start at the left end of a dark run.
+			if b.get(x-1, y) {
+				continue
+			}
+			e := x
+			for e < b.w && b.get(e, y) {
+				e++
+			}
+			run := float64(e - x)
+			if math.Abs(run-m) > tol {
+				continue
+			}
+			cx := float64(x+e) / 2
+			if !d.ring(cx, float64(y)+0.5, 1, 0, m, tol) {
+				continue
+			}
+			// Vertical extent of the centre module.
+			ix := int(cx)
+			t, bt := y, y
+			for t > 0 && b.get(ix, t-1) {
+				t--
+			}
+			for bt < b.h-1 && b.get(ix, bt+1) {
+				bt++
+			}
+			if math.Abs(float64(bt-t+1)-m) > tol {
+				continue
+			}
+			cy := float64(t+bt+1) / 2
+			if !d.ring(cx, cy, 0, 1, m, tol) {
+				continue
+			}
+			dd := (cx-px)*(cx-px) + (cy-py)*(cy-py)
+			if dd < best {
+				best, bx, by = dd, cx, cy
+			}
+		}
+	}
+	return bx, by, best != math.MaxFloat64
+}
+
+// ring checks that going both ways along (dx, dy) from the centre (cx, cy)
+// the pattern is dark (centre), light about one module, then dark.
+func (d *detector) ring(cx, cy, dx, dy, m, tol float64) bool {
+	b := d.b
+	for _, s := range [2]float64{-1, 1} {
+		t := 0.0
+		for b.get(int(math.Floor(cx+s*t*dx)), int(math.Floor(cy+s*t*dy))) {
+			t += 0.5
+			if t > 2*m+2 {
+				return false
+			}
+		}
+		l := t
+		for !b.get(int(math.Floor(cx+s*t*dx)), int(math.Floor(cy+s*t*dy))) {
+			t += 0.5
+			if t > 4*m+4 {
+				return false
+			}
+		}
+		if math.Abs(t-l-m) > tol {
+			return false
+		}
+	}
+	return true
+}
+
+// readVersion reads the version information next to the top-right and
+// bottom-left finder patterns and returns the dimension it gives, or 0.
+func (d *detector) readVersion(h *homography, dm int) int {
+	for pass := 0; pass < 2; pass++ {
+		bits := 0
+		for j := 5; j >= 0; j-- {
+			for i := dm - 9; i >= dm-11; i-- {
+				u, v := float64(i)+0.5, float64(j)+0.5
+				if pass == 1 {
+					u, v = v, u
+				}
+				x, y := h.apply(u, v)
+				bits <<= 1
+				if d.b.get(int(math.Floor(x)), int(math.Floor(y))) {
+					bits |= 1
+				}
+			}
+		}
+		if v, err := decoder.Version_decodeVersionInformation(bits); err == nil && v != nil {
+			return v.GetDimensionForVersion()
+		}
+	}
+	return 0
+}
+
+// sampleDecode samples the module grid under h and decodes it.
+func (d *detector) sampleDecode(h *homography, dm int) (*common.DecoderResult, bool) {
+	bm := d.mats[dm]
+	if bm == nil {
+		bm, _ = gozxing.NewSquareBitMatrix(dm)
+		d.mats[dm] = bm
+	} else {
+		bm.Clear()
+	}
+	b := d.b
+	for y := 0; y < dm; y++ {
+		for x := 0; x < dm; x++ {
+			px, py := h.apply(float64(x)+0.5, float64(y)+0.5)
+			if b.get(int(math.Floor(px)), int(math.Floor(py))) {
+				bm.Set(x, y)
+			}
+		}
+	}
+	res, err := d.dec.Decode(bm, nil)
+	if err != nil {
+		return nil, false
+	}
+	return res, true
+}
+
+// cornersOf maps the code's outer corners into the plane: top-left,
+// top-right, bottom-right, bottom-left as printed.
+func cornersOf(h *homography, dm int, res *common.DecoderResult) [4]point {
+	D := float64(dm)
+	uv := [4]point{{0, 0}, {D, 0}, {D, D}, {0, D}}
+	if md, ok := res.GetOther().(*decoder.QRCodeDecoderMetaData); ok && md.IsMirrored() {
+		uv = [4]point{{0, 0}, {0, D}, {D, D}, {D, 0}}
+	}
+	var c [4]point
+	for i, p := range uv {
+		c[i].x, c[i].y = h.apply(p.x, p.y)
+	}
+	return c
+}
