@@ -145,6 +145,14 @@ func TestScaleReport(t *testing.T) {
 	row(fmt.Sprintf("cache file after the delta (%s keys)", si(int(c.Statuses))), fmt.Sprintf("%s: %.1f bytes/key", mib(size2), float64(size2)/float64(c.Statuses)))
 	p50, p99, p999 = lookups(t, db, n, 200000)
 	row("lookup after the delta", fmt.Sprintf("p50 %s, p99 %s, p99.9 %s", us(p50), us(p99), us(p999)))
+	db.Close()
+	start := time.Now()
+	db2, err := cache.Open(ctx, db.Path(), cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row("open with quick_check (start-up)", fmt.Sprintf("%.1f s", time.Since(start).Seconds()))
+	db2.Close()
 
 	// 100M, extrapolated: sizes scale linearly; apply rate holds (sorted
 	// appends); a lookup walks one more B-tree level.
