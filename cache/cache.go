@@ -318,6 +318,15 @@ func (d *DB) checkpointer() {
 	}
 }
 
+// Checkpoint copies every committed WAL frame back into the database file
+// now and truncates the WAL (the background checkpointer does this lazily).
+func (d *DB) Checkpoint(ctx context.Context) error {
+	if _, err := d.ck.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("checkpoint: %w", classify(err))
+	}
+	return nil
+}
+
 // committed wakes the checkpointer.
 func (d *DB) committed() {
 	d.ckMu.Lock()
