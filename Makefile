@@ -19,7 +19,7 @@ DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
 	chromium
 
 .PHONY: all build demo test deps test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-browser \
-	bench bench-decode bench-cache bench-camera bench-credential conformance fuzz soak build-arm64 image clean
+	bench bench-decode bench-cache soak-cache bench-camera bench-credential conformance fuzz soak build-arm64 image clean
 
 all: build
 
@@ -104,8 +104,22 @@ bench-decode:
 bench-camera:
 	$(GO) test -tags gocv -run '^$$' -bench . -benchmem -benchtime 2s ./camera
 
+## bench-cache: the cache and feed at scale (BENCHMARKS.md "Cache and feed"): publish and apply
+## a BENCH_KEYS snapshot and a tenth-size delta over a loopback feed, bytes per key, lookup
+## latency; then the 1M-row lookup and delta micro-benchmarks. Needs ~300 bytes of disk per key.
+BENCH_KEYS ?= 10000000
+BENCH_DIR  ?= $(CURDIR)/.bench-cache
 bench-cache:
-	@echo "bench-cache: not yet"
+	CHECKPOINT_BENCH_KEYS=$(BENCH_KEYS) CHECKPOINT_BENCH_DIR=$(BENCH_DIR) \
+		$(GO) test -count=1 -run '^TestScaleReport$$' -v -timeout 120m ./feed | grep -v '^=== RUN'
+	$(GO) test -count=1 -run '^$$' -bench 'Lookup1M|ApplyDelta' -benchtime 1x ./cache >/dev/null
+	$(GO) test -count=1 -run '^$$' -bench 'Lookup1M' -benchtime 300000x ./cache | grep Benchmark
+	$(GO) test -count=1 -run '^$$' -bench 'ApplyDelta' -benchtime 3x ./cache | grep Benchmark
+
+## soak-cache: crash safety of the cache, longer: SIGKILL during delta applies.
+CRASH_RUNS ?= 500
+soak-cache:
+	CHECKPOINT_CRASH_RUNS=$(CRASH_RUNS) $(GO) test -count=1 -run '^TestCrashDuringApply$$' -v -timeout 60m ./feed
 
 ## bench-credential: payload parsing (1405, CCCD, HC1 ES256/PS256) and the zlib bomb refusal.
 bench-credential:
