@@ -179,7 +179,9 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 		return exitFail
 	}
 	defer db.Close()
-	clock := checkpoint.FloorClock{Clock: wall, Floor: db.FeedTime}
+	// Never earlier than the newest verified feed time, and still running
+	// while the wall clock lags behind it.
+	clock := &checkpoint.RunningFloorClock{Clock: wall, Floor: db.FeedTime}
 	rules, err := siteRules(ctx, cfg.Policy, db, log)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "checkpoint: %v\n", err)
