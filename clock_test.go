@@ -8,7 +8,7 @@ import (
 
 type fixedClock struct{ t atomic.Pointer[time.Time] }
 
-func (c *fixedClock) Now() time.Time { return *c.t.Load() }
+func (c *fixedClock) Now() time.Time  { return *c.t.Load() }
 func (c *fixedClock) Set(t time.Time) { c.t.Store(&t) }
 
 func TestRunningFloorClock(t *testing.T) {
