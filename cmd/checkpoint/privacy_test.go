@@ -316,3 +316,26 @@ func personalData(t *testing.T) []needle {
 	out = append(out, forms("HC1 certificate identifier", strings.TrimPrefix(h.UCI, "URN:UVCI:"), false)...)
 	return out
 }
+
+// TestPrivacyFeedPasswordNotLogged: a feed URL may carry a password (HTTP
+// basic authentication), a secret the provisioning keeps off the boot
+// partition; the daemon's log must not repeat it when a sync fails.
+func TestPrivacyFeedPasswordNotLogged(t *testing.T) {
+	f := newLoopFeed(t, runCmd)
+	f.publish(t, demoRows(t))
+	f.down.Store(true)
+	const password = "s3cret-feed-pa55"
+	frames := writeFrames(t, filepath.Join(t.TempDir(), "frames"), false, "")
+	s := site{Frames: frames, FPS: 30, Loop: true, Cache: filepath.Join(t.TempDir(), "cache.db"), Feed: f, Listen: freeAddr(t), LogLevel: "debug"}
+	cfgText := strings.Replace(s.toml(), "url = \"http://", "url = \"http://gate:"+password+"@", 1)
+	cfg := filepath.Join(t.TempDir(), "site.toml")
+	if err := os.WriteFile(cfg, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, cfg, daemonOptions{})
+	d.waitFor("two failed syncs", func() bool { return strings.Count(d.errs.String(), "feed sync failed") >= 2 })
+	d.stop()
+	if strings.Contains(d.errs.String(), password) || strings.Contains(d.out.String(), password) {
+		t.Errorf("the feed password is in the log:\n%s", d.logs())
+	}
+}
