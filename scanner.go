@@ -67,6 +67,9 @@ type Scanner struct {
 	StallTimeout time.Duration
 	// Stale reports whether the status cache is stale at now; nil means never.
 	Stale func(now time.Time) bool
+	// Fault reports a fault outside the camera (such as a cache being
+	// rebuilt after corruption) that the fault pattern must show; nil means none.
+	Fault func() bool
 	// Heartbeat, when set, is called once per frame from the loop (the
 	// systemd watchdog).
 	Heartbeat func()
@@ -141,14 +144,16 @@ func (s *Scanner) Run(ctx context.Context) error {
 	s.lastFrame.Store(s.Clock.Now().UnixNano()) // the stall timer starts now
 
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		s.monitor(ctx)
 	}()
-	defer wg.Wait()
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 
 	first := true
 	for {
@@ -265,7 +270,7 @@ func (s *Scanner) monitor(ctx context.Context) {
 // idleMode decides the idle mode at now: a stalled camera wins over a stale cache.
 func (s *Scanner) idleMode(now time.Time) IdleMode {
 	last := time.Unix(0, s.lastFrame.Load())
-	if now.Sub(last) > s.StallTimeout {
+	if now.Sub(last) > s.StallTimeout || (s.Fault != nil && s.Fault()) {
 		return IdleFault
 	}
 	if s.Stale != nil && s.Stale(now) {
@@ -285,9 +290,13 @@ func (s *Scanner) setIdle(m IdleMode) {
 	switch {
 	case m == IdleFault:
 		s.stats.faults.Add(1)
-		s.Logger.Warn("camera stalled: no frame", "timeout", s.StallTimeout)
+		if s.Fault != nil && s.Fault() {
+			s.Logger.Warn("fault: status cache is being rebuilt")
+		} else {
+			s.Logger.Warn("camera stalled: no frame", "timeout", s.StallTimeout)
+		}
 	case old == IdleFault:
-		s.Logger.Info("camera recovered")
+		s.Logger.Info("fault cleared")
 	case m == IdleStale:
 		s.Logger.Warn("status cache is stale")
 	}

@@ -232,6 +232,9 @@ func Parse(name string, text []byte) (Config, error) {
 	if err := c.validate(); err != nil {
 		var ke *keyError
 		if errors.As(err, &ke) {
+			if lines[ke.key] == 0 && ke.alt != nil && lines[ke.alt.key] != 0 {
+				ke = ke.alt // blame the key the file sets, not a default
+			}
 			return Config{}, &Error{File: name, Line: lines[ke.key], Key: ke.key, Msg: ke.msg}
 		}
 		return Config{}, &Error{File: name, Msg: err.Error()}
@@ -239,7 +242,10 @@ func Parse(name string, text []byte) (Config, error) {
 	return c, nil
 }
 
-type keyError struct{ key, msg string }
+type keyError struct {
+	key, msg string
+	alt      *keyError // the same problem told from another key
+}
 
 func (e *keyError) Error() string { return e.key + ": " + e.msg }
 
@@ -286,8 +292,8 @@ func (c *Config) validate() error {
 	if c.Decode.Workers < 1 || c.Decode.Workers > 64 {
 		return bad("decode.workers", "must be 1 to 64")
 	}
-	if c.Decode.Budget.D() <= 0 {
-		return bad("decode.budget", "must be positive")
+	if c.Decode.Budget.D() < 0 {
+		return bad("decode.budget", "must not be negative (0: no budget)")
 	}
 	if c.Cache.Path == "" {
 		return bad("cache.path", "must be set")
@@ -340,7 +346,10 @@ func (c *Config) validate() error {
 			return bad(kv.key, "%q is not a pin name such as GPIO17", kv.v)
 		}
 		if other, ok := used[kv.v]; ok {
-			return bad(kv.key, "pin %s is already used by %s", kv.v, other)
+			return &keyError{
+				key: kv.key, msg: fmt.Sprintf("pin %s is already used by %s", kv.v, other),
+				alt: &keyError{key: other, msg: fmt.Sprintf("pin %s is already used by %s", kv.v, kv.key)},
+			}
 		}
 		used[kv.v] = kv.key
 	}

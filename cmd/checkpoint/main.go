@@ -52,6 +52,7 @@ func commands() []command {
 		{"events", "events export --since TIME [--config FILE]: export the event log", cmdEvents},
 		{"selftest", "selftest [--config FILE]: check outputs, camera and cache", cmdSelftest},
 		{"provision", "provision IMAGE --config site.toml: write a gate's config into an SD image", cmdProvision},
+		{"firstboot", "firstboot [--boot DIR] [--etc DIR] [--fault]: import the gate config from the boot partition", cmdFirstboot},
 		{"version", "version: print the version", cmdVersion},
 	}
 }

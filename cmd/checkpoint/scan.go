@@ -1,4 +1,252 @@
 package main
 
-// cmdScan is built in its own issue.
-var cmdScan = notYet("scan")
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"checkpoint"
+	"checkpoint/camera"
+	"checkpoint/credential"
+	"checkpoint/decode"
+	"checkpoint/policy"
+)
+
+// maxPayloadLine caps one payload line read with --text.
+const maxPayloadLine = 64 << 10
+
+// scanResult is one line of `scan --json`. Other tools rely on these fields.
+type scanResult struct {
+	File  string     `json:"file"`
+	MS    float64    `json:"ms"`
+	Codes []scanCode `json:"codes"`
+	Error string     `json:"error,omitempty"`
+}
+
+// scanCode is one decoded code in a scanResult.
+type scanCode struct {
+	Text      string   `json:"text"`
+	Format    string   `json:"format"`
+	Verdict   string   `json:"verdict"`
+	Reasons   []string `json:"reasons"`
+	Signature string   `json:"signature,omitempty"` // HC1: valid, invalid, unknown-signer, signer-not-allowed
+	Expired   *bool    `json:"expired,omitempty"`   // HC1: outside iat..exp at the verification time
+}
+
+func cmdScan(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "scan")
+	asJSON := fs.Bool("json", false, "print one JSON object a line")
+	asText := fs.Bool("text", false, "read PATHs as payload text files ('-': standard input, one payload a line)")
+	at := fs.String("at", "", "judge at this time (RFC3339) instead of now")
+	cfgPath := fs.String("config", "", "config file: judge against its cache and rules")
+	trust := fs.String("trust-cert", "", "trusted HC1 signer certificates (DER or PEM), for offline use")
+	rules := fs.String("rules", "", "HC1 rule profile file (JSON), for offline use")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: checkpoint scan [--json] [--text] [--at RFC3339] [--config FILE] [--trust-cert FILE] [--rules FILE] PATH...")
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	clock := checkpoint.Clock(checkpoint.SystemClock{})
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "checkpoint scan: --at %q is not an RFC3339 time such as 2021-10-01T08:00:00+07:00\n", *at)
+			return exitUsage
+		}
+		clock = fixedClock(t)
+	}
+	j, closeFn, err := newScanJudge(ctx, *cfgPath, *trust, *rules, clock)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "checkpoint scan: %v\n", err)
+		if _, ok := err.(usageError); ok {
+			return exitUsage
+		}
+		return exitFail
+	}
+	defer closeFn()
+
+	out := bufio.NewWriter(e.stdout)
+	defer out.Flush()
+	emit := func(r scanResult) {
+		if *asJSON {
+			b, _ := json.Marshal(r)
+			out.Write(b)
+			out.WriteByte('\n')
+		} else {
+			printScan(out, r)
+		}
+		out.Flush()
+	}
+	failed := false
+	if *asText {
+		for _, p := range fs.Args() {
+			if !scanTextPath(ctx, e, j, p, emit) {
+				failed = true
+			}
+		}
+	} else {
+		dec := decode.New(decode.Options{})
+		for _, p := range fs.Args() {
+			files, err := camera.ListImages([]string{p})
+			if err != nil {
+				emit(scanResult{File: p, Codes: []scanCode{}, Error: err.Error()})
+				failed = true
+				continue
+			}
+			for _, f := range files {
+				if ctx.Err() != nil {
+					return exitFail
+				}
+				r := scanImage(ctx, dec, j, f)
+				if r.Error != "" {
+					failed = true
+				}
+				emit(r)
+			}
+		}
+	}
+	if failed {
+		return exitFail
+	}
+	return exitOK
+}
+
+// usageError is a bad command line, as opposed to a file that cannot be read.
+type usageError struct{ error }
+
+// scanJudge parses and judges payloads for scan.
+type scanJudge struct {
+	parser *credential.Parser
+	judge  *policy.Judge
+	clock  checkpoint.Clock
+}
+
+func (j *scanJudge) code(ctx context.Context, text string) scanCode {
+	c := j.parser.Parse(text)
+	v := j.judge.Judge(ctx, c, j.clock.Now())
+	sc := scanCode{
+		Text:    text,
+		Format:  string(v.Format),
+		Verdict: v.Color.String(),
+		Reasons: v.Reasons,
+	}
+	if sc.Format == "" {
+		sc.Format = string(checkpoint.FormatUnknown)
+	}
+	if sc.Reasons == nil {
+		sc.Reasons = []string{}
+	}
+	if c.Format == checkpoint.FormatHC1 {
+		sc.Signature = v.Signature.String()
+		expired := v.Expired
+		sc.Expired = &expired
+	}
+	return sc
+}
+
+// scanImage decodes and judges every code in one image file.
+func scanImage(ctx context.Context, dec *decode.Decoder, j *scanJudge, path string) scanResult {
+	r := scanResult{File: path, Codes: []scanCode{}}
+	f, err := camera.LoadFile(path)
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	t0 := time.Now()
+	syms, err := dec.Decode(ctx, f)
+	r.MS = float64(time.Since(t0).Microseconds()) / 1000
+	if err != nil {
+		r.Error = fmt.Sprintf("decode %s: %v", path, err)
+		return r
+	}
+	for _, s := range syms {
+		r.Codes = append(r.Codes, j.code(ctx, s.Text))
+	}
+	return r
+}
+
+// scanTextPath judges the payload in a text file, or one payload a line from
+// standard input for "-". It reports whether the input could be read.
+func scanTextPath(ctx context.Context, e *env, j *scanJudge, path string, emit func(scanResult)) bool {
+	if path == "-" {
+		sc := bufio.NewScanner(e.stdin)
+		sc.Buffer(make([]byte, 4096), maxPayloadLine)
+		n := 0
+		for sc.Scan() {
+			n++
+			line := strings.TrimRight(sc.Text(), "\r")
+			if line == "" {
+				continue
+			}
+			t0 := time.Now()
+			c := j.code(ctx, line)
+			emit(scanResult{File: fmt.Sprintf("-:%d", n), MS: float64(time.Since(t0).Microseconds()) / 1000, Codes: []scanCode{c}})
+		}
+		if err := sc.Err(); err != nil {
+			emit(scanResult{File: fmt.Sprintf("-:%d", n+1), Codes: []scanCode{}, Error: fmt.Sprintf("read standard input: %v", err)})
+			return false
+		}
+		return true
+	}
+	b, err := readCapped(path, maxPayloadLine)
+	if err != nil {
+		emit(scanResult{File: path, Codes: []scanCode{}, Error: err.Error()})
+		return false
+	}
+	t0 := time.Now()
+	c := j.code(ctx, strings.TrimRight(string(b), "\r\n"))
+	emit(scanResult{File: path, MS: float64(time.Since(t0).Microseconds()) / 1000, Codes: []scanCode{c}})
+	return true
+}
+
+// readCapped reads a whole file of at most max bytes.
+func readCapped(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", path, max)
+	}
+	return b, nil
+}
+
+// printScan writes a result for people: one line a code.
+func printScan(w io.Writer, r scanResult) {
+	switch {
+	case r.Error != "":
+		fmt.Fprintf(w, "%s: error: %s\n", r.File, r.Error)
+	case len(r.Codes) == 0:
+		fmt.Fprintf(w, "%s: no code (%.1f ms)\n", r.File, r.MS)
+	}
+	for _, c := range r.Codes {
+		sym := map[string]string{"green": "✓ GREEN", "yellow": "! YELLOW", "red": "✗ RED"}[c.Verdict]
+		extra := ""
+		if c.Signature != "" {
+			extra = " signature " + c.Signature
+		}
+		fmt.Fprintf(w, "%s: %s %s%s: %s (%.1f ms)\n", r.File, sym, c.Format, extra, strings.Join(c.Reasons, "; "), r.MS)
+	}
+}
+
+// fixedClock is a clock stopped at one time (scan --at).
+type fixedClock time.Time
+
+// Now returns the fixed time.
+func (c fixedClock) Now() time.Time { return time.Time(c) }

@@ -1,0 +1,761 @@
+// Package cache is the gate's SQLite store: person statuses keyed by a keyed
+// hash, HC1 revocation hashes, the HC1 trust list, the rule profile, the feed
+// state and the event log.
+//
+// No plaintext credential key (QID, document number, UCI) is ever stored:
+// keys are HMAC-SHA-256 of the key under the feed's hash key, truncated to
+// 16 bytes. The database runs in WAL mode, so lookups keep answering while a
+// sync writes; every update is one transaction.
+package cache
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"checkpoint"
+	"checkpoint/policy"
+)
+
+// HashSize is the length in bytes of a keyed hash as stored.
+const HashSize = 16
+
+// KeySize is the length in bytes of the HMAC key.
+const KeySize = 32
+
+// DefaultMaxAge is how long after the last verified update the cache turns stale.
+const DefaultMaxAge = 24 * time.Hour
+
+// ClockSkew is how far the clock may run behind the last verified update
+// before the cache counts as stale: a clock that jumped backwards cannot be
+// trusted to measure the data's age.
+const ClockSkew = 5 * time.Minute
+
+// pageSize is the page size of a new cache file: larger pages mean fewer
+// B-tree levels for lookups and fewer, larger writes when a delta touches
+// pages all over the file (keys are random hashes).
+const pageSize = 8192
+
+// schemaVersion is written to meta and checked on open.
+const schemaVersion = 1
+
+// ErrCorrupt is returned by Open when the file fails PRAGMA quick_check.
+var ErrCorrupt = errors.New("cache file is corrupt")
+
+// ErrFull is returned when the disk (or the configured page limit) is full.
+var ErrFull = errors.New("cache is full")
+
+// Options tune a DB. The zero value is usable.
+type Options struct {
+	// MaxAge is how long after the last verified update the cache is
+	// stale (DefaultMaxAge when zero).
+	MaxAge time.Duration
+	// Clock gives the time recorded for updates (SystemClock when nil).
+	// Wrap it in a checkpoint.FloorClock over FeedTime for a gate.
+	Clock checkpoint.Clock
+	// Mono is a monotonic clock (time since any fixed instant); it guards
+	// staleness against wall-clock jumps while the process runs. Default:
+	// time since Open, read from Go's monotonic clock.
+	Mono func() time.Duration
+	// Logger receives warnings (slog.Default when nil).
+	Logger *slog.Logger
+	// MaxPages, when positive, caps the file at this many pages
+	// (PRAGMA max_page_count): a write that needs more fails with ErrFull.
+	MaxPages int64
+	// SkipCheck skips PRAGMA quick_check at open.
+	SkipCheck bool
+}
+
+// DB is an open cache. Its methods are safe for concurrent use.
+type DB struct {
+	path string
+	opts Options
+	log  *slog.Logger
+	rd   *sql.DB // readers (pool)
+	wr   *sql.DB // the one writer connection
+	ck   *sql.DB // the checkpointer's connection
+
+	ckMu   sync.Mutex
+	ckWake chan struct{} // a commit happened; nil once closed
+	ckStop chan struct{} // closed by Close
+	ckDone chan struct{} // the checkpointer has stopped
+
+	rconn    *connector
+	lookups  chan *lookupConn // idle lookup connections
+	revoked  *sql.Stmt
+	signers  *sql.Stmt
+	metaStmt *sql.Stmt
+
+	key   atomic.Pointer[hasher] // HMAC key
+	state atomic.Pointer[feedState]
+
+	rebuilding atomic.Bool
+
+	mu     sync.Mutex // serialises writers that read-modify-write meta
+	closed atomic.Bool
+}
+
+// feedState is the in-memory copy of the update bookkeeping in meta.
+type feedState struct {
+	Version  int64     // feed version applied; 0: none
+	FeedTime time.Time // newest verified feed publication time
+	Updated  time.Time // wall time of the last verified update (sync or import)
+	Expires  time.Time // expiry of the verified timestamp metadata; zero: none
+	mono     time.Duration
+	hasMono  bool
+}
+
+var _ policy.Store = (*DB)(nil)
+
+// Open opens or creates the cache at path. A file that fails quick_check
+// gives an error wrapping ErrCorrupt (see Recover).
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
+	if opts.Clock == nil {
+		opts.Clock = checkpoint.SystemClock{}
+	}
+	if opts.Mono == nil {
+		start := time.Now()
+		opts.Mono = func() time.Duration { return time.Since(start) }
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	d := &DB{path: path, opts: opts, log: opts.Logger}
+	if err := d.open(ctx); err != nil {
+		d.closeAll()
+		return nil, fmt.Errorf("open cache %s: %w", path, err)
+	}
+	return d, nil
+}
+
+func dsn(path string, write bool) string {
+	q := url.Values{}
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_busy_timeout", "10000")
+	if write {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// readPragmas tune every reading connection: the file is memory-mapped (no
+// system call per page) and each connection keeps a larger page cache.
+var readPragmas = []string{"PRAGMA mmap_size = 4294967296", "PRAGMA cache_size = -16384"}
+
+// connector opens connections to one file and runs pragmas on each.
+type connector struct {
+	dsn     string
+	pragmas []string
+	drv     sqlite3.SQLiteDriver
+}
+
+func (c *connector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	sc := conn.(*sqlite3.SQLiteConn)
+	for _, p := range c.pragmas {
+		if _, err := sc.Exec(p, nil); err != nil {
+			sc.Close()
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return sc, nil
+}
+
+func (c *connector) Driver() driver.Driver { return &c.drv }
+
+// lookupConn is a reading connection with the status lookup prepared: the
+// hot path runs on it directly, without database/sql's bookkeeping.
+type lookupConn struct {
+	c    *sqlite3.SQLiteConn
+	st   driver.Stmt
+	args []driver.Value
+	dest []driver.Value
+}
+
+func (l *lookupConn) close() {
+	l.st.Close()
+	l.c.Close()
+}
+
+func (d *DB) getLookup() (*lookupConn, error) {
+	select {
+	case l := <-d.lookups:
+		return l, nil
+	default:
+	}
+	c, err := d.rconn.Connect(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	sc := c.(*sqlite3.SQLiteConn)
+	st, err := sc.Prepare("SELECT s, u FROM status WHERE h = ?")
+	if err != nil {
+		sc.Close()
+		return nil, err
+	}
+	return &lookupConn{c: sc, st: st, args: make([]driver.Value, 1), dest: make([]driver.Value, 2)}, nil
+}
+
+func (d *DB) putLookup(l *lookupConn) {
+	if d.closed.Load() {
+		l.close()
+		return
+	}
+	select {
+	case d.lookups <- l:
+	default:
+		l.close()
+	}
+}
+
+func (d *DB) open(ctx context.Context) error {
+	var err error
+	// The writer does not checkpoint at commit: the checkpointer does, in
+	// the background, so an update's commit does not wait for the copy.
+	d.wr = sql.OpenDB(&connector{dsn: dsn(d.path, true), pragmas: []string{
+		fmt.Sprintf("PRAGMA page_size = %d", pageSize), // for a new file only
+		"PRAGMA journal_mode = WAL",
+		"PRAGMA journal_size_limit = 67108864",
+		"PRAGMA cache_size = -65536",
+		"PRAGMA mmap_size = 4294967296",
+		"PRAGMA temp_store = MEMORY",
+		"PRAGMA wal_autocheckpoint = 0",
+	}})
+	d.wr.SetMaxOpenConns(1)
+	d.wr.SetMaxIdleConns(1)
+	d.wr.SetConnMaxLifetime(0)
+	// The first connection creates the file; check it before anything else.
+	if err := d.wr.PingContext(ctx); err != nil {
+		return classify(err)
+	}
+	if !d.opts.SkipCheck {
+		if err := quickCheck(ctx, d.wr); err != nil {
+			return err
+		}
+	}
+	if d.opts.MaxPages > 0 {
+		p := fmt.Sprintf("PRAGMA max_page_count = %d", d.opts.MaxPages)
+		if _, err := d.wr.ExecContext(ctx, p); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	if err := d.migrate(ctx); err != nil {
+		return err
+	}
+	d.ck = sql.OpenDB(&connector{dsn: dsn(d.path, false), pragmas: []string{"PRAGMA journal_size_limit = 67108864"}})
+	d.ck.SetMaxOpenConns(1)
+	d.ckWake, d.ckStop, d.ckDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go d.checkpointer()
+	d.rconn = &connector{dsn: dsn(d.path, false) + "&mode=ro", pragmas: readPragmas}
+	d.lookups = make(chan *lookupConn, 8)
+	d.rd = sql.OpenDB(d.rconn)
+	d.rd.SetMaxIdleConns(4)
+	d.rd.SetConnMaxLifetime(0)
+	for _, s := range []struct {
+		p *(*sql.Stmt)
+		q string
+	}{
+		{&d.revoked, "SELECT 1 FROM revoked WHERE t = ? AND h = ?"},
+		{&d.signers, "SELECT der FROM signer WHERE kid = ? ORDER BY der"},
+		{&d.metaStmt, "SELECT v FROM meta WHERE k = ?"},
+	} {
+		if *s.p, err = d.rd.PrepareContext(ctx, s.q); err != nil {
+			return fmt.Errorf("prepare %q: %w", s.q, err)
+		}
+	}
+	return d.loadState(ctx)
+}
+
+// checkpointGap is the least time between two background checkpoints.
+const checkpointGap = time.Second
+
+// checkpointer copies committed WAL frames back into the database file after
+// commits (PASSIVE: it never blocks readers or the writer), at most once per
+// checkpointGap, until Close.
+func (d *DB) checkpointer() {
+	defer close(d.ckDone)
+	wake := d.ckWake
+	var last time.Time
+	for {
+		select {
+		case <-d.ckStop:
+			return
+		case <-wake:
+		}
+		if wait := checkpointGap - time.Since(last); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-d.ckStop:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		d.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		last = time.Now()
+	}
+}
+
+// Checkpoint copies every committed WAL frame back into the database file
+// now and truncates the WAL (the background checkpointer does this lazily).
+func (d *DB) Checkpoint(ctx context.Context) error {
+	if _, err := d.ck.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("checkpoint: %w", classify(err))
+	}
+	return nil
+}
+
+// committed wakes the checkpointer.
+func (d *DB) committed() {
+	d.ckMu.Lock()
+	defer d.ckMu.Unlock()
+	select {
+	case d.ckWake <- struct{}{}:
+	default:
+	}
+}
+
+// quickCheck runs PRAGMA quick_check and wraps ErrCorrupt on any finding.
+func quickCheck(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, "PRAGMA quick_check")
+	if err != nil {
+		if isCorrupt(err) {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		return fmt.Errorf("quick_check: %w", err)
+	}
+	defer rows.Close()
+	var first string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return fmt.Errorf("quick_check: %w", err)
+		}
+		if first == "" {
+			first = s
+		}
+	}
+	if err := rows.Err(); err != nil {
+		if isCorrupt(err) {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		return fmt.Errorf("quick_check: %w", err)
+	}
+	if first != "ok" {
+		return fmt.Errorf("%w: quick_check: %s", ErrCorrupt, first)
+	}
+	return nil
+}
+
+func isCorrupt(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB
+	}
+	return false
+}
+
+// classify maps SQLite errors to this package's sentinel errors.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code {
+		case sqlite3.ErrFull:
+			return fmt.Errorf("%w: %v", ErrFull, err)
+		case sqlite3.ErrCorrupt, sqlite3.ErrNotADB:
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+	}
+	return err
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS status(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS revoked(t INTEGER NOT NULL, h BLOB NOT NULL, PRIMARY KEY(t, h)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signer(kid BLOB NOT NULL, der BLOB NOT NULL, PRIMARY KEY(kid, der)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event(
+	t INTEGER NOT NULL, gate TEXT NOT NULL, format TEXT NOT NULL,
+	verdict INTEGER NOT NULL, reasons TEXT NOT NULL, kh BLOB);
+CREATE INDEX IF NOT EXISTS event_t ON event(t);
+CREATE TABLE IF NOT EXISTS event_hour(
+	hour INTEGER NOT NULL, gate TEXT NOT NULL, format TEXT NOT NULL, verdict INTEGER NOT NULL,
+	n INTEGER NOT NULL, PRIMARY KEY(hour, gate, format, verdict)) WITHOUT ROWID;
+`
+
+// Meta keys.
+const (
+	metaSchema   = "schema"
+	metaKey      = "hmac_key"
+	metaKeyFrom  = "hmac_key_source" // "local" or "feed"
+	metaVersion  = "feed_version"
+	metaFeedTime = "feed_time"  // unix nanos
+	metaUpdated  = "updated"    // unix nanos
+	metaExpires  = "expires"    // unix nanos
+	metaRules    = "rules"      // rule profile blob
+	metaRebuild  = "rebuilding" // "1" while waiting for a snapshot after a corrupt file
+	metaUser     = "x:"         // prefix of the values of Update.SetMeta
+)
+
+func (d *DB) migrate(ctx context.Context) error {
+	tx, err := d.wr.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(err)
+	}
+	defer tx.Rollback()
+	var v sql.NullInt64
+	err = tx.QueryRowContext(ctx, "SELECT v FROM meta WHERE k = ?", metaSchema).Scan(&v)
+	switch {
+	case err == nil:
+		if v.Int64 != schemaVersion {
+			return fmt.Errorf("cache schema version %d, this build reads %d", v.Int64, schemaVersion)
+		}
+	case errors.Is(err, sql.ErrNoRows) || isNoTable(err):
+		if _, err := tx.ExecContext(ctx, schema); err != nil {
+			return fmt.Errorf("create schema: %w", classify(err))
+		}
+		key := make([]byte, KeySize)
+		if _, err := rand.Read(key); err != nil {
+			return err
+		}
+		for k, val := range map[string]any{metaSchema: schemaVersion, metaKey: key, metaKeyFrom: "local"} {
+			if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, val); err != nil {
+				return fmt.Errorf("write meta: %w", classify(err))
+			}
+		}
+	default:
+		return classify(err)
+	}
+	return classify(tx.Commit())
+}
+
+func isNoTable(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrError
+}
+
+// loadState reads the key and the feed bookkeeping from meta.
+func (d *DB) loadState(ctx context.Context) error {
+	key, err := d.metaBytes(ctx, metaKey)
+	if err != nil {
+		return err
+	}
+	if len(key) != KeySize {
+		return fmt.Errorf("%w: hash key is %d bytes, want %d", ErrCorrupt, len(key), KeySize)
+	}
+	d.key.Store(newHasher(key))
+	st := &feedState{}
+	st.Version, err = d.metaInt(ctx, metaVersion)
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		k string
+		t *time.Time
+	}{{metaFeedTime, &st.FeedTime}, {metaUpdated, &st.Updated}, {metaExpires, &st.Expires}} {
+		n, err := d.metaInt(ctx, f.k)
+		if err != nil {
+			return err
+		}
+		if n != 0 {
+			*f.t = time.Unix(0, n).UTC()
+		}
+	}
+	rb, err := d.metaInt(ctx, metaRebuild)
+	if err != nil {
+		return err
+	}
+	d.rebuilding.Store(rb != 0)
+	d.state.Store(st)
+	return nil
+}
+
+func (d *DB) metaBytes(ctx context.Context, k string) ([]byte, error) {
+	var b []byte
+	err := d.metaStmt.QueryRowContext(ctx, k).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read meta %s: %w", k, classify(err))
+	}
+	return b, nil
+}
+
+func (d *DB) metaInt(ctx context.Context, k string) (int64, error) {
+	var n sql.NullInt64
+	err := d.metaStmt.QueryRowContext(ctx, k).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read meta %s: %w", k, classify(err))
+	}
+	return n.Int64, nil
+}
+
+// Path returns the file the cache lives in.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the cache.
+func (d *DB) Close() error {
+	if d.closed.Swap(true) {
+		return nil
+	}
+	return d.closeAll()
+}
+
+func (d *DB) closeAll() error {
+	var errs []error
+	if d.lookups != nil {
+	drain:
+		for {
+			select {
+			case l := <-d.lookups:
+				l.close()
+			default:
+				break drain
+			}
+		}
+	}
+	for _, s := range []*sql.Stmt{d.revoked, d.signers, d.metaStmt} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	if d.rd != nil {
+		errs = append(errs, d.rd.Close())
+	}
+	if d.ck != nil {
+		d.ckMu.Lock()
+		d.ckWake = nil
+		close(d.ckStop)
+		d.ckMu.Unlock()
+		<-d.ckDone
+		errs = append(errs, d.ck.Close())
+	}
+	if d.wr != nil {
+		// Fold the WAL back into the file so a copy of the .db alone is whole.
+		d.wr.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+		errs = append(errs, d.wr.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// hasher computes keyed hashes under one key, reusing HMAC states.
+type hasher struct {
+	key  []byte
+	pool sync.Pool
+}
+
+func newHasher(key []byte) *hasher {
+	h := &hasher{key: append([]byte(nil), key...)}
+	h.pool.New = func() any { return hmac.New(sha256.New, h.key) }
+	return h
+}
+
+// sum returns the keyed hash of key.
+func (h *hasher) sum(key string) [HashSize]byte {
+	m := h.pool.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte(key))
+	var full [sha256.Size]byte
+	m.Sum(full[:0])
+	h.pool.Put(m)
+	var out [HashSize]byte
+	copy(out[:], full[:])
+	return out
+}
+
+// Hash returns the keyed hash of a credential key under the cache's key.
+func (d *DB) Hash(key string) [HashSize]byte { return d.key.Load().sum(key) }
+
+// KeyHash returns the keyed hash of key in hex (implements policy.Store).
+func (d *DB) KeyHash(key string) string {
+	h := d.Hash(key)
+	return hex.EncodeToString(h[:])
+}
+
+// HashKey returns the HMAC key the cache hashes credential keys with.
+func (d *DB) HashKey() []byte { return append([]byte(nil), d.key.Load().key...) }
+
+// Status returns the cached status of a credential key (implements policy.Store).
+func (d *DB) Status(ctx context.Context, key string) (checkpoint.StatusEntry, bool, error) {
+	h := d.Hash(key)
+	return d.StatusHash(ctx, h[:])
+}
+
+// StatusHash returns the cached status for an already hashed key.
+func (d *DB) StatusHash(ctx context.Context, h []byte) (checkpoint.StatusEntry, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return checkpoint.StatusEntry{}, false, err
+	}
+	if d.closed.Load() {
+		return checkpoint.StatusEntry{}, false, errors.New("look up status: cache closed")
+	}
+	l, err := d.getLookup()
+	if err != nil {
+		return checkpoint.StatusEntry{}, false, fmt.Errorf("look up status: %w", classify(err))
+	}
+	s, u, ok, err := l.query(h)
+	if err != nil {
+		l.close()
+		return checkpoint.StatusEntry{}, false, fmt.Errorf("look up status: %w", classify(err))
+	}
+	d.putLookup(l)
+	if !ok {
+		return checkpoint.StatusEntry{}, false, nil
+	}
+	e := checkpoint.StatusEntry{Color: checkpoint.Color(s)}
+	if s < 0 || s > int64(checkpoint.Green) {
+		e.Color = checkpoint.Red
+	}
+	if u != 0 {
+		e.ValidUntil = time.Unix(u, 0).UTC()
+	}
+	return e, true, nil
+}
+
+// query runs the lookup: status and valid-until of hash h.
+func (l *lookupConn) query(h []byte) (s, u int64, ok bool, err error) {
+	l.args[0] = h
+	rows, err := l.st.Query(l.args) //nolint:staticcheck // the fast path; no context needed
+	if err != nil {
+		return 0, 0, false, err
+	}
+	defer rows.Close()
+	switch err := rows.Next(l.dest); {
+	case err == io.EOF:
+		return 0, 0, false, nil
+	case err != nil:
+		return 0, 0, false, err
+	}
+	s, _ = l.dest[0].(int64)
+	u, _ = l.dest[1].(int64)
+	return s, u, true, nil
+}
+
+// Version returns the feed version applied (0 when none).
+func (d *DB) Version() int64 { return d.state.Load().Version }
+
+// FeedTime returns the newest verified feed publication time (zero when no
+// feed was applied): a lower bound on the true time (see checkpoint.FloorClock).
+func (d *DB) FeedTime() time.Time { return d.state.Load().FeedTime }
+
+// Updated returns the wall time of the last verified update (zero when none).
+func (d *DB) Updated() time.Time { return d.state.Load().Updated }
+
+// Expires returns the expiry of the last verified feed timestamp (zero when none).
+func (d *DB) Expires() time.Time { return d.state.Load().Expires }
+
+// MaxAge returns the staleness bound.
+func (d *DB) MaxAge() time.Duration { return d.opts.MaxAge }
+
+// Stale reports whether the cache must not be trusted as current at now:
+// never updated; the last verified update is older than MaxAge by the wall
+// clock or, within this process, by the monotonic clock; the clock runs more
+// than ClockSkew behind the last update (it jumped backwards, so the age is
+// unknown); or the verified timestamp metadata has expired. Pass the floored
+// time (checkpoint.FloorClock).
+func (d *DB) Stale(now time.Time) bool {
+	st := d.state.Load()
+	if st.Updated.IsZero() || d.rebuilding.Load() {
+		return true
+	}
+	if now.Sub(st.Updated) > d.opts.MaxAge {
+		return true
+	}
+	if st.Updated.Sub(now) > ClockSkew {
+		return true
+	}
+	if st.hasMono && d.opts.Mono()-st.mono > d.opts.MaxAge {
+		return true
+	}
+	if !st.Expires.IsZero() && now.After(st.Expires) {
+		return true
+	}
+	return false
+}
+
+// Rebuilding reports whether the cache was found corrupt, moved aside and
+// recreated, and waits for a snapshot from the feed: the gate shows its fault
+// pattern meanwhile (checkpoint.IdleFault).
+func (d *DB) Rebuilding() bool { return d.rebuilding.Load() }
+
+// Recover moves a corrupt cache file (and its -wal and -shm files) aside to
+// path.corrupt-YYYYMMDDTHHMMSS, then creates a new, empty cache marked as
+// rebuilding until the next snapshot is applied. It returns the new cache and
+// the path the old file was moved to.
+func Recover(ctx context.Context, path string, opts Options) (*DB, string, error) {
+	clk := opts.Clock
+	if clk == nil {
+		clk = checkpoint.SystemClock{}
+	}
+	aside := path + ".corrupt-" + clk.Now().UTC().Format("20060102T150405")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Rename(path+suffix, aside+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, "", fmt.Errorf("move corrupt cache aside: %w", err)
+		}
+	}
+	d, err := Open(ctx, path, opts)
+	if err != nil {
+		return nil, aside, err
+	}
+	if err := d.setMeta(ctx, metaRebuild, int64(1)); err != nil {
+		d.Close()
+		return nil, aside, err
+	}
+	d.rebuilding.Store(true)
+	return d, aside, nil
+}
+
+// OpenOrRecover opens the cache; when the file is corrupt it logs one line,
+// moves it aside and starts an empty cache marked as rebuilding (see Recover).
+func OpenOrRecover(ctx context.Context, path string, opts Options) (*DB, error) {
+	d, err := Open(ctx, path, opts)
+	if err == nil || !errors.Is(err, ErrCorrupt) {
+		return d, err
+	}
+	d, aside, rerr := Recover(ctx, path, opts)
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Error("cache file corrupt: moved aside, rebuilding from the feed", "path", path, "moved_to", aside, "err", err)
+	if rerr != nil {
+		return nil, fmt.Errorf("recover cache %s: %w", path, rerr)
+	}
+	return d, nil
+}
+
+func (d *DB) setMeta(ctx context.Context, k string, v any) error {
+	if _, err := d.wr.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, v); err != nil {
+		return fmt.Errorf("write meta %s: %w", k, classify(err))
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+package cache
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"checkpoint"
+)
+
+// MaxKeyLen caps a credential key (QID, document number) in an import.
+const MaxKeyLen = 256
+
+// maxLine caps one CSV line.
+const maxLine = 4096
+
+// ErrEmpty is returned for an input without a single row.
+var ErrEmpty = errors.New("no rows")
+
+// Vietnam has one time zone without daylight saving: UTC+07:00.
+var vietnam = time.FixedZone("ICT", 7*3600)
+
+// LineError is a bad row in an input file.
+type LineError struct {
+	Line int
+	Msg  string
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
+
+// Row is one parsed status row with its key still in clear.
+type Row struct {
+	Key        string
+	Color      checkpoint.Color
+	ValidUntil int64 // unix seconds; 0: no end
+}
+
+// CSVReader reads `qid,status,valid_until` rows: status is green, yellow or
+// red; valid_until is RFC 3339, a date YYYY-MM-DD (valid through that day,
+// Vietnam time, UTC+07:00), or empty for no end, and the column may be left
+// out. A first line `qid,status,valid_until` is a header. Blank lines are
+// skipped. The last line must end in a newline, so a truncated file is never
+// taken for a whole one.
+type CSVReader struct {
+	br      *bufio.Reader
+	line    int
+	rows    int
+	started bool
+}
+
+// NewCSVReader reads rows from r.
+func NewCSVReader(r io.Reader) *CSVReader {
+	return &CSVReader{br: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// Line returns the number of the line read last.
+func (c *CSVReader) Line() int { return c.line }
+
+// Next returns the next row, io.EOF after the last one, ErrEmpty when the
+// input held no row, or a *LineError.
+func (c *CSVReader) Next() (Row, error) {
+	for {
+		raw, err := c.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) || (len(raw) > maxLine) {
+			return Row{}, &LineError{c.line + 1, fmt.Sprintf("line longer than %d bytes", maxLine)}
+		}
+		if err == io.EOF {
+			if len(raw) > 0 {
+				return Row{}, &LineError{c.line + 1, "last line does not end in a newline: the file looks truncated"}
+			}
+			if c.rows == 0 {
+				return Row{}, ErrEmpty
+			}
+			return Row{}, io.EOF
+		}
+		if err != nil {
+			return Row{}, fmt.Errorf("line %d: %w", c.line+1, err)
+		}
+		c.line++
+		l := bytes.TrimRight(raw, "\r\n")
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		first := !c.started
+		c.started = true
+		if first && isHeader(l) {
+			continue
+		}
+		r, err := parseRow(string(l))
+		if err != nil {
+			return Row{}, &LineError{c.line, err.Error()}
+		}
+		c.rows++
+		return r, nil
+	}
+}
+
+func isHeader(l []byte) bool {
+	f := strings.Split(strings.ToLower(string(l)), ",")
+	return strings.TrimSpace(f[0]) == "qid" && len(f) > 1 && strings.TrimSpace(f[1]) == "status"
+}
+
+func parseRow(l string) (Row, error) {
+	if strings.ContainsRune(l, '"') {
+		return Row{}, errors.New("quotes are not allowed")
+	}
+	f := strings.Split(l, ",")
+	if len(f) < 2 || len(f) > 3 {
+		return Row{}, fmt.Errorf("%d fields, want qid,status,valid_until", len(f))
+	}
+	var r Row
+	r.Key = strings.TrimSpace(f[0])
+	switch {
+	case r.Key == "":
+		return Row{}, errors.New("empty qid")
+	case len(r.Key) > MaxKeyLen:
+		return Row{}, fmt.Errorf("qid longer than %d bytes", MaxKeyLen)
+	}
+	for _, b := range []byte(r.Key) {
+		if b < 0x20 || b == 0x7f {
+			return Row{}, errors.New("control character in qid")
+		}
+	}
+	c, err := checkpoint.ParseColor(strings.ToLower(strings.TrimSpace(f[1])))
+	if err != nil {
+		return Row{}, fmt.Errorf("status: %v", err)
+	}
+	r.Color = c
+	if len(f) == 3 {
+		u, err := ParseValidUntil(strings.TrimSpace(f[2]))
+		if err != nil {
+			return Row{}, err
+		}
+		r.ValidUntil = u
+	}
+	return r, nil
+}
+
+// ParseValidUntil parses a valid_until field to unix seconds: RFC 3339, a date
+// YYYY-MM-DD (valid through that day in Vietnam, UTC+07:00), or empty (0, no
+// end).
+func ParseValidUntil(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	var t time.Time
+	if len(s) == len("2006-01-02") {
+		d, err := time.ParseInLocation("2006-01-02", s, vietnam)
+		if err != nil {
+			return 0, fmt.Errorf("valid_until %q is not a date YYYY-MM-DD", s)
+		}
+		t = d.AddDate(0, 0, 1)
+	} else {
+		var err error
+		t, err = time.Parse(time.RFC3339, s)
+		if err != nil {
+			return 0, fmt.Errorf("valid_until %q is not RFC 3339 (2021-12-31T23:59:59+07:00) or YYYY-MM-DD", s)
+		}
+	}
+	if t.Year() < 2000 || t.Year() > 9999 {
+		return 0, fmt.Errorf("valid_until %q is out of range", s)
+	}
+	return t.Unix(), nil
+}
+
+// ImportCSV loads `qid,status,valid_until` rows (see CSVReader) in one
+// transaction, hashing each QID under the cache's key; a row already present
+// is replaced. On any bad row nothing is imported and the error names the
+// line. It returns the number of rows imported.
+func (d *DB) ImportCSV(ctx context.Context, r io.Reader) (int, error) {
+	cr := NewCSVReader(r)
+	u, err := d.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer u.Rollback()
+	key := d.key.Load()
+	n := 0
+	batch := make([]Record, 0, 16*batchRows)
+	for {
+		row, err := cr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("import CSV: %w", err)
+		}
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, fmt.Errorf("import CSV: %w", err)
+			}
+		}
+		batch = append(batch, Record{Hash: key.sum(row.Key), Color: row.Color, ValidUntil: row.ValidUntil})
+		if len(batch) == cap(batch) {
+			if err := u.Put(batch...); err != nil {
+				return 0, fmt.Errorf("import CSV: %w", err)
+			}
+			batch = batch[:0]
+		}
+		n++
+	}
+	if err := u.Put(batch...); err != nil {
+		return 0, fmt.Errorf("import CSV: %w", err)
+	}
+	if err := u.Commit(); err != nil {
+		return 0, fmt.Errorf("import CSV: %w", err)
+	}
+	return n, nil
+}

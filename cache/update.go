@@ -1,0 +1,452 @@
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"checkpoint"
+)
+
+// Record is one status row as a feed or an import carries it.
+type Record struct {
+	Hash       [HashSize]byte // keyed hash of the credential key
+	Color      checkpoint.Color
+	ValidUntil int64 // unix seconds; 0: no end
+	Delete     bool  // remove the row (deltas only)
+}
+
+// Revocation is one HC1 revocation hash.
+type Revocation struct {
+	Type HashType
+	Hash [HashSize]byte // the first 16 bytes of the EU DCC revocation hash
+}
+
+// HashType is an EU DCC revocation hash type.
+type HashType uint8
+
+// Revocation hash types.
+const (
+	HashUCI            HashType = 1 // SHA-256 of the UCI
+	HashCountryCodeUCI HashType = 2 // SHA-256 of the issuing country code and the UCI
+	HashSignature      HashType = 3 // SHA-256 of the COSE signature (first half for ECDSA)
+)
+
+// ParseHashType parses "UCI", "COUNTRYCODEUCI" or "SIGNATURE".
+func ParseHashType(s string) (HashType, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "UCI":
+		return HashUCI, nil
+	case "COUNTRYCODEUCI":
+		return HashCountryCodeUCI, nil
+	case "SIGNATURE":
+		return HashSignature, nil
+	}
+	return 0, fmt.Errorf("unknown revocation hash type %q (want UCI, COUNTRYCODEUCI or SIGNATURE)", s)
+}
+
+// String returns the EU DCC name of the hash type.
+func (t HashType) String() string {
+	switch t {
+	case HashUCI:
+		return "UCI"
+	case HashCountryCodeUCI:
+		return "COUNTRYCODEUCI"
+	case HashSignature:
+		return "SIGNATURE"
+	}
+	return fmt.Sprintf("hashtype(%d)", uint8(t))
+}
+
+// batchRows is how many rows one multi-row statement writes: it amortises the
+// per-statement cost of the driver over many rows.
+const batchRows = 256
+
+// Update is one write transaction. Nothing it does is visible to readers
+// until Commit; Rollback (or a failed Commit) leaves the cache as it was.
+type Update struct {
+	d    *DB
+	tx   *sql.Tx
+	ctx  context.Context
+	ins  *sql.Stmt // batchRows upserts
+	del  *sql.Stmt // batchRows deletes
+	ins1 *sql.Stmt
+	del1 *sql.Stmt
+	args []any
+	dels []any
+	pend []Record
+
+	key     []byte
+	feed    *feedState
+	rules   []byte
+	rulesOK bool
+	extra   map[string][]byte
+	done    bool
+
+	// Rows counts status rows written or deleted.
+	Rows int64
+}
+
+// Begin starts an update. Only one update runs at a time; others wait.
+func (d *DB) Begin(ctx context.Context) (*Update, error) {
+	tx, err := d.wr.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin cache update: %w", classify(err))
+	}
+	u := &Update{d: d, tx: tx, ctx: ctx}
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = tx.PrepareContext(ctx, q)
+		return s
+	}
+	u.ins = prep("INSERT OR REPLACE INTO status(h, s, u) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", batchRows), ","))
+	u.del = prep("DELETE FROM status WHERE h IN (" + strings.TrimSuffix(strings.Repeat("?,", batchRows), ",") + ")")
+	u.ins1 = prep("INSERT OR REPLACE INTO status(h, s, u) VALUES (?,?,?)")
+	u.del1 = prep("DELETE FROM status WHERE h = ?")
+	if err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("prepare cache update: %w", classify(err))
+	}
+	u.args = make([]any, 0, 3*batchRows)
+	u.dels = make([]any, 0, batchRows)
+	return u, nil
+}
+
+// ClearStatuses removes every status row (before a snapshot).
+func (u *Update) ClearStatuses() error {
+	if err := u.flush(); err != nil {
+		return err
+	}
+	if _, err := u.tx.ExecContext(u.ctx, "DELETE FROM status"); err != nil {
+		return fmt.Errorf("clear statuses: %w", classify(err))
+	}
+	return nil
+}
+
+// Put writes (or, with Delete set, removes) status rows. Rows of one call are
+// written in batches; a key may repeat within a call only among writes (the
+// last wins), while calls apply in order.
+func (u *Update) Put(recs ...Record) error {
+	if err := u.put(recs); err != nil {
+		return err
+	}
+	return u.flush()
+}
+
+func (u *Update) put(recs []Record) error {
+	for i := range recs {
+		r := &recs[i]
+		if r.Delete {
+			u.dels = append(u.dels, r.Hash[:])
+			if len(u.dels) == batchRows {
+				if _, err := u.del.ExecContext(u.ctx, u.dels...); err != nil {
+					return fmt.Errorf("delete statuses: %w", classify(err))
+				}
+				u.Rows += int64(len(u.dels))
+				u.dels = u.dels[:0]
+			}
+			continue
+		}
+		if r.Color > checkpoint.Green {
+			return fmt.Errorf("status %d out of range", r.Color)
+		}
+		u.args = append(u.args, r.Hash[:], int64(r.Color), r.ValidUntil)
+		if len(u.args) == 3*batchRows {
+			if _, err := u.ins.ExecContext(u.ctx, u.args...); err != nil {
+				return fmt.Errorf("write statuses: %w", classify(err))
+			}
+			u.Rows += batchRows
+			u.args = u.args[:0]
+		}
+	}
+	return nil
+}
+
+// flush writes the rows still buffered.
+func (u *Update) flush() error {
+	for i := 0; i < len(u.args); i += 3 {
+		if _, err := u.ins1.ExecContext(u.ctx, u.args[i:i+3]...); err != nil {
+			return fmt.Errorf("write statuses: %w", classify(err))
+		}
+		u.Rows++
+	}
+	u.args = u.args[:0]
+	for _, h := range u.dels {
+		if _, err := u.del1.ExecContext(u.ctx, h); err != nil {
+			return fmt.Errorf("delete statuses: %w", classify(err))
+		}
+		u.Rows++
+	}
+	u.dels = u.dels[:0]
+	return nil
+}
+
+// SetRevocations replaces the revocation list.
+func (u *Update) SetRevocations(list []Revocation) error {
+	if _, err := u.tx.ExecContext(u.ctx, "DELETE FROM revoked"); err != nil {
+		return fmt.Errorf("clear revocations: %w", classify(err))
+	}
+	st, err := u.tx.PrepareContext(u.ctx, "INSERT OR IGNORE INTO revoked(t, h) VALUES (?, ?)")
+	if err != nil {
+		return fmt.Errorf("write revocations: %w", classify(err))
+	}
+	defer st.Close()
+	for _, r := range list {
+		if _, err := st.ExecContext(u.ctx, int64(r.Type), r.Hash[:]); err != nil {
+			return fmt.Errorf("write revocations: %w", classify(err))
+		}
+	}
+	return nil
+}
+
+// KID returns the HC1 key identifier of a DER certificate: the first 8 bytes
+// of its SHA-256.
+func KID(der []byte) []byte {
+	s := sha256.Sum256(der)
+	return s[:8]
+}
+
+// SetSigners replaces the HC1 trust list with these DER certificates.
+func (u *Update) SetSigners(ders [][]byte) error {
+	if _, err := u.tx.ExecContext(u.ctx, "DELETE FROM signer"); err != nil {
+		return fmt.Errorf("clear trust list: %w", classify(err))
+	}
+	st, err := u.tx.PrepareContext(u.ctx, "INSERT OR IGNORE INTO signer(kid, der) VALUES (?, ?)")
+	if err != nil {
+		return fmt.Errorf("write trust list: %w", classify(err))
+	}
+	defer st.Close()
+	for _, der := range ders {
+		if _, err := st.ExecContext(u.ctx, KID(der), der); err != nil {
+			return fmt.Errorf("write trust list: %w", classify(err))
+		}
+	}
+	return nil
+}
+
+// MaxRules caps the rule profile blob.
+const MaxRules = 64 << 10
+
+// SetRules replaces the rule profile blob (nil removes it).
+func (u *Update) SetRules(blob []byte) error {
+	if len(blob) > MaxRules {
+		return fmt.Errorf("rule profile is %d bytes, at most %d allowed", len(blob), MaxRules)
+	}
+	u.rules, u.rulesOK = blob, true
+	return nil
+}
+
+// SetMeta records a value of the caller's in the meta table (committed with
+// the update); read it back with DB.Meta.
+func (u *Update) SetMeta(k string, v []byte) {
+	if u.extra == nil {
+		u.extra = map[string][]byte{}
+	}
+	u.extra[k] = v
+}
+
+// SetKey sets the HMAC key the statuses are hashed with (from the feed).
+func (u *Update) SetKey(key []byte) error {
+	if len(key) != KeySize {
+		return fmt.Errorf("hash key is %d bytes, want %d", len(key), KeySize)
+	}
+	u.key = append([]byte(nil), key...)
+	return nil
+}
+
+// SetFeed records the feed version, its verified publication time and the
+// expiry of the verified timestamp metadata. The update time is the clock's
+// now at Commit.
+func (u *Update) SetFeed(version int64, feedTime, expires time.Time) {
+	u.feed = &feedState{Version: version, FeedTime: feedTime.UTC(), Expires: expires.UTC()}
+}
+
+// Commit makes the update visible at once.
+func (u *Update) Commit() error {
+	if u.done {
+		return errors.New("cache update already finished")
+	}
+	err := u.commit()
+	if err != nil {
+		u.tx.Rollback()
+	}
+	u.done = true
+	return err
+}
+
+func (u *Update) commit() error {
+	if err := u.flush(); err != nil {
+		return err
+	}
+	d := u.d
+	old := d.state.Load()
+	st := *old
+	now := d.opts.Clock.Now()
+	st.Updated = now.UTC()
+	st.mono, st.hasMono = d.opts.Mono(), true
+	if u.feed != nil {
+		st.Version = u.feed.Version
+		if u.feed.FeedTime.After(st.FeedTime) {
+			st.FeedTime = u.feed.FeedTime
+		}
+		st.Expires = u.feed.Expires
+	}
+	meta := map[string]any{
+		metaVersion:  st.Version,
+		metaFeedTime: unixNano(st.FeedTime),
+		metaUpdated:  unixNano(st.Updated),
+		metaExpires:  unixNano(st.Expires),
+	}
+	if u.key != nil {
+		meta[metaKey] = u.key
+		meta[metaKeyFrom] = "feed"
+	}
+	if u.rulesOK {
+		meta[metaRules] = u.rules
+	}
+	for k, v := range u.extra {
+		meta[metaUser+k] = v
+	}
+	rebuilt := u.feed != nil && d.rebuilding.Load()
+	if rebuilt {
+		meta[metaRebuild] = int64(0)
+	}
+	for k, v := range meta {
+		if _, err := u.tx.ExecContext(u.ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, v); err != nil {
+			return fmt.Errorf("write meta %s: %w", k, classify(err))
+		}
+	}
+	if err := u.tx.Commit(); err != nil {
+		return fmt.Errorf("commit cache update: %w", classify(err))
+	}
+	if u.key != nil {
+		d.key.Store(newHasher(u.key))
+	}
+	d.state.Store(&st)
+	d.committed()
+	if rebuilt {
+		d.rebuilding.Store(false)
+	}
+	return nil
+}
+
+// Rollback abandons the update; it is a no-op after Commit.
+func (u *Update) Rollback() error {
+	if u.done {
+		return nil
+	}
+	u.done = true
+	return u.tx.Rollback()
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// Touch records a verified sync that brought no new data: the update time
+// becomes now and the timestamp expiry is renewed.
+func (d *DB) Touch(ctx context.Context, expires time.Time) error {
+	u, err := d.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	st := d.state.Load()
+	u.SetFeed(st.Version, st.FeedTime, expires)
+	return u.Commit()
+}
+
+// Signers returns the DER certificates of the HC1 signers with this key ID
+// (implements credential.TrustStore).
+func (d *DB) Signers(kid []byte) ([][]byte, error) {
+	rows, err := d.signers.Query(kid)
+	if err != nil {
+		return nil, fmt.Errorf("look up signers: %w", classify(err))
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var der []byte
+		if err := rows.Scan(&der); err != nil {
+			return nil, fmt.Errorf("look up signers: %w", err)
+		}
+		out = append(out, der)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up signers: %w", classify(err))
+	}
+	return out, nil
+}
+
+// Meta returns a value stored with Update.SetMeta (nil when absent).
+func (d *DB) Meta(ctx context.Context, k string) ([]byte, error) { return d.metaBytes(ctx, metaUser+k) }
+
+// Rules returns the stored rule profile blob, nil when there is none.
+func (d *DB) Rules(ctx context.Context) ([]byte, error) {
+	b, err := d.metaBytes(ctx, metaRules)
+	if len(b) == 0 {
+		return nil, err
+	}
+	return b, err
+}
+
+// Revoked reports whether any given revocation hash is listed (implements
+// policy.Store). hashes maps a hash type name (UCI, COUNTRYCODEUCI,
+// SIGNATURE) to the full hash; the first 16 bytes are compared. Unknown types
+// and hashes shorter than 16 bytes are ignored.
+func (d *DB) Revoked(ctx context.Context, hashes map[string][]byte) (bool, error) {
+	for name, h := range hashes {
+		t, err := ParseHashType(name)
+		if err != nil || len(h) < HashSize {
+			continue
+		}
+		var one int
+		err = d.revoked.QueryRowContext(ctx, int64(t), h[:HashSize]).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("look up revocation: %w", classify(err))
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// Counts are the numbers of rows per table.
+type Counts struct {
+	Statuses, Revocations, Signers, Events int64
+}
+
+// Count counts the rows of each table (a full scan: for tools and tests).
+func (d *DB) Count(ctx context.Context) (Counts, error) {
+	var c Counts
+	for _, q := range []struct {
+		n *int64
+		t string
+	}{{&c.Statuses, "status"}, {&c.Revocations, "revoked"}, {&c.Signers, "signer"}, {&c.Events, "event"}} {
+		if err := d.rd.QueryRowContext(ctx, "SELECT count(*) FROM "+q.t).Scan(q.n); err != nil {
+			return c, fmt.Errorf("count %s: %w", q.t, classify(err))
+		}
+	}
+	return c, nil
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its first line
+// ("ok" when the file is sound).
+func (d *DB) IntegrityCheck(ctx context.Context) (string, error) {
+	var s string
+	if err := d.rd.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&s); err != nil {
+		return "", fmt.Errorf("integrity_check: %w", classify(err))
+	}
+	return s, nil
+}

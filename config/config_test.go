@@ -1,0 +1,133 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseValid(t *testing.T) {
+	c, err := Parse("site.toml", []byte(`
+gate = "north-1"
+[camera]
+source = "replay"
+path = "/tmp/frames"
+fps = 30
+[policy]
+cooldown = "5s"
+stale = "red"
+[gpio]
+driver = "terminal"
+relay = "GPIO5"
+active_low = ["relay"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Gate != "north-1" || c.Camera.Source != "replay" || c.Camera.FPS != 30 {
+		t.Errorf("got %+v", c)
+	}
+	if c.Policy.Cooldown.D() != 5*time.Second || c.Policy.Stale != "red" {
+		t.Errorf("policy %+v", c.Policy)
+	}
+	if c.GPIO.Relay != "GPIO5" || c.GPIO.Green != "GPIO17" {
+		t.Errorf("gpio %+v: defaults must fill what the file leaves out", c.GPIO)
+	}
+	if c.Cache.MaxAge.D() != 24*time.Hour {
+		t.Errorf("max_age default %v", c.Cache.MaxAge.D())
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, text string
+		line       int
+		key, msg   string
+	}{
+		{"syntax", "gate = \"a\"\n[camera\n", 3, "", "table name"},
+		{"type", "gate = \"a\"\n[camera]\nfps = \"fast\"\n", 3, "camera.fps", "incompatible types"},
+		{"duration", "[camera]\n\nstall_timeout = \"soon\"\n", 3, "camera.stall_timeout", "not a duration"},
+		{"enum", "[camera]\nsource = \"webcam\"\n", 2, "camera.source", "not replay, rpicam or gocv"},
+		{"unknown key", "gate = \"a\"\n[gpio]\nbuzz = \"GPIO4\"\n", 3, "gpio.buzz", "unknown key"},
+		{"unknown table", "[camra]\nfps = 3\n", 1, "camra", "unknown key"},
+		{"replay without path", "[camera]\nsource = \"replay\"\n", 0, "camera.path", "needs a path"},
+		{"pin twice", "[gpio]\nred = \"GPIO24\"\n", 2, "gpio.red", "already used by gpio.relay"},
+		{"bad pin", "[gpio]\nred = \"GPIO 24\"\n", 2, "gpio.red", "not a pin name"},
+		{"active low name", "[gpio]\nactive_low = [\"gate\"]\n", 2, "gpio.active_low", "not one of"},
+		{"verdict", "[policy]\nunknown = \"blue\"\n", 2, "policy.unknown", "not green, yellow or red"},
+		{"public without token", "[web]\nlisten = \"0.0.0.0:8080\"\n", 0, "web.token", "beyond loopback"},
+		{"feed url", "[feed]\nurl = \"ftp://x\"\n", 2, "feed.url", "http"},
+		{"fps", "[camera]\nfps = 0\n", 2, "camera.fps", "above 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("site.toml", []byte(tt.text))
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *config.Error", err)
+			}
+			if ce.File != "site.toml" || ce.Line != tt.line || ce.Key != tt.key || !strings.Contains(ce.Msg, tt.msg) {
+				t.Errorf("got %q (line %d key %q), want line %d key %q msg ~%q", ce, ce.Line, ce.Key, tt.line, tt.key, tt.msg)
+			}
+			if !strings.HasPrefix(ce.Error(), "site.toml") {
+				t.Errorf("error %q does not start with the file name", ce)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.toml")
+	if err := os.WriteFile(p, []byte("gate = \"g\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Load(p); err != nil || c.Gate != "g" {
+		t.Fatalf("Load = %+v, %v", c.Gate, err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.toml")); err == nil || !strings.Contains(err.Error(), "missing.toml") {
+		t.Errorf("missing file: %v", err)
+	}
+	big := filepath.Join(dir, "big.toml")
+	if err := os.WriteFile(big, []byte(strings.Repeat("# pad\n", MaxSize/6+2)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("oversized file: %v", err)
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for host, want := range map[string]bool{
+		"127.0.0.1": true, "::1": true, "localhost": true, "127.1.2.3": true,
+		"0.0.0.0": false, "": false, "10.0.0.5": false, "gate.local": false,
+	} {
+		if got := IsLoopback(host); got != want {
+			t.Errorf("IsLoopback(%q) = %v", host, got)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("gate = \"a\"\n[camera]\nsource = \"replay\"\npath = \"x\"\n"))
+	f.Add([]byte("[gpio]\nactive_low = [\"relay\"]\n[web]\nlisten = \"[::1]:80\"\n"))
+	f.Add([]byte("[camera\n"))
+	f.Add([]byte("a.b.c = 1\n[[x]]\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse("fuzz.toml", b)
+		if err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v is not a *config.Error", err)
+			}
+			return
+		}
+		// Whatever parses must be valid.
+		if err := c.validate(); err != nil {
+			t.Fatalf("parsed config fails validation: %v", err)
+		}
+	})
+}

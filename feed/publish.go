@@ -1,0 +1,689 @@
+// Package feed publishes (authority side) and fetches (device side) the
+// signed status feed: a TUF repository of static files built with go-tuf v2.
+//
+// A feed directory holds three folders:
+//
+//	keys/   the ed25519 signing keys of the four TUF roles (mode 0600; never serve)
+//	state/  the hash key and the last published status set (never serve)
+//	repo/   the static files to serve: N.root.json, N.targets.json,
+//	        N.snapshot.json, timestamp.json and targets/ (consistent snapshots:
+//	        every target is named by its SHA-256, so nothing is overwritten)
+//
+// The target "manifest.json" (see Manifest) names, for the newest version,
+// the chunks of the full snapshot, the deltas of the last versions, the
+// revocation list, the trust list and the rule profile.
+package feed
+
+import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"checkpoint"
+	"checkpoint/cache"
+)
+
+// Defaults for publishing.
+const (
+	DefaultTimestampExpiry = 24 * time.Hour
+	DefaultRootExpiry      = 365 * 24 * time.Hour
+	DefaultKeepDeltas      = 14
+	DefaultChunkRecords    = 1 << 20
+)
+
+var roles = []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP}
+
+// InitOptions tune Init.
+type InitOptions struct {
+	Clock      checkpoint.Clock // SystemClock when nil
+	RootExpiry time.Duration    // DefaultRootExpiry when zero
+}
+
+// Init creates a new feed in dir (which must not hold one): a signing key per
+// TUF role, the hash key, and root metadata (repo/1.root.json, also copied to
+// repo/root.json for provisioning gates).
+func Init(dir string, opts InitOptions) error {
+	if opts.Clock == nil {
+		opts.Clock = checkpoint.SystemClock{}
+	}
+	if opts.RootExpiry <= 0 {
+		opts.RootExpiry = DefaultRootExpiry
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keys")); err == nil {
+		return fmt.Errorf("init feed %s: already holds a feed (keys/ exists)", dir)
+	}
+	for _, d := range []string{"keys", "state", "repo/targets"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("init feed %s: %w", dir, err)
+		}
+	}
+	os.Chmod(filepath.Join(dir, "keys"), 0o700)
+	os.Chmod(filepath.Join(dir, "state"), 0o700)
+	root := metadata.Root(opts.Clock.Now().UTC().Add(opts.RootExpiry))
+	root.Signed.ConsistentSnapshot = true
+	keys := map[string]ed25519.PrivateKey{}
+	for _, role := range roles {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		keys[role] = priv
+		k, err := metadata.KeyFromPublicKey(priv.Public())
+		if err != nil {
+			return err
+		}
+		if err := root.Signed.AddKey(k, role); err != nil {
+			return err
+		}
+		if err := writeKey(filepath.Join(dir, "keys", role+".pem"), priv); err != nil {
+			return fmt.Errorf("init feed %s: %w", dir, err)
+		}
+	}
+	hk := make([]byte, cache.KeySize)
+	if _, err := rand.Read(hk); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "state", "hashkey"), []byte(hex.EncodeToString(hk)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("init feed %s: %w", dir, err)
+	}
+	if err := sign(root, keys[metadata.ROOT]); err != nil {
+		return err
+	}
+	b, err := root.ToBytes(true)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"1.root.json", "root.json"} {
+		if err := writeFile(filepath.Join(dir, "repo", name), b, 0o644); err != nil {
+			return fmt.Errorf("init feed %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+func writeKey(name string, k ed25519.PrivateKey) error {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return err
+	}
+	return writeFile(name, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+}
+
+// ReadKey reads an ed25519 signing key written by Init.
+func ReadKey(name string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("%s: not a PEM private key", name)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	ek, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an ed25519 key", name)
+	}
+	return ek, nil
+}
+
+func sign[T metadata.Roles](m *metadata.Metadata[T], k ed25519.PrivateKey) error {
+	s, err := signature.LoadSigner(k, crypto.Hash(0))
+	if err != nil {
+		return err
+	}
+	m.ClearSignatures()
+	if _, err := m.Sign(s); err != nil {
+		return fmt.Errorf("sign metadata: %w", err)
+	}
+	return nil
+}
+
+// writeFile writes atomically: a temporary file renamed into place.
+func writeFile(name string, b []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name))
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// Inputs are the files of one publish. Statuses is required; a nil side
+// input keeps the previous version's.
+type Inputs struct {
+	Statuses    io.Reader // CSV qid,status,valid_until (see cache.CSVReader)
+	Revocations io.Reader // CSV hashtype,hash
+	TrustList   io.Reader // PEM bundle of DSC certificates
+	Rules       io.Reader // JSON rule profile, at most cache.MaxRules bytes
+}
+
+// PublishOptions tune Publish.
+type PublishOptions struct {
+	Clock           checkpoint.Clock // SystemClock when nil
+	TimestampExpiry time.Duration    // DefaultTimestampExpiry when zero
+	// MetadataExpiry is the lifetime of the targets and snapshot metadata
+	// (seven days or TimestampExpiry, the longer, when zero).
+	MetadataExpiry time.Duration
+	KeepDeltas     int // deltas listed in the manifest (DefaultKeepDeltas when zero)
+	ChunkRecords   int // records per status chunk (DefaultChunkRecords when zero)
+	// Progress, when set, is called while large inputs are read and written.
+	Progress func(stage string, done int64)
+}
+
+func (o *PublishOptions) defaults() {
+	if o.Clock == nil {
+		o.Clock = checkpoint.SystemClock{}
+	}
+	if o.TimestampExpiry <= 0 {
+		o.TimestampExpiry = DefaultTimestampExpiry
+	}
+	if o.MetadataExpiry <= 0 {
+		o.MetadataExpiry = max(7*24*time.Hour, o.TimestampExpiry)
+	}
+	if o.KeepDeltas <= 0 {
+		o.KeepDeltas = DefaultKeepDeltas
+	}
+	if o.ChunkRecords <= 0 {
+		o.ChunkRecords = DefaultChunkRecords
+	}
+	if o.ChunkRecords > MaxChunkRecords {
+		o.ChunkRecords = MaxChunkRecords
+	}
+	if o.Progress == nil {
+		o.Progress = func(string, int64) {}
+	}
+}
+
+// repo is a feed directory opened for publishing.
+type repo struct {
+	dir       string
+	keys      map[string]ed25519.PrivateKey
+	hashKey   []byte
+	root      *metadata.Metadata[metadata.RootType]
+	targets   *metadata.Metadata[metadata.TargetsType]   // nil before the first publish
+	snapshot  *metadata.Metadata[metadata.SnapshotType]  // nil before the first publish
+	timestamp *metadata.Metadata[metadata.TimestampType] // nil before the first publish
+	manifest  *Manifest                                  // nil before the first publish
+}
+
+func openRepo(dir string) (*repo, error) {
+	r := &repo{dir: dir, keys: map[string]ed25519.PrivateKey{}}
+	for _, role := range roles {
+		k, err := ReadKey(filepath.Join(dir, "keys", role+".pem"))
+		if err != nil {
+			return nil, fmt.Errorf("read %s key (run feed init first?): %w", role, err)
+		}
+		r.keys[role] = k
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "state", "hashkey"))
+	if err != nil {
+		return nil, fmt.Errorf("read hash key: %w", err)
+	}
+	if r.hashKey, err = hex.DecodeString(strings.TrimSpace(string(b))); err != nil || len(r.hashKey) != cache.KeySize {
+		return nil, errors.New("state/hashkey is not 32 bytes of hex")
+	}
+	// The newest root: the highest N.root.json.
+	for v := 1; ; v++ {
+		b, err := os.ReadFile(r.meta(fmt.Sprintf("%d.root.json", v)))
+		if errors.Is(err, os.ErrNotExist) && v > 1 {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read root metadata: %w", err)
+		}
+		if r.root, err = metadata.Root().FromBytes(b); err != nil {
+			return nil, fmt.Errorf("read %d.root.json: %w", v, err)
+		}
+	}
+	b, err = os.ReadFile(r.meta("timestamp.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.timestamp, err = metadata.Timestamp().FromBytes(b); err != nil {
+		return nil, fmt.Errorf("read timestamp.json: %w", err)
+	}
+	sv := r.timestamp.Signed.Meta["snapshot.json"].Version
+	if b, err = os.ReadFile(r.meta(fmt.Sprintf("%d.snapshot.json", sv))); err != nil {
+		return nil, err
+	}
+	if r.snapshot, err = metadata.Snapshot().FromBytes(b); err != nil {
+		return nil, fmt.Errorf("read snapshot metadata: %w", err)
+	}
+	tv := r.snapshot.Signed.Meta["targets.json"].Version
+	if b, err = os.ReadFile(r.meta(fmt.Sprintf("%d.targets.json", tv))); err != nil {
+		return nil, err
+	}
+	if r.targets, err = metadata.Targets().FromBytes(b); err != nil {
+		return nil, fmt.Errorf("read targets metadata: %w", err)
+	}
+	if b, err = os.ReadFile(filepath.Join(dir, "state", "manifest.json")); err != nil {
+		return nil, fmt.Errorf("read state/manifest.json: %w", err)
+	}
+	if r.manifest, err = ParseManifest(b); err != nil {
+		return nil, fmt.Errorf("state/manifest.json: %w", err)
+	}
+	return r, nil
+}
+
+func (r *repo) meta(name string) string { return filepath.Join(r.dir, "repo", name) }
+
+// pubRec is a status row on the publishing side, with its input line.
+type pubRec struct {
+	hash  [cache.HashSize]byte
+	until int64
+	line  int32
+	color checkpoint.Color
+}
+
+// Publish reads the inputs, computes the delta against the last published
+// version and publishes a new version: status chunks, the delta, the side
+// files, the manifest, and signed targets, snapshot and timestamp metadata.
+// Every input is checked before anything is written: on a bad row the error
+// names its line and nothing is published.
+func Publish(ctx context.Context, dir string, in Inputs, opts PublishOptions) (*Manifest, error) {
+	opts.defaults()
+	r, err := openRepo(dir)
+	if err != nil {
+		return nil, fmt.Errorf("publish %s: %w", dir, err)
+	}
+	if in.Statuses == nil {
+		return nil, errors.New("publish: no status file")
+	}
+	recs, err := readStatuses(ctx, in.Statuses, r.hashKey, opts.Progress)
+	if err != nil {
+		return nil, fmt.Errorf("publish: statuses: %w", err)
+	}
+	side := map[string][]byte{}
+	if in.Revocations != nil {
+		list, err := ParseRevocationsCSV(in.Revocations)
+		if err != nil {
+			return nil, fmt.Errorf("publish: revocations: %w", err)
+		}
+		slices.SortFunc(list, func(a, b cache.Revocation) int {
+			return cmp.Or(cmp.Compare(a.Type, b.Type), bytes.Compare(a.Hash[:], b.Hash[:]))
+		})
+		list = slices.Compact(list)
+		if side["revocations.bin.gz"], err = encodeRevocations(list); err != nil {
+			return nil, err
+		}
+	}
+	if in.TrustList != nil {
+		b, err := io.ReadAll(io.LimitReader(in.TrustList, MaxTrustList+1))
+		if err != nil {
+			return nil, fmt.Errorf("publish: trust list: %w", err)
+		}
+		if _, err := ParseTrustList(b); err != nil {
+			return nil, fmt.Errorf("publish: %w", err)
+		}
+		side["trustlist.pem"] = b
+	}
+	if in.Rules != nil {
+		b, err := io.ReadAll(io.LimitReader(in.Rules, cache.MaxRules+1))
+		if err != nil {
+			return nil, fmt.Errorf("publish: rules: %w", err)
+		}
+		if err := CheckRules(b); err != nil {
+			return nil, fmt.Errorf("publish: %w", err)
+		}
+		side["rules.json"] = b
+	}
+	prev, err := readState(dir)
+	if err != nil {
+		return nil, fmt.Errorf("publish: previous status set: %w", err)
+	}
+	return r.publish(ctx, recs, prev, side, opts)
+}
+
+// readStatuses reads, hashes, sorts and checks the status CSV.
+func readStatuses(ctx context.Context, rd io.Reader, key []byte, progress func(string, int64)) ([]pubRec, error) {
+	cr := cache.NewCSVReader(rd)
+	var recs []pubRec
+	for {
+		row, err := cr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(recs)%(1<<20) == 0 && len(recs) > 0 {
+			progress("read", int64(len(recs)))
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(row.Key))
+		var p pubRec
+		copy(p.hash[:], m.Sum(nil))
+		p.until, p.line, p.color = row.ValidUntil, int32(cr.Line()), row.Color
+		recs = append(recs, p)
+	}
+	progress("read", int64(len(recs)))
+	slices.SortFunc(recs, func(a, b pubRec) int {
+		return cmp.Or(bytes.Compare(a.hash[:], b.hash[:]), cmp.Compare(a.line, b.line))
+	})
+	for i := 1; i < len(recs); i++ {
+		if recs[i].hash == recs[i-1].hash {
+			return nil, &cache.LineError{Line: int(recs[i].line), Msg: fmt.Sprintf("qid repeats line %d", recs[i-1].line)}
+		}
+	}
+	return recs, nil
+}
+
+// statePath is the last published full status set.
+func statePath(dir string) string { return filepath.Join(dir, "state", "statuses.bin.gz") }
+
+func readState(dir string) ([]cache.Record, error) {
+	f, err := os.Open(statePath(dir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return decodeChunk(f, kindSnapshot, nil, 1<<40)
+}
+
+func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, side map[string][]byte, opts PublishOptions) (*Manifest, error) {
+	now := opts.Clock.Now().UTC()
+	version := int64(1)
+	if r.manifest != nil {
+		version = r.manifest.Version + 1
+	}
+	full := make([]cache.Record, len(recs))
+	for i, p := range recs {
+		full[i] = cache.Record{Hash: p.hash, Color: p.color, ValidUntil: p.until}
+	}
+	delta := diff(prev, full)
+
+	tdir := filepath.Join(r.dir, "repo", "targets")
+	vdir := fmt.Sprintf("v%d", version)
+	if err := os.MkdirAll(filepath.Join(tdir, vdir), 0o755); err != nil {
+		return nil, err
+	}
+	files := map[string]*metadata.TargetFiles{}
+	put := func(name string, b []byte) error {
+		tf, err := metadata.TargetFile().FromBytes(name, b, "sha256")
+		if err != nil {
+			return err
+		}
+		h := hex.EncodeToString(tf.Hashes["sha256"])
+		dirName, base := path.Split(name)
+		if err := writeFile(filepath.Join(tdir, filepath.FromSlash(dirName), h+"."+base), b, 0o644); err != nil {
+			return fmt.Errorf("write target %s: %w", name, err)
+		}
+		files[name] = tf
+		return nil
+	}
+	m := &Manifest{Format: 1, Version: version, Published: now, HashKey: hex.EncodeToString(r.hashKey), Statuses: int64(len(full))}
+	chunks := func(kind byte, name string, recs []cache.Record) ([]string, error) {
+		var names []string
+		var buf bytes.Buffer
+		for i := 0; i == 0 || i < len(recs); i += opts.ChunkRecords {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			buf.Reset()
+			if err := encodeChunk(&buf, kind, recs[i:min(i+opts.ChunkRecords, len(recs))], gzip.BestSpeed); err != nil {
+				return nil, err
+			}
+			n := fmt.Sprintf("%s/%s-%d.bin.gz", vdir, name, len(names))
+			if err := put(n, buf.Bytes()); err != nil {
+				return nil, err
+			}
+			names = append(names, n)
+			opts.Progress("write "+name, int64(min(i+opts.ChunkRecords, len(recs))))
+		}
+		return names, nil
+	}
+	var err error
+	if m.Snapshot, err = chunks(kindSnapshot, "snapshot", full); err != nil {
+		return nil, err
+	}
+	if r.manifest != nil {
+		d := Delta{From: version - 1, To: version, Changes: int64(len(delta))}
+		if d.Chunks, err = chunks(kindDelta, "delta", delta); err != nil {
+			return nil, err
+		}
+		keep := r.manifest.Deltas
+		if len(keep) >= opts.KeepDeltas {
+			keep = keep[len(keep)-opts.KeepDeltas+1:]
+		}
+		m.Deltas = append(slices.Clone(keep), d)
+		for _, od := range m.Deltas[:len(m.Deltas)-1] {
+			for _, c := range od.Chunks {
+				tf, ok := r.targets.Signed.Targets[c]
+				if !ok {
+					return nil, fmt.Errorf("previous targets lack %s", c)
+				}
+				files[c] = tf
+			}
+		}
+	}
+	for name, dst := range map[string]*string{"revocations.bin.gz": &m.Revocations, "trustlist.pem": &m.TrustList, "rules.json": &m.Rules} {
+		if b, ok := side[name]; ok {
+			if err := put(name, b); err != nil {
+				return nil, err
+			}
+			*dst = name
+			continue
+		}
+		if r.manifest != nil {
+			if tf, ok := r.targets.Signed.Targets[name]; ok {
+				files[name] = tf
+				*dst = name
+			}
+		}
+	}
+	if err := m.check(); err != nil {
+		return nil, fmt.Errorf("built a bad manifest: %w", err)
+	}
+	mb, err := json.MarshalIndent(m, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	if err := put("manifest.json", mb); err != nil {
+		return nil, err
+	}
+	if err := r.sign(files, now, opts); err != nil {
+		return nil, err
+	}
+	// The device-visible switch happened with timestamp.json; now the state.
+	var sb bytes.Buffer
+	if err := encodeChunk(&sb, kindSnapshot, full, gzip.BestSpeed); err != nil {
+		return nil, err
+	}
+	if err := writeFile(statePath(r.dir), sb.Bytes(), 0o600); err != nil {
+		return nil, fmt.Errorf("write state: %w", err)
+	}
+	if err := writeFile(filepath.Join(r.dir, "state", "manifest.json"), mb, 0o600); err != nil {
+		return nil, fmt.Errorf("write state: %w", err)
+	}
+	r.prune(m)
+	return m, nil
+}
+
+// sign writes new targets, snapshot and timestamp metadata for files.
+func (r *repo) sign(files map[string]*metadata.TargetFiles, now time.Time, opts PublishOptions) error {
+	tv, sv, tsv := int64(1), int64(1), int64(1)
+	if r.targets != nil {
+		tv, sv, tsv = r.targets.Signed.Version+1, r.snapshot.Signed.Version+1, r.timestamp.Signed.Version+1
+	}
+	t := metadata.Targets(now.Add(opts.MetadataExpiry))
+	t.Signed.Version = tv
+	t.Signed.Targets = files
+	if err := sign(t, r.keys[metadata.TARGETS]); err != nil {
+		return err
+	}
+	tb, err := t.ToBytes(false)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(r.meta(fmt.Sprintf("%d.targets.json", tv)), tb, 0o644); err != nil {
+		return err
+	}
+	r.targets = t
+	return r.signSnapshot(tb, sv, tsv, now, opts)
+}
+
+// signSnapshot writes snapshot version sv over the targets metadata tb, then
+// timestamp version tsv over it.
+func (r *repo) signSnapshot(tb []byte, sv, tsv int64, now time.Time, opts PublishOptions) error {
+	s := metadata.Snapshot(now.Add(opts.MetadataExpiry))
+	s.Signed.Version = sv
+	mf := metadata.MetaFile(r.targets.Signed.Version)
+	mf.Length = int64(len(tb))
+	h := sha256.Sum256(tb)
+	mf.Hashes = metadata.Hashes{"sha256": h[:]}
+	s.Signed.Meta = map[string]*metadata.MetaFiles{"targets.json": mf}
+	if err := sign(s, r.keys[metadata.SNAPSHOT]); err != nil {
+		return err
+	}
+	sb, err := s.ToBytes(false)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(r.meta(fmt.Sprintf("%d.snapshot.json", sv)), sb, 0o644); err != nil {
+		return err
+	}
+	r.snapshot = s
+	ts := metadata.Timestamp(now.Add(opts.TimestampExpiry))
+	ts.Signed.Version = tsv
+	smf := metadata.MetaFile(sv)
+	smf.Length = int64(len(sb))
+	sh := sha256.Sum256(sb)
+	smf.Hashes = metadata.Hashes{"sha256": sh[:]}
+	ts.Signed.Meta = map[string]*metadata.MetaFiles{"snapshot.json": smf}
+	if err := sign(ts, r.keys[metadata.TIMESTAMP]); err != nil {
+		return err
+	}
+	tsb, err := ts.ToBytes(false)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(r.meta("timestamp.json"), tsb, 0o644); err != nil {
+		return err
+	}
+	r.timestamp = ts
+	return nil
+}
+
+// Refresh re-signs the timestamp with a new expiry (and the snapshot and
+// targets metadata when they would expire first), without new data: run it
+// more often than the timestamp expiry so gates do not go stale.
+func Refresh(dir string, opts PublishOptions) error {
+	opts.defaults()
+	r, err := openRepo(dir)
+	if err != nil {
+		return fmt.Errorf("refresh %s: %w", dir, err)
+	}
+	if r.timestamp == nil {
+		return fmt.Errorf("refresh %s: nothing published yet", dir)
+	}
+	now := opts.Clock.Now().UTC()
+	tsExp := now.Add(opts.TimestampExpiry)
+	if r.targets.Signed.Expires.Before(tsExp) || r.snapshot.Signed.Expires.Before(tsExp) {
+		return r.sign(r.targets.Signed.Targets, now, opts)
+	}
+	ts := metadata.Timestamp(tsExp)
+	ts.Signed.Version = r.timestamp.Signed.Version + 1
+	ts.Signed.Meta = r.timestamp.Signed.Meta
+	if err := sign(ts, r.keys[metadata.TIMESTAMP]); err != nil {
+		return err
+	}
+	b, err := ts.ToBytes(false)
+	if err != nil {
+		return err
+	}
+	return writeFile(r.meta("timestamp.json"), b, 0o644)
+}
+
+// prune removes the target folders of versions no delta of m refers to any
+// more (keeping one extra for gates fetching right now).
+func (r *repo) prune(m *Manifest) {
+	oldest := m.Version
+	if len(m.Deltas) > 0 {
+		oldest = m.Deltas[0].To
+	}
+	// Keep one more version: a gate may be fetching it right now.
+	oldest--
+	ents, _ := os.ReadDir(filepath.Join(r.dir, "repo", "targets"))
+	for _, e := range ents {
+		if v, ok := strings.CutPrefix(e.Name(), "v"); ok && e.IsDir() {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n < oldest {
+				os.RemoveAll(filepath.Join(r.dir, "repo", "targets", e.Name()))
+			}
+		}
+	}
+}
+
+// diff returns the changes that turn prev into next (both sorted by hash):
+// rows added or changed, and deletions.
+func diff(prev, next []cache.Record) []cache.Record {
+	var out []cache.Record
+	i, j := 0, 0
+	for i < len(prev) || j < len(next) {
+		switch {
+		case j == len(next) || (i < len(prev) && bytes.Compare(prev[i].Hash[:], next[j].Hash[:]) < 0):
+			out = append(out, cache.Record{Hash: prev[i].Hash, Delete: true})
+			i++
+		case i == len(prev) || bytes.Compare(prev[i].Hash[:], next[j].Hash[:]) > 0:
+			out = append(out, next[j])
+			j++
+		default:
+			if prev[i].Color != next[j].Color || prev[i].ValidUntil != next[j].ValidUntil {
+				out = append(out, next[j])
+			}
+			i++
+			j++
+		}
+	}
+	return out
+}

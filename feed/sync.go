@@ -1,0 +1,675 @@
+package feed
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	neturl "net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	tufconfig "github.com/theupdateframework/go-tuf/v2/metadata/config"
+	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
+
+	"checkpoint"
+	"checkpoint/cache"
+)
+
+// Defaults for syncing.
+const (
+	DefaultInterval   = 5 * time.Minute
+	DefaultTimeout    = 30 * time.Second
+	DefaultMinBackoff = 5 * time.Second
+	// DefaultMaxTarget caps one downloaded target.
+	DefaultMaxTarget = 256 << 20
+)
+
+// Config configures a Syncer.
+type Config struct {
+	URL  string // base URL of the repository: metadata at URL/, targets at URL/targets/
+	Root []byte // the provisioned root.json
+	// Dir holds the trusted metadata and verified downloads between syncs
+	// (for example the cache path + ".feed").
+	Dir string
+	// Timeout bounds waiting for an answer, and any pause in a download,
+	// per request (DefaultTimeout when zero).
+	Timeout time.Duration
+	// Interval is the time between syncs (DefaultInterval when zero).
+	Interval time.Duration
+	// MinBackoff is the first wait after a failure; it doubles with each
+	// further failure up to Interval (DefaultMinBackoff when zero).
+	MinBackoff time.Duration
+	// Clock gives the time metadata expiry is checked against. Default: the
+	// system clock floored at the cache's feed time (checkpoint.FloorClock).
+	Clock     checkpoint.Clock
+	Logger    *slog.Logger // slog.Default when nil
+	Client    *http.Client // a client of its own when nil
+	MaxTarget int64        // DefaultMaxTarget when zero
+}
+
+// Stats are the syncer's metrics, for the logs and the status page.
+type Stats struct {
+	Version     int64         // feed version in the cache
+	FeedTime    time.Time     // its publication time
+	Expires     time.Time     // expiry of the verified timestamp
+	LastAttempt time.Time     // start of the last sync
+	LastSuccess time.Time     // end of the last successful sync
+	LastError   string        // error of the last sync, empty after a success
+	Mode        string        // what the last successful sync did: none, delta or snapshot
+	Bytes       int64         // bytes downloaded by the last sync
+	TotalBytes  int64         // bytes downloaded since start
+	Applied     int64         // status rows written by the last successful sync
+	Duration    time.Duration // of the last sync
+	Syncs       uint64        // syncs attempted
+	Failures    uint64        // syncs failed
+	Consecutive int           // failures since the last success
+}
+
+// Result says what one sync did.
+type Result struct {
+	From, To int64  // cache version before and after
+	Mode     string // none, delta or snapshot
+	Applied  int64  // status rows written
+	Fallback error  // why the delta was rejected, when the snapshot was used instead
+	Bytes    int64  // bytes downloaded
+	Duration time.Duration
+}
+
+// Syncer keeps a cache current from a feed. Sync and Run must not be called
+// concurrently with each other; Stats may be called at any time.
+type Syncer struct {
+	db      *cache.DB
+	cfg     Config
+	log     *slog.Logger
+	client  *http.Client
+	trigger chan struct{}
+
+	mu    sync.Mutex
+	stats Stats
+
+	afterBegin   func() // test hook: runs once the write transaction is open
+	beforeCommit func() // test hook: runs with all rows written, before the commit
+}
+
+// NewSyncer returns a syncer for db.
+func NewSyncer(db *cache.DB, cfg Config) (*Syncer, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("feed: no URL")
+	}
+	if len(cfg.Root) == 0 {
+		return nil, errors.New("feed: no root metadata")
+	}
+	if _, err := metadata.Root().FromBytes(cfg.Root); err != nil {
+		return nil, fmt.Errorf("feed: provisioned root metadata: %w", err)
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("feed: no state directory")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = checkpoint.FloorClock{Clock: checkpoint.SystemClock{}, Floor: db.FeedTime}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxTarget <= 0 {
+		cfg.MaxTarget = DefaultMaxTarget
+	}
+	s := &Syncer{db: db, cfg: cfg, log: cfg.Logger, client: cfg.Client, trigger: make(chan struct{}, 1)}
+	if s.client == nil {
+		s.client = &http.Client{Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
+			TLSHandshakeTimeout: cfg.Timeout,
+			MaxIdleConns:        2,
+			IdleConnTimeout:     time.Minute,
+		}}
+	}
+	s.stats.Version, s.stats.FeedTime, s.stats.Expires = db.Version(), db.FeedTime(), db.Expires()
+	return s, nil
+}
+
+// Stats returns the metrics.
+func (s *Syncer) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Trigger asks Run to sync now.
+func (s *Syncer) Trigger() {
+	select {
+	case s.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run syncs now and then every Interval until ctx is done; after a failure
+// it retries with exponential backoff (MinBackoff doubling up to Interval).
+// Each sync logs one line.
+func (s *Syncer) Run(ctx context.Context) {
+	for {
+		_, err := s.SyncOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := s.cfg.Interval
+		if err != nil {
+			wait = s.backoff()
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.trigger:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is the wait after the latest run of failures.
+func (s *Syncer) backoff() time.Duration {
+	fails := s.Stats().Consecutive
+	wait := s.cfg.MinBackoff << min(max(fails-1, 0), 20)
+	if wait > s.cfg.Interval || wait <= 0 {
+		wait = s.cfg.Interval
+	}
+	return jitter(wait)
+}
+
+// SyncOnce syncs once and logs one line: what was applied, or why the sync
+// failed (with its Kind).
+func (s *Syncer) SyncOnce(ctx context.Context) (Result, error) {
+	res, err := s.Sync(ctx)
+	if ctx.Err() != nil {
+		return res, err
+	}
+	if err != nil {
+		s.log.Warn("feed sync failed", "kind", Kind(err), "err", err, "version", s.db.Version(), "retry_in", s.backoff().Round(time.Second))
+		return res, err
+	}
+	if res.Fallback != nil {
+		s.log.Warn("feed delta rejected, fell back to the snapshot", "kind", Kind(res.Fallback), "err", res.Fallback, "version", res.To, "applied", res.Applied)
+		return res, nil
+	}
+	s.log.Info("feed sync", "mode", res.Mode, "from", res.From, "version", res.To,
+		"applied", res.Applied, "bytes", res.Bytes, "ms", res.Duration.Milliseconds())
+	return res, nil
+}
+
+// jitter spreads retries of many gates: d minus up to a tenth.
+func jitter(d time.Duration) time.Duration {
+	if d < 10 {
+		return d
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(d/10)))
+	if err != nil {
+		return d
+	}
+	return d - time.Duration(n.Int64())
+}
+
+// Error kinds, for logs and metrics.
+const (
+	KindSignature = "signature" // metadata not signed by the trusted keys
+	KindRollback  = "rollback"  // older metadata or feed version than already trusted
+	KindExpired   = "expired"   // metadata expired: a frozen or stale feed
+	KindDigest    = "digest"    // a file does not match its signed length and hash (or is longer than allowed)
+	KindDownload  = "download"  // HTTP error, truncated or oversized download
+	KindTimeout   = "timeout"   // the server did not answer in time
+	KindDiskFull  = "disk-full" // the cache could not grow
+	KindFeed      = "feed"      // the feed's content is malformed
+	KindOther     = "other"
+)
+
+// Kind classifies a sync error.
+func Kind(err error) string {
+	var te *timeoutError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &te):
+		return KindTimeout
+	case errors.Is(err, &metadata.ErrUnsignedMetadata{}):
+		return KindSignature
+	case errors.Is(err, &metadata.ErrBadVersionNumber{}), errors.Is(err, errRollback):
+		return KindRollback
+	case errors.Is(err, &metadata.ErrExpiredMetadata{}):
+		return KindExpired
+	case errors.Is(err, &metadata.ErrLengthOrHashMismatch{}), errors.Is(err, &metadata.ErrDownloadLengthMismatch{}):
+		return KindDigest
+	case errors.Is(err, cache.ErrFull), errors.Is(err, syscall.ENOSPC):
+		return KindDiskFull
+	case errors.Is(err, &metadata.ErrDownload{}), errors.Is(err, &metadata.ErrDownloadHTTP{}), errors.Is(err, io.ErrUnexpectedEOF):
+		return KindDownload
+	case errors.Is(err, errFeed):
+		return KindFeed
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		if ne.Timeout() {
+			return KindTimeout
+		}
+		return KindDownload
+	}
+	return KindOther
+}
+
+var (
+	errRollback = errors.New("rollback")
+	errFeed     = errors.New("malformed feed")
+)
+
+// Sync brings the cache to the feed's newest version once. On any error the
+// cache keeps its last good state.
+func (s *Syncer) Sync(ctx context.Context) (Result, error) {
+	start := time.Now()
+	s.mu.Lock()
+	s.stats.LastAttempt = s.cfg.Clock.Now()
+	s.stats.Syncs++
+	s.mu.Unlock()
+	f := &fetcher{ctx: ctx, client: s.client, timeout: s.cfg.Timeout}
+	res, err := s.sync(ctx, f)
+	res.Bytes = f.bytes.Load()
+	res.Duration = time.Since(start)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &s.stats
+	st.Bytes, st.Duration = res.Bytes, res.Duration
+	st.TotalBytes += res.Bytes
+	st.Version, st.FeedTime, st.Expires = s.db.Version(), s.db.FeedTime(), s.db.Expires()
+	if err != nil {
+		st.Failures++
+		st.Consecutive++
+		st.LastError = err.Error()
+		return res, err
+	}
+	st.LastSuccess = s.cfg.Clock.Now()
+	st.LastError, st.Consecutive = "", 0
+	st.Mode, st.Applied = res.Mode, res.Applied
+	return res, nil
+}
+
+func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
+	res := Result{From: s.db.Version(), To: s.db.Version(), Mode: "none"}
+	up, err := s.updater(f)
+	if err != nil {
+		return res, err
+	}
+	if err := up.Refresh(); err != nil {
+		return res, fmt.Errorf("refresh metadata: %w", err)
+	}
+	trusted := up.GetTrustedMetadataSet()
+	expires := trusted.Timestamp.Signed.Expires
+	mb, err := s.target(up, "manifest.json", MaxManifest)
+	if err != nil {
+		return res, err
+	}
+	m, err := ParseManifest(mb)
+	if err != nil {
+		return res, fmt.Errorf("%w: %v", errFeed, err)
+	}
+	have := s.db.Version()
+	sameKey := bytes.Equal(s.db.HashKey(), m.key())
+	switch {
+	case m.Version < have:
+		return res, fmt.Errorf("%w: feed version %d is older than version %d in the cache", errRollback, m.Version, have)
+	case m.Version == have && sameKey:
+		if err := s.db.Touch(ctx, expires); err != nil {
+			return res, err
+		}
+		return res, nil
+	}
+	var deltas []Delta
+	if have > 0 && sameKey && !s.db.Rebuilding() {
+		for _, d := range m.Deltas {
+			if d.From >= have {
+				deltas = append(deltas, d)
+			}
+		}
+		if len(deltas) == 0 || deltas[0].From != have {
+			deltas = nil // a gap: the snapshot it is
+		}
+	}
+	if deltas != nil {
+		res, err = s.apply(ctx, up, m, deltas, expires, res)
+		// Only wrong data warrants the (larger) snapshot; network and disk
+		// errors are retried later.
+		if err == nil || ctx.Err() != nil || (Kind(err) != KindDigest && Kind(err) != KindFeed) {
+			return res, err
+		}
+		res.Fallback = err
+	}
+	res, err = s.apply(ctx, up, m, nil, expires, res)
+	if err != nil && res.Fallback != nil {
+		err = &fallbackError{delta: res.Fallback, snapshot: err}
+	}
+	return res, err
+}
+
+// fallbackError is a failed snapshot after a rejected delta.
+type fallbackError struct{ delta, snapshot error }
+
+func (e *fallbackError) Error() string {
+	return fmt.Sprintf("%v (after the delta was rejected: %v)", e.snapshot, e.delta)
+}
+
+// Unwrap returns the snapshot's error: it decides the Kind.
+func (e *fallbackError) Unwrap() error { return e.snapshot }
+
+// updater builds a go-tuf updater over the trusted metadata in Dir.
+func (s *Syncer) updater(f *fetcher) (*updater.Updater, error) {
+	mdir, tdir := filepath.Join(s.cfg.Dir, "metadata"), filepath.Join(s.cfg.Dir, "targets")
+	for _, d := range []string{mdir, tdir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("feed state: %w", err)
+		}
+	}
+	root := s.cfg.Root
+	if b, err := os.ReadFile(filepath.Join(mdir, "root.json")); err == nil {
+		root = b
+	}
+	cfg, err := tufconfig.New(s.cfg.URL, root)
+	if err != nil {
+		return nil, fmt.Errorf("feed config: %w", err)
+	}
+	cfg.LocalMetadataDir, cfg.LocalTargetsDir = mdir, tdir
+	cfg.Fetcher = f
+	up, err := updater.New(cfg)
+	if err != nil {
+		if root != nil && !bytes.Equal(root, s.cfg.Root) {
+			// The stored root is unusable (for example truncated by a power
+			// cut): start again from the provisioned one.
+			os.Remove(filepath.Join(mdir, "root.json"))
+			cfg.LocalTrustedRoot = s.cfg.Root
+			up, err = updater.New(cfg)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load trusted root: %w", err)
+		}
+	}
+	up.UnsafeSetRefTime(s.cfg.Clock.Now().UTC())
+	return up, nil
+}
+
+// target returns a verified target, from the download folder when a
+// previous sync already fetched it, else from the server.
+func (s *Syncer) target(up *updater.Updater, path string, limit int64) ([]byte, error) {
+	tf, err := up.GetTargetInfo(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: target %s: %v", errFeed, path, err)
+	}
+	if tf.Length > limit {
+		return nil, fmt.Errorf("%w: target %s is %d bytes, at most %d allowed", errFeed, path, tf.Length, limit)
+	}
+	if _, b, err := up.FindCachedTarget(tf, ""); err == nil && b != nil {
+		return b, nil
+	}
+	_, b, err := up.DownloadTarget(tf, "", "")
+	if err != nil {
+		return nil, fmt.Errorf("download %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// fetch downloads (or finds already downloaded) every target in paths,
+// without keeping them in memory.
+func (s *Syncer) fetch(up *updater.Updater, paths []string) error {
+	for _, p := range paths {
+		if _, err := s.target(up, p, s.cfg.MaxTarget); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply fetches and applies either the deltas (when given) or the snapshot,
+// plus changed side files, in one transaction.
+func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *Manifest, deltas []Delta, expires time.Time, res Result) (Result, error) {
+	var chunks []string
+	kind := byte(kindSnapshot)
+	if deltas != nil {
+		kind = kindDelta
+		for _, d := range deltas {
+			chunks = append(chunks, d.Chunks...)
+		}
+	} else {
+		chunks = m.Snapshot
+	}
+	side := map[string]string{} // target → meta key, for side files that changed
+	for _, p := range []string{m.Revocations, m.TrustList, m.Rules} {
+		if p == "" {
+			continue
+		}
+		tf, err := up.GetTargetInfo(p)
+		if err != nil {
+			return res, fmt.Errorf("%w: target %s: %v", errFeed, p, err)
+		}
+		old, err := s.db.Meta(ctx, "applied:"+p)
+		if err != nil {
+			return res, err
+		}
+		if h := hex.EncodeToString(tf.Hashes["sha256"]); h != string(old) || deltas == nil {
+			side[p] = h
+		}
+	}
+	all := append([]string(nil), chunks...)
+	for p := range side {
+		all = append(all, p)
+	}
+	// Download everything first: the write transaction never waits on the network.
+	if err := s.fetch(up, all); err != nil {
+		return res, err
+	}
+	u, err := s.db.Begin(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer u.Rollback()
+	if s.afterBegin != nil {
+		s.afterBegin()
+	}
+	if deltas == nil {
+		if err := u.ClearStatuses(); err != nil {
+			return res, err
+		}
+		if err := u.SetKey(m.key()); err != nil {
+			return res, err
+		}
+	}
+	var recs []cache.Record
+	var rows int64
+	var last []byte
+	for _, c := range chunks {
+		b, err := s.target(up, c, s.cfg.MaxTarget)
+		if err != nil {
+			return res, err
+		}
+		recs, err = decodeChunk(bytes.NewReader(b), kind, recs, MaxChunkRecords)
+		if err != nil {
+			return res, fmt.Errorf("%w: %s: %v", errFeed, c, err)
+		}
+		if deltas == nil && len(recs) > 0 {
+			if last != nil && bytes.Compare(recs[0].Hash[:], last) <= 0 {
+				return res, fmt.Errorf("%w: %s: keys out of order across chunks", errFeed, c)
+			}
+			last = append(last[:0], recs[len(recs)-1].Hash[:]...)
+		}
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if err := u.Put(recs...); err != nil {
+			return res, fmt.Errorf("apply %s: %w", c, err)
+		}
+		rows += int64(len(recs))
+	}
+	if deltas == nil && rows != m.Statuses {
+		return res, fmt.Errorf("%w: snapshot holds %d rows, manifest says %d", errFeed, rows, m.Statuses)
+	}
+	for p, h := range side {
+		b, err := s.target(up, p, s.cfg.MaxTarget)
+		if err != nil {
+			return res, err
+		}
+		switch p {
+		case m.Revocations:
+			list, err := decodeRevocations(b)
+			if err != nil {
+				return res, fmt.Errorf("%w: %v", errFeed, err)
+			}
+			err = u.SetRevocations(list)
+			if err != nil {
+				return res, err
+			}
+		case m.TrustList:
+			ders, err := ParseTrustList(b)
+			if err != nil {
+				return res, fmt.Errorf("%w: %v", errFeed, err)
+			}
+			if err := u.SetSigners(ders); err != nil {
+				return res, err
+			}
+		case m.Rules:
+			if err := CheckRules(b); err != nil {
+				return res, fmt.Errorf("%w: %v", errFeed, err)
+			}
+			if err := u.SetRules(b); err != nil {
+				return res, err
+			}
+		}
+		u.SetMeta("applied:"+p, []byte(h))
+	}
+	u.SetFeed(m.Version, m.Published, expires)
+	if s.beforeCommit != nil {
+		s.beforeCommit()
+	}
+	if err := u.Commit(); err != nil {
+		return res, err
+	}
+	s.cleanDownloads()
+	res.To, res.Applied = m.Version, rows
+	res.Mode = "snapshot"
+	if deltas != nil {
+		res.Mode = "delta"
+	}
+	return res, nil
+}
+
+// cleanDownloads removes applied downloads.
+func (s *Syncer) cleanDownloads() {
+	dir := filepath.Join(s.cfg.Dir, "targets")
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
+}
+
+// timeoutError is a request that got no answer, or stalled, for the timeout.
+type timeoutError struct {
+	url string
+	d   time.Duration
+}
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("no answer from %s within %v", e.url, e.d)
+}
+
+// fetcher implements go-tuf's fetcher.Fetcher over a context, with a timeout
+// on every pause (not on the whole download, so large files on slow links
+// still arrive), and counts the bytes.
+type fetcher struct {
+	ctx     context.Context
+	client  *http.Client
+	timeout time.Duration
+	bytes   atomic.Int64
+}
+
+// DownloadFile fetches url, reading at most maxLength bytes.
+func (f *fetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]byte, error) {
+	shown := redactURL(url) // errors are logged: never a password in the URL
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	var fired atomic.Bool
+	timer := time.AfterFunc(f.timeout, func() { fired.Store(true); cancel() })
+	defer timer.Stop()
+	fail := func(err error) ([]byte, error) {
+		if fired.Load() {
+			return nil, &timeoutError{url: shown, d: f.timeout}
+		}
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return fail(&metadata.ErrDownload{Msg: err.Error()})
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, &metadata.ErrDownloadHTTP{StatusCode: resp.StatusCode, URL: shown}
+	}
+	if resp.ContentLength > maxLength {
+		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is %d bytes, more than the %d expected", shown, resp.ContentLength, maxLength)}
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength))
+	}
+	p := make([]byte, 64<<10)
+	lr := io.LimitReader(resp.Body, maxLength+1)
+	for {
+		n, err := lr.Read(p)
+		if n > 0 {
+			timer.Reset(f.timeout)
+			buf.Write(p[:n])
+			f.bytes.Add(int64(n))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return fail(&metadata.ErrDownload{Msg: fmt.Sprintf("%s: truncated after %d bytes", shown, buf.Len())})
+			}
+			return fail(&metadata.ErrDownload{Msg: fmt.Sprintf("%s: %v", shown, err)})
+		}
+	}
+	if int64(buf.Len()) > maxLength {
+		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is more than the %d bytes expected", shown, maxLength)}
+	}
+	return buf.Bytes(), nil
+}
+
+// redactURL returns raw with its password, if any, replaced by "xxxxx".
+func redactURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "the feed URL"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,248 @@
+// Package pintest helps tests watch the gate's outputs: a fake Clock that
+// steps pattern playback deterministically, and a Recorder that logs every
+// level change of periph.io gpiotest pins with its time offset.
+//
+// A test of the whole loop wires them like this:
+//
+//	clk := pintest.NewClock()
+//	rec := pintest.NewRecorder(clk)
+//	pins, _ := gpio.NewPins(rec.Outputs())        // five gpiotest pins, named after their outputs
+//	sig := gpio.New(pins, gpio.Options{Clock: clk})
+//	defer sig.Close()
+//	... sig.Show(checkpoint.Green) (or the scanner calls it) ...
+//	clk.Advance(3*time.Second, sig.Sync)          // play the pattern to its end
+//	rec.Lines() // ["0s green High", "0s buzzer High", "0s relay High", "100ms buzzer Low", ...]
+//
+// To see each verdict's whole pattern in a scanner test, call
+// clk.Advance(3*time.Second, sig.Sync) from an Observer's Verdict method:
+// it runs in the frame loop, so the next frame waits until the pattern has
+// played out in fake time.
+package pintest
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	pgpio "periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"checkpoint/gpio"
+)
+
+// Epoch is the fake clock's starting time.
+var Epoch = time.Date(2021, 9, 1, 7, 0, 0, 0, time.UTC)
+
+// Clock is a fake gpio.Clock: time moves only in Advance.
+type Clock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*timer
+}
+
+var _ gpio.Clock = (*Clock)(nil)
+
+// NewClock returns a fake clock at Epoch.
+func NewClock() *Clock { return &Clock{now: Epoch} }
+
+// Now returns the fake time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// NewTimer returns a timer that fires when Advance reaches now+d.
+func (c *Clock) NewTimer(d time.Duration) gpio.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &timer{c: c, at: c.now.Add(d), ch: make(chan time.Time, 1)}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+// Pending returns how many timers wait to fire.
+func (c *Clock) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+// Advance moves the time forward by d, firing the timers that come due in
+// deadline order. It calls settle (a Signal's Sync) first and after each
+// firing, so that calls made before Advance are handled at the current time
+// and timers set in response are fired too when they fall within d.
+func (c *Clock) Advance(d time.Duration, settle func()) {
+	if settle != nil {
+		settle()
+	}
+	c.mu.Lock()
+	end := c.now.Add(d)
+	c.mu.Unlock()
+	for {
+		c.mu.Lock()
+		sort.SliceStable(c.timers, func(i, j int) bool { return c.timers[i].at.Before(c.timers[j].at) })
+		if len(c.timers) == 0 || c.timers[0].at.After(end) {
+			c.now = end
+			c.mu.Unlock()
+			return
+		}
+		t := c.timers[0]
+		c.timers = c.timers[1:]
+		if t.at.After(c.now) {
+			c.now = t.at
+		}
+		t.ch <- c.now
+		c.mu.Unlock()
+		if settle != nil {
+			settle()
+		}
+	}
+}
+
+type timer struct {
+	c  *Clock
+	at time.Time
+	ch chan time.Time
+}
+
+func (t *timer) C() <-chan time.Time { return t.ch }
+
+func (t *timer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	for i, u := range t.c.timers {
+		if u == t {
+			t.c.timers = append(t.c.timers[:i], t.c.timers[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// Transition is one level change of a recorded pin.
+type Transition struct {
+	At    time.Duration // since the recorder was made
+	Pin   string        // the name the pin was recorded under
+	Level pgpio.Level
+}
+
+// String formats the transition as "1.5s green Low".
+func (t Transition) String() string { return fmt.Sprintf("%s %s %s", t.At, t.Pin, t.Level) }
+
+// Recorder records every level change of the pins it wraps, in order.
+type Recorder struct {
+	now   func() time.Time
+	start time.Time
+	mu    sync.Mutex
+	log   []Transition
+	pins  map[string]*gpiotest.Pin
+}
+
+// NewRecorder returns a recorder whose offsets are read from clock (nil:
+// the machine's clock).
+func NewRecorder(clock interface{ Now() time.Time }) *Recorder {
+	now := time.Now
+	if clock != nil {
+		now = clock.Now
+	}
+	return &Recorder{now: now, start: now(), pins: map[string]*gpiotest.Pin{}}
+}
+
+// Wrap returns p recording its level changes under name. The pin's level
+// when wrapped is the starting point: only changes are recorded.
+func (r *Recorder) Wrap(name string, p pgpio.PinIO) pgpio.PinIO {
+	return &recPin{PinIO: p, r: r, name: name, last: p.Read()}
+}
+
+// Pin returns a new gpiotest pin named name (starting Low, with an edge
+// channel for inputs), recorded under name.
+func (r *Recorder) Pin(name string) (*gpiotest.Pin, pgpio.PinIO) {
+	p := &gpiotest.Pin{N: name, EdgesChan: make(chan pgpio.Level, 16)}
+	r.mu.Lock()
+	r.pins[name] = p
+	r.mu.Unlock()
+	return p, r.Wrap(name, p)
+}
+
+// Outputs returns one recorded gpiotest pin for each output, named after the
+// output (green, yellow, red, buzzer, relay), ready for gpio.NewPins. The
+// outputs listed in activeLow are active-low.
+func (r *Recorder) Outputs(activeLow ...gpio.Output) []gpio.Pin {
+	var pins []gpio.Pin
+	for o := gpio.Output(0); o < gpio.NumOutputs; o++ {
+		_, io := r.Pin(o.String())
+		low := false
+		for _, a := range activeLow {
+			low = low || a == o
+		}
+		pins = append(pins, gpio.Pin{Output: o, Name: o.String(), IO: io, ActiveLow: low})
+	}
+	return pins
+}
+
+// Level returns the current level of the pin recorded under name.
+func (r *Recorder) Level(name string) pgpio.Level {
+	r.mu.Lock()
+	p := r.pins[name]
+	r.mu.Unlock()
+	if p == nil {
+		return pgpio.Low
+	}
+	return p.Read()
+}
+
+// Transitions returns every transition so far, in order.
+func (r *Recorder) Transitions() []Transition {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Transition(nil), r.log...)
+}
+
+// Lines returns the transitions formatted as by Transition.String.
+func (r *Recorder) Lines() []string {
+	var out []string
+	for _, t := range r.Transitions() {
+		out = append(out, t.String())
+	}
+	return out
+}
+
+// Reset forgets the transitions recorded so far and restarts the offsets.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log = nil
+	r.start = r.now()
+}
+
+func (r *Recorder) record(name string, l pgpio.Level) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log = append(r.log, Transition{At: r.now().Sub(r.start), Pin: name, Level: l})
+}
+
+// recPin records the level changes of the pin it wraps.
+type recPin struct {
+	pgpio.PinIO
+	r    *Recorder
+	name string
+	mu   sync.Mutex
+	last pgpio.Level
+}
+
+// Out records a change of level, then sets it.
+func (p *recPin) Out(l pgpio.Level) error {
+	p.mu.Lock()
+	changed := l != p.last
+	p.last = l
+	p.mu.Unlock()
+	if changed {
+		p.r.record(p.name, l)
+	}
+	return p.PinIO.Out(l)
+}
+
+// Real returns the wrapped pin.
+func (p *recPin) Real() pgpio.PinIO { return p.PinIO }

@@ -1,0 +1,260 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"checkpoint"
+)
+
+// Frame implements checkpoint.Observer: it records the decode time and, only
+// while a preview client watches, copies a few frames a second.
+func (s *Server) Frame(f *checkpoint.Frame, syms []checkpoint.Symbol, decode time.Duration) {
+	s.metrics.decode.Observe(decode.Seconds())
+	s.preview.offer(f, syms)
+}
+
+// Verdict implements checkpoint.Observer: the page shows the verdict at once.
+func (s *Server) Verdict(e checkpoint.Event) {
+	s.metrics.verdicts[e.Verdict.Color%3].Inc()
+	v := e.Verdict
+	v.Reasons = append([]string(nil), v.Reasons...)
+	now := s.clock.Now()
+	s.mu.Lock()
+	s.seq++
+	s.last = &shown{id: s.seq, v: v, at: now}
+	s.mu.Unlock()
+	s.notify()
+}
+
+// Idle implements checkpoint.Observer.
+func (s *Server) Idle(m checkpoint.IdleMode) {
+	s.mu.Lock()
+	s.idle, s.idleSet = m, true
+	s.mu.Unlock()
+	s.notify()
+}
+
+// notify wakes every event stream; a stream that is behind sends the newest
+// state once.
+func (s *Server) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch := range s.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *Server) subscribe() (chan struct{}, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.subs) >= maxStreams {
+		return nil, false
+	}
+	ch := make(chan struct{}, 1)
+	s.subs[ch] = struct{}{}
+	return ch, true
+}
+
+func (s *Server) unsubscribe(ch chan struct{}) {
+	s.mu.Lock()
+	delete(s.subs, ch)
+	s.mu.Unlock()
+}
+
+func (s *Server) streams() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.subs)
+}
+
+// State is what the page shows, as JSON on /state and in each event of
+// /events.
+type State struct {
+	Boot    string        `json:"boot"` // changes when the daemon restarts
+	Gate    string        `json:"gate,omitempty"`
+	HoldMS  int64         `json:"hold_ms"` // show a verdict this long
+	Preview bool          `json:"preview"`
+	Verdict *VerdictState `json:"verdict,omitempty"`
+	Device  DeviceState   `json:"device"`
+}
+
+// VerdictState is the newest verdict. Holder fields are for the screen only.
+type VerdictState struct {
+	ID         uint64   `json:"id"`
+	Color      string   `json:"color"` // green, yellow, red
+	Reasons    []string `json:"reasons"`
+	Format     string   `json:"format,omitempty"`
+	Initials   string   `json:"initials,omitempty"`
+	BirthDay   int      `json:"birth_day,omitempty"`
+	BirthMonth int      `json:"birth_month,omitempty"`
+	Name       string   `json:"name,omitempty"` // only when the site allows full names
+	AgeMS      int64    `json:"age_ms"`         // time since the verdict
+}
+
+// DeviceState is the device's condition, shown while idle.
+type DeviceState struct {
+	Idle       string `json:"idle"`         // ready, stale, fault
+	Camera     string `json:"camera"`       // ok, stalled, absent
+	FrameAgeMS int64  `json:"frame_age_ms"` // -1 when unknown
+	Width      int    `json:"width,omitempty"`
+	Height     int    `json:"height,omitempty"`
+	Dropped    uint64 `json:"dropped"`
+	Cache      bool   `json:"cache"`       // the cache is open
+	FeedAgeMS  int64  `json:"feed_age_ms"` // -1 before the first sync
+	Stale      bool   `json:"stale"`
+	Version    int64  `json:"version,omitempty"`
+	SyncErrors uint64 `json:"sync_errors,omitempty"`
+}
+
+// State returns what the page shows now.
+func (s *Server) State() State {
+	now := s.clock.Now()
+	st := State{
+		Boot:    s.boot,
+		Gate:    s.opts.Gate,
+		HoldMS:  s.opts.Hold.Milliseconds(),
+		Preview: s.opts.Config.Preview,
+	}
+	s.mu.Lock()
+	last, idle, idleSet := s.last, s.idle, s.idleSet
+	s.mu.Unlock()
+	if last != nil {
+		age := max(now.Sub(last.at), 0)
+		h := last.v.Holder
+		st.Verdict = &VerdictState{
+			ID:         last.id,
+			Color:      last.v.Color.String(),
+			Reasons:    last.v.Reasons,
+			Format:     string(last.v.Format),
+			Initials:   h.Initials,
+			BirthDay:   h.BirthDay,
+			BirthMonth: h.BirthMonth,
+			Name:       h.FullName,
+			AgeMS:      age.Milliseconds(),
+		}
+		if st.Verdict.Reasons == nil {
+			st.Verdict.Reasons = []string{}
+		}
+	}
+	st.Device = s.device(now, idle, idleSet)
+	return st
+}
+
+// device gathers the device state at now.
+func (s *Server) device(now time.Time, idle checkpoint.IdleMode, idleSet bool) DeviceState {
+	d := DeviceState{Camera: "absent", FrameAgeMS: -1, FeedAgeMS: -1}
+	last, known := s.lastFrame()
+	if s.opts.Scanner != nil {
+		st := s.opts.Scanner.Stats()
+		if !idleSet {
+			idle = st.Idle
+		}
+	}
+	if s.opts.Camera != nil {
+		cs := s.opts.Camera.Stats()
+		d.Width, d.Height, d.Dropped = cs.Width, cs.Height, cs.Dropped
+	}
+	if known {
+		d.Camera = "ok"
+		if last.IsZero() {
+			d.Camera = "stalled"
+		} else {
+			age := max(now.Sub(last), 0)
+			d.FrameAgeMS = age.Milliseconds()
+			if age > s.opts.Stall {
+				d.Camera = "stalled"
+			}
+		}
+		if idle == checkpoint.IdleFault {
+			d.Camera = "stalled"
+		}
+	}
+	if c := s.opts.Cache; c != nil {
+		d.Cache = true
+		if ft := c.FeedTime(); !ft.IsZero() {
+			d.FeedAgeMS = max(now.Sub(ft), 0).Milliseconds()
+		}
+		d.Stale = c.Stale(now)
+	}
+	if v, ok := s.opts.Cache.(Versioner); ok {
+		d.Version = v.Version()
+	}
+	if s.opts.Sync != nil {
+		ss := s.opts.Sync()
+		d.Version, d.SyncErrors = ss.Version, ss.Errors
+	}
+	d.Idle = idle.String()
+	return d
+}
+
+// lastFrame returns the time of the newest frame (the scanner's, else the
+// camera's) and whether any frame counter exists.
+func (s *Server) lastFrame() (time.Time, bool) {
+	if s.opts.Scanner != nil {
+		return s.opts.Scanner.Stats().LastFrame, true
+	}
+	if s.opts.Camera != nil {
+		return s.opts.Camera.Stats().LastFrame, true
+	}
+	return time.Time{}, false
+}
+
+// serveState serves the state as JSON: the page's fallback when it has no
+// EventSource.
+func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(s.State())
+}
+
+// serveEvents streams the state as Server-Sent Events: at once, on every
+// change, and every heartbeat.
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
+	ch, ok := s.subscribe()
+	if !ok {
+		http.Error(w, "too many event streams", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.unsubscribe(ch)
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(first bool) bool {
+		b, err := json.Marshal(s.State())
+		if err != nil {
+			return false
+		}
+		rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if first {
+			// The browser waits this long before reconnecting.
+			fmt.Fprint(w, "retry: 1000\n")
+		}
+		if _, err := fmt.Fprintf(w, "event: state\ndata: %s\n\n", b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send(true) {
+		return
+	}
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-ch:
+		case <-t.C:
+		}
+		if !send(false) {
+			return
+		}
+	}
+}
