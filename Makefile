@@ -101,8 +101,22 @@ bench:
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkFrameToVerdict$$' -benchtime 5x ./demo
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLookup1M$$' -benchtime 300000x ./cache
 
-bench-decode:
-	@echo "bench-decode: not yet"
+## bench-decode: our decoder, zxing-cpp and zbar (bench/zxbench) on the same frames, interleaved
+## frame by frame: the generated corpus (BENCH_DECODE_N frames per category and size) and zxing's
+## blackbox at four rotations. Success per category, CPU ms per frame (median, p99), allocations;
+## writes the "Decoding" section of BENCHMARKS.md.
+ZXBENCH        := bin/zxbench
+BENCH_DECODE_N ?= 20
+$(ZXBENCH): bench/zxbench.cc bench/zbarread.c bench/zbarread.h
+	@mkdir -p bin
+	$(CC) -O2 -c bench/zbarread.c -o bin/zbarread.o $$(pkg-config --cflags zbar)
+	$(CXX) -O2 -std=c++17 bench/zxbench.cc bin/zbarread.o $$(pkg-config --cflags --libs zxing zbar) -o $@
+
+bench-decode: deps $(ZXBENCH)
+	@mkdir -p bin
+	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Decode|Pipeline)$$' -benchmem ./decode | tee bin/bench-decode-go.txt
+	$(GO) run ./bench/decodebench -harness $(ZXBENCH) -n $(BENCH_DECODE_N) -r 5 \
+		-testdata $(CHECKPOINT_TESTDATA) -gobench bin/bench-decode-go.txt -update BENCHMARKS.md
 
 ## bench-camera: cost per 1280x720 frame of each camera source (ns, allocations), gocv included.
 bench-camera:

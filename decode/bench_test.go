@@ -1,6 +1,9 @@
 package decode
 
 import (
+	"io"
+
+	"checkpoint"
 	"context"
 	"fmt"
 	"testing"
@@ -38,3 +41,51 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPipeline measures frames per second through a Pipeline with one
+// and with two workers, on a mix of 640x480 frames with and without codes.
+func BenchmarkPipeline(b *testing.B) {
+	cs, err := corpus.Generate(corpus.Options{Seed: 1, Width: 640, Height: 480, PerCat: 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var frames []*checkpoint.Frame
+	for _, c := range cs {
+		frames = append(frames, c.Frame)
+	}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			src := &loopSource{frames: frames, n: b.N}
+			p := New(Options{Workers: workers}).Pipeline(context.Background(), src)
+			defer p.Close()
+			b.ResetTimer()
+			for {
+				f, err := p.Next(context.Background())
+				if err != nil {
+					break
+				}
+				p.Decode(context.Background(), f)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+		})
+	}
+}
+
+// loopSource yields n frames, cycling through frames, without copying.
+type loopSource struct {
+	frames []*checkpoint.Frame
+	n, i   int
+}
+
+func (s *loopSource) Next(ctx context.Context) (*checkpoint.Frame, error) {
+	if s.i == s.n {
+		return nil, io.EOF
+	}
+	f := *s.frames[s.i%len(s.frames)]
+	f.Seq = uint64(s.i + 1)
+	s.i++
+	return &f, nil
+}
+
+func (s *loopSource) Stats() checkpoint.SourceStats { return checkpoint.SourceStats{} }
+func (s *loopSource) Close() error                  { return nil }

@@ -333,12 +333,6 @@ func (d *detector) decodeTriple(fs []finder, t triple) (located, bool) {
 		okq[best] = false
 		rank(okq)
 	}
-	if dbg {
-		dbgf("triple tl=%+v tr=%+v bl=%+v okq=%v q=%v est=%.2f nu=%.2f nv=%.2f", tl, tr, bl, okq, qs, est, nu, nv)
-		for _, c := range cs[:ncs] {
-			dbgf("  dim %d err %.3f", c.dim, c.err)
-		}
-	}
 	// The dimensions to try, best first: that of the version information,
 	// that of the timing patterns, then the candidates by fit.
 	var order [12]int
@@ -364,9 +358,6 @@ func (d *detector) decodeTriple(fs []finder, t triple) (located, bool) {
 		}
 		h = d.refine(h, dm, [3]finder{tl, tr, bl}, qs, okq)
 		res, ok := d.sampleDecode(&h, dm)
-		if dbg {
-			dbgf("  try dim %d ok=%v pairs=%d", dm, ok, len(d.pairs))
-		}
 		if !ok {
 			return located{}, false
 		}
@@ -406,9 +397,6 @@ func (d *detector) decodeTriple(fs []finder, t triple) (located, bool) {
 			}
 		}
 		push(c.dim)
-	}
-	if dbg {
-		dbgf("  order %v timing %d %d", order[:no], t1, t2)
 	}
 	for _, dm := range order[tried:min(no, tried+3)] {
 		if l, ok := try(dm); ok {

@@ -92,8 +92,6 @@ func abs32(v int32) int32 {
 // rect is a pixel rectangle [x0,x1)×[y0,y1).
 type rect struct{ x0, y0, x1, y1 int }
 
-func (r rect) empty() bool { return r.x1 <= r.x0 || r.y1 <= r.y0 }
-
 // noRect is the empty rectangle union starts from.
 var noRect = rect{math.MaxInt32, math.MaxInt32, math.MinInt32, math.MinInt32}
 
@@ -357,7 +355,7 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 			}
 		}
 	}
-	if len(w.found) == base && !w.over(ctx, start) && !noUp {
+	if len(w.found) == base && !w.over(ctx, start) {
 		// Small modules: retry on the region enlarged 1.5 times.
 		r := noRect
 		for _, a := range attempts {
@@ -387,7 +385,7 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 			}
 		}
 	}
-	if len(w.found) == base && !w.over(ctx, start) && !noPlain {
+	if len(w.found) == base && !w.over(ctx, start) {
 		return w.plain(f), roi{}
 	}
 	return w.result()
@@ -553,9 +551,7 @@ func (w *worker) prescan(p plane, t *thresholds, shift uint, step int, h *hits) 
 				light := i&1 == 0 // runs start with a light one
 				cx := x + c[0] + c[1] + c[2]/2
 				total := c[0] + c[1] + c[2] + c[3] + c[4]
-				dbgR++
 				if vcheck(p, t, shift, int(cx), y, int(total), light) {
-					dbgV++
 					if light {
 						h.light = addHit(h.light, cx, int32(y), total)
 					} else {
