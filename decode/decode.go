@@ -1,6 +1,36 @@
 // Package decode finds and decodes QR codes in camera frames. It reads the
-// frame's luminance plane in place through gozxing (no per-frame image
+// frame's luminance plane in place (any stride, no per-frame image
 // conversion) and returns every code's text and corner points.
+//
+// gozxing stays the decoder of the sampled module grid (format and version
+// information, error correction, text); the steps before it are this
+// package's own, because gozxing's detector reads too few of the codes a
+// gate camera sees and takes too long over the frames that hold none:
+//
+//   - Quick look: the frame is halved (one pass); block thresholds are
+//     estimated from the half, and every third row of the frame is scanned
+//     for finder-pattern runs (1:1:3:1:1) of either polarity, each checked
+//     along its column. Unless three such hits could be one code's finder
+//     patterns, the half is measured and scanned too. Most frames end here,
+//     allocating nothing.
+//   - Attempts, cheapest first: the region the hits outline with the
+//     thresholds already at hand; with measured local thresholds (zxing's
+//     hybrid binarizer, its flat-block rule softened for low contrast);
+//     the whole frame; the half-size frame (close-ups, screen moiré);
+//     light-on-dark codes when that polarity's evidence is the stronger; one
+//     global threshold from the histogram (zxing's global binarizer); the
+//     region enlarged 1.5 times (small modules); and last gozxing's own
+//     detector over the frame.
+//   - Detection: finder patterns are confirmed along the row, column and
+//     both diagonals; triples are formed allowing strong perspective; each
+//     pattern's outer square is traced, a homography is fitted to the
+//     squares' corners for each plausible dimension, the dimension is
+//     settled by the best fit, the version information or the timing
+//     patterns (gozxing's estimate is ±2 modules wrong at low pixels per
+//     module), alignment patterns refine the fit, and the grid is sampled.
+//   - Where the last codes were is looked at first in the next frames.
+//   - A per-frame time budget skips the remaining attempts; a Pipeline
+//     decodes a source's frames on several workers, in frame order.
 package decode
 
 import (
@@ -18,11 +48,12 @@ var _ checkpoint.Decoder = (*Decoder)(nil)
 
 // Options tune a Decoder. The zero value is usable.
 type Options struct {
-	// Workers is how many frames Stream decodes at once (config
+	// Workers is how many frames a Pipeline decodes at once (config
 	// decode.workers); 0 means 1.
 	Workers int
-	// Budget is the time one frame may take (config decode.budget); once it
-	// is spent, the remaining retries are skipped. 0 means no limit.
+	// Budget is the time one frame may take (config decode.budget): once
+	// it is spent, the remaining attempts are skipped (the first always
+	// runs). 0 means no limit.
 	Budget time.Duration
 }
 
@@ -40,6 +71,18 @@ type Decoder struct {
 	last roi
 
 	frames, codes, roiHits, quick atomic.Uint64
+}
+
+// Reset forgets where the last codes were and which parts of the picture
+// held something code-like but no code: for a source that starts showing
+// an unrelated scene.
+func (d *Decoder) Reset() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.last = roi{}
+	for _, w := range d.free {
+		w.memo = memo{}
+	}
 }
 
 // Stats are a Decoder's counters.

@@ -197,3 +197,48 @@ func TestBudget(t *testing.T) {
 		t.Errorf("codes read with a 1ns budget: %d, without: %d", nt, nf)
 	}
 }
+
+// TestStaticRegion: something code-like that is no code is skipped while it
+// stays as it is, but a code that appears there is read.
+func TestStaticRegion(t *testing.T) {
+	empty, err := corpus.Render(1, corpus.Empty, 640, 480, 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := corpus.Render(1, corpus.Clean, 640, 480, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(Options{})
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if syms, err := d.Decode(ctx, empty.Frame); err != nil || len(syms) != 0 {
+			t.Fatalf("empty frame: %v, %v", syms, err)
+		}
+	}
+	if st := d.Stats(); st.Quick != 2 {
+		t.Errorf("%d of 2 repeated frames skipped as static, want 2 (stats %+v)", st.Quick, st)
+	}
+	// The same scene with the code pasted in where it is drawn on its own.
+	f := *empty.Frame
+	f.Y = slices.Clone(f.Y)
+	q := code.Quads[0]
+	x0, y0, x1, y1 := int(q[0].X), int(q[0].Y), int(q[0].X), int(q[0].Y)
+	for _, p := range q {
+		x0, y0, x1, y1 = min(x0, int(p.X)), min(y0, int(p.Y)), max(x1, int(p.X)), max(y1, int(p.Y))
+	}
+	pad := (x1 - x0) / 4
+	m := d.free[0].memo
+	if !m.ok || x1+pad <= m.r.x0 || x0-pad >= m.r.x1 || y1+pad <= m.r.y0 || y0-pad >= m.r.y1 {
+		t.Fatalf("the code (%d,%d)-(%d,%d) would not land in the remembered region %+v", x0, y0, x1, y1, m.r)
+	}
+	for y := max(y0-pad, 0); y < min(y1+pad, f.Height); y++ {
+		for x := max(x0-pad, 0); x < min(x1+pad, f.Width); x++ {
+			f.Y[y*f.Stride+x] = code.Frame.Y[y*code.Frame.Stride+x]
+		}
+	}
+	syms, err := d.Decode(ctx, &f)
+	if err != nil || len(syms) != 1 || syms[0].Text != code.Texts[0] {
+		t.Errorf("code pasted into the static scene: %v, %v", syms, err)
+	}
+}

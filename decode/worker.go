@@ -39,6 +39,7 @@ type worker struct {
 	roiHit     bool   // the last frame's codes were found in the hinted region
 	quick      bool   // the prescan found nothing like a code in the last frame
 	skip       []rect // codes found in the region of interest
+	memo       memo
 	hist       [32]int
 }
 
@@ -61,7 +62,7 @@ type hits struct {
 	dark, light []hit
 }
 
-const maxHits = 48
+const maxHits = 96
 
 func (h *hits) reset() {
 	h.dark, h.light = h.dark[:0], h.light[:0]
@@ -283,6 +284,13 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 	var attempts [4]attempt
 	fd, fdr := codeLike(hf.dark, w.skip, 1)
 	fl, flr := codeLike(hf.light, w.skip, 1)
+	w.memo.age++
+	if fd && w.static(fdr.clip(p.w, p.h)) {
+		fd = false
+	}
+	if fl && w.static(flr.clip(p.w, p.h)) {
+		fl = false
+	}
 	attempts[0] = attempt{p: p, st: &w.full, scale: 1, ok: fd, r: fdr, score: strong(hf.dark)}
 	attempts[2] = attempt{p: p, st: &w.full, scale: 1, invert: true, ok: fl, r: flr, score: strong(hf.light)}
 	// The polarity with the stronger evidence first: patterns seen in
@@ -308,6 +316,12 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 		w.prescan(hp, &w.half, 0, 2, hh)
 		hd, hdr := codeLike(hh.dark, w.skip, 2)
 		hl, hlr := codeLike(hh.light, w.skip, 2)
+		if hd && w.static(rect{hdr.x0 * 2, hdr.y0 * 2, hdr.x1 * 2, hdr.y1 * 2}.clip(p.w, p.h)) {
+			hd = false
+		}
+		if hl && w.static(rect{hlr.x0 * 2, hlr.y0 * 2, hlr.x1 * 2, hlr.y1 * 2}.clip(p.w, p.h)) {
+			hl = false
+		}
 		attempts[1] = attempt{p: hp, st: &w.half, scale: 2, ok: hd, r: hdr, score: strong(hh.dark)}
 		attempts[3] = attempt{p: hp, st: &w.half, scale: 2, invert: true, ok: hl, r: hlr, score: strong(hh.light)}
 	}
@@ -386,7 +400,23 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 		}
 	}
 	if len(w.found) == base && !w.over(ctx, start) {
-		return w.plain(f), roi{}
+		w.plain(f)
+	}
+	if len(w.found) == 0 {
+		if w.over(ctx, start) {
+			return nil, roi{} // not all tried: remember nothing
+		}
+		// Something code-like that is no code: while that part of the
+		// picture stays as it is, skip it.
+		r := noRect
+		for _, a := range attempts {
+			if a.ok {
+				k := int(a.scale)
+				r = r.union(a.r.x0*k, a.r.y0*k, 0).union(a.r.x1*k, a.r.y1*k, 0)
+			}
+		}
+		w.remember(r.clip(p.w, p.h))
+		return nil, roi{}
 	}
 	return w.result()
 }
@@ -743,4 +773,66 @@ func globalThreshold(p plane, r rect, hist *[32]int) (int, bool) {
 		}
 	}
 	return valley << 3, true
+}
+
+// memoFrames is how many frames a static region without a code is skipped
+// before it is looked at again.
+const memoFrames = 30
+
+// memo is a region where the prescan saw something code-like that no
+// attempt could read, with the block sums it had then. A fixed camera sees
+// the same poster, barcode or pattern in every frame; while the region
+// stays as it was, the attempts are not repeated.
+type memo struct {
+	ok     bool
+	r      rect  // frame pixels
+	br     brect // its blocks in the frame's block grid
+	bw, bh int   // the grid's size
+	sums   []uint16
+	age    int // frames since it was stored
+}
+
+// remember stores r as a region without a code, with the frame's current
+// block sums.
+func (w *worker) remember(r rect) {
+	m := &w.memo
+	t := &w.full
+	if r.x1 <= r.x0 || r.y1 <= r.y0 {
+		m.ok = false
+		return
+	}
+	m.ok, m.r, m.age = true, r, 0
+	m.br = blocksOf(r, t.bw, t.bh)
+	m.bw, m.bh = t.bw, t.bh
+	m.sums = m.sums[:0]
+	for by := m.br.y0; by < m.br.y1; by++ {
+		m.sums = append(m.sums, t.sum[by*t.bw+m.br.x0:by*t.bw+m.br.x1]...)
+	}
+}
+
+// static reports whether r lies in the remembered region and the frame's
+// block sums there (as the prescan estimated them) are as they were: the
+// mean block differs by at most 3 levels, none by more than 12.
+func (w *worker) static(r rect) bool {
+	m := &w.memo
+	t := &w.full
+	if !m.ok || m.age > memoFrames || m.bw != t.bw || m.bh != t.bh ||
+		r.x0 < m.r.x0 || r.y0 < m.r.y0 || r.x1 > m.r.x1 || r.y1 > m.r.y1 {
+		return false
+	}
+	total, k := 0, 0
+	for by := m.br.y0; by < m.br.y1; by++ {
+		for _, v := range t.sum[by*t.bw+m.br.x0 : by*t.bw+m.br.x1] {
+			d := int(v) - int(m.sums[k])
+			if d < 0 {
+				d = -d
+			}
+			if d > 12*64 {
+				return false
+			}
+			total += d
+			k++
+		}
+	}
+	return total <= 3*64*k
 }

@@ -148,8 +148,9 @@ func run() error {
 
 // measure decodes each frame reps times with our decoder and then, when a
 // harness is given, with zxing-cpp and zbar, frame by frame, so that all
-// three meet the same load on a shared machine. Our decoder keeps no
-// region of interest between frames here: corpus frames are unrelated.
+// three meet the same load on a shared machine. Our decoder is reset
+// before each run (no region of interest, no remembered static regions):
+// corpus frames are unrelated, and each run is the first sight of a frame.
 func measure(frames []*frame, reps int, harness string) (map[string][]outcome, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -178,6 +179,7 @@ func measure(frames []*frame, reps int, harness string) (map[string][]outcome, e
 		runtime.GC()
 		runtime.ReadMemStats(&ms0)
 		for r := 0; r < reps; r++ {
+			d.Reset() // each run as the first sight of the frame
 			t0 := threadCPU()
 			syms, _ = d.Decode(ctx, fr.f)
 			t[r] = float64(threadCPU()-t0) / 1e6
