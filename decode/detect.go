@@ -246,8 +246,10 @@ type located struct {
 	invert  bool     // light on dark
 }
 
-// decodeTriple tries to decode the code whose finder patterns are t.
-func (d *detector) decodeTriple(fs []finder, t triple) (located, bool) {
+// decodeTriple tries to decode the code whose finder patterns are t. With
+// strict set, a dimension is only sampled and decoded when both copies of
+// the format information agree under it: wrong triples cost little then.
+func (d *detector) decodeTriple(fs []finder, t triple, strict bool) (located, bool) {
 	tl, tr, bl := fs[t.tl], fs[t.tr], fs[t.bl]
 	// Code axes in pixels per module, from the centres and module sizes.
 	ltr := math.Hypot(tr.x-tl.x, tr.y-tl.y)
@@ -353,7 +355,7 @@ func (d *detector) decodeTriple(fs []finder, t triple) (located, bool) {
 	}
 	try := func(dm int) (located, bool) {
 		h, _, ok := d.fitFinders(dm, [3]finder{tl, tr, bl}, qs, okq)
-		if !ok {
+		if !ok || (strict && !d.formatOK(&h, dm)) {
 			return located{}, false
 		}
 		h = d.refine(h, dm, [3]finder{tl, tr, bl}, qs, okq)
@@ -667,11 +669,15 @@ func (d *detector) sampleDecode(h *homography, dm int) (*common.DecoderResult, b
 	}
 	b := d.b
 	for y := 0; y < dm; y++ {
+		// Along a row the projective map's numerators and denominator
+		// change by constants.
+		v := float64(y) + 0.5
+		nx, ny, nw := h[0]*0.5+h[1]*v+h[2], h[3]*0.5+h[4]*v+h[5], h[6]*0.5+h[7]*v+h[8]
 		for x := 0; x < dm; x++ {
-			px, py := h.apply(float64(x)+0.5, float64(y)+0.5)
-			if b.get(int(math.Floor(px)), int(math.Floor(py))) {
+			if b.get(int(math.Floor(nx/nw)), int(math.Floor(ny/nw))) {
 				bm.Set(x, y)
 			}
+			nx, ny, nw = nx+h[0], ny+h[3], nw+h[6]
 		}
 	}
 	res, err := d.dec.Decode(bm, nil)
@@ -679,6 +685,50 @@ func (d *detector) sampleDecode(h *homography, dm int) (*common.DecoderResult, b
 		return nil, false
 	}
 	return res, true
+}
+
+// formatOK reports whether the two copies of the format information,
+// sampled under h for dimension dm (straight or mirrored), each read as a
+// format word within three bits and agree on it. Random modules pass
+// rarely, so most wrong finder triples and dimensions stop here.
+func (d *detector) formatOK(h *homography, dm int) bool {
+	bit := func(x, y int) uint {
+		px, py := h.apply(float64(x)+0.5, float64(y)+0.5)
+		if d.b.get(int(math.Floor(px)), int(math.Floor(py))) {
+			return 1
+		}
+		return 0
+	}
+	for _, mirror := range [2]bool{false, true} {
+		get := func(i, j int) uint {
+			if mirror {
+				return bit(j, i)
+			}
+			return bit(i, j)
+		}
+		var f1, f2 uint
+		for i := 0; i < 6; i++ {
+			f1 = f1<<1 | get(i, 8)
+		}
+		f1 = f1<<1 | get(7, 8)
+		f1 = f1<<1 | get(8, 8)
+		f1 = f1<<1 | get(8, 7)
+		for j := 5; j >= 0; j-- {
+			f1 = f1<<1 | get(8, j)
+		}
+		for j := dm - 1; j >= dm-7; j-- {
+			f2 = f2<<1 | get(8, j)
+		}
+		for i := dm - 8; i < dm; i++ {
+			f2 = f2<<1 | get(i, 8)
+		}
+		a := decoder.FormatInformation_DecodeFormatInformation(f1, f1)
+		b := decoder.FormatInformation_DecodeFormatInformation(f2, f2)
+		if a != nil && b != nil && a.GetDataMask() == b.GetDataMask() && a.GetErrorCorrectionLevel() == b.GetErrorCorrectionLevel() {
+			return true
+		}
+	}
+	return false
 }
 
 // cornersOf maps the code's outer corners into the plane: top-left,

@@ -500,25 +500,34 @@ func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r 
 	for range fs {
 		w.used = append(w.used, false)
 	}
-	tries := 0
-	for _, t := range w.det.triples(fs) {
-		if w.used[t.tl] || w.used[t.tr] || w.used[t.bl] {
-			continue
+	// First only where the format information agrees (cheap to reject),
+	// then, if nothing was read, every plausible triple in full.
+	ts := w.det.triples(fs)
+	n := len(w.found)
+	for _, strict := range [2]bool{true, false} {
+		tries := 0
+		for _, t := range ts {
+			if w.used[t.tl] || w.used[t.tr] || w.used[t.bl] {
+				continue
+			}
+			if tries++; tries > 24 {
+				break
+			}
+			loc, ok := w.det.decodeTriple(fs, t, strict)
+			if !ok {
+				continue
+			}
+			w.used[t.tl], w.used[t.tr], w.used[t.bl] = true, true, true
+			for i := range loc.corners {
+				loc.corners[i].x *= scale
+				loc.corners[i].y *= scale
+			}
+			loc.scale, loc.invert = scale, invert
+			w.add(loc)
 		}
-		if tries++; tries > 24 {
+		if len(w.found) > n {
 			break
 		}
-		loc, ok := w.det.decodeTriple(fs, t)
-		if !ok {
-			continue
-		}
-		w.used[t.tl], w.used[t.tr], w.used[t.bl] = true, true, true
-		for i := range loc.corners {
-			loc.corners[i].x *= scale
-			loc.corners[i].y *= scale
-		}
-		loc.scale, loc.invert = scale, invert
-		w.add(loc)
 	}
 }
 
