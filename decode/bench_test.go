@@ -2,6 +2,7 @@ package decode
 
 import (
 	"io"
+	"math/rand/v2"
 
 	"checkpoint"
 	"context"
@@ -89,3 +90,21 @@ func (s *loopSource) Next(ctx context.Context) (*checkpoint.Frame, error) {
 
 func (s *loopSource) Stats() checkpoint.SourceStats { return checkpoint.SourceStats{} }
 func (s *loopSource) Close() error                  { return nil }
+
+// BenchmarkNoise measures a worst case: a 640x480 frame of pixel noise,
+// where finder-like runs are everywhere and every attempt runs (no budget,
+// nothing remembered between runs).
+func BenchmarkNoise(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	pix := make([]byte, 640*480)
+	for i := range pix {
+		pix[i] = byte(rng.IntN(256))
+	}
+	f := &checkpoint.Frame{Width: 640, Height: 480, Stride: 640, Y: pix}
+	d := New(Options{})
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		d.Reset()
+		d.Decode(context.Background(), f)
+	}
+}

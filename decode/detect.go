@@ -60,6 +60,15 @@ type quad [4]point
 
 const rays = 48
 
+// rayDirs are the unit directions of the rays finderQuad casts.
+var rayDirs = func() (d [rays][2]float64) {
+	for k := range d {
+		th := 2 * math.Pi * (float64(k) + 0.5) / rays
+		d[k] = [2]float64{math.Cos(th), math.Sin(th)}
+	}
+	return d
+}()
+
 // finderQuad traces the outer edge of the finder pattern f along rays from
 // its centre and fits its four sides. (ux, uy) and (vx, vy) are the code's
 // axes (towards the top-right and bottom-left patterns) in pixels per module
@@ -81,8 +90,7 @@ func (d *detector) finderQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
 	}
 	maxT := 12 * f.module
 	for k := 0; k < rays; k++ {
-		th := 2 * math.Pi * (float64(k) + 0.5) / rays
-		dx, dy := math.Cos(th), math.Sin(th)
+		dx, dy := rayDirs[k][0], rayDirs[k][1]
 		phase := 0 // 0 centre dark, 1 light ring, 2 dark ring
 		var hit float64
 		for t := 0.5; t < maxT; t += 0.5 {
@@ -335,6 +343,11 @@ func (d *detector) decodeTriple(fs []finder, t triple, strict bool) (located, bo
 		okq[best] = false
 		rank(okq)
 	}
+	if !strict && !(okq[0] && okq[1] && okq[2] && cs[0].err < 0.25*(tl.module+tr.module+bl.module)/3) {
+		// In full, only triples whose three squares one homography joins
+		// well: what noise and textures give rarely is.
+		return located{}, false
+	}
 	// The dimensions to try, best first: that of the version information,
 	// that of the timing patterns, then the candidates by fit.
 	var order [12]int
@@ -377,6 +390,11 @@ func (d *detector) decodeTriple(fs []finder, t triple, strict bool) (located, bo
 		if l, ok := try(dm); ok {
 			return l, true
 		}
+	}
+	if !strict {
+		// Without the format check every try is a full decode: the best
+		// fit only.
+		return located{}, false
 	}
 	// Then what the timing patterns count, then the other candidates.
 	tried := no

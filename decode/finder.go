@@ -12,6 +12,9 @@ import (
 // with half a pixel more tolerance for small soft codes (as zxing-cpp) and
 // more for the foreshortening of tilted codes.
 
+// minModule is the smallest module, in pixels, a finder pattern may have.
+const minModule = 1.25
+
 // finder is a finder pattern candidate.
 type finder struct {
 	x, y   float64 // centre in plane pixels
@@ -94,6 +97,9 @@ func (s *searcher) confirm(c *[5]int32, y, end int) {
 		return
 	}
 	m := float64(htotal+vtotal) / 14
+	if m < minModule {
+		return // sensor noise, or a code too small to read here (the 1.5× retry may)
+	}
 	for i := range s.found {
 		f := &s.found[i]
 		if math.Abs(cy-f.y) <= m && math.Abs(cx2-f.x) <= m {

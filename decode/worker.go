@@ -501,16 +501,20 @@ func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r 
 		w.used = append(w.used, false)
 	}
 	// First only where the format information agrees (cheap to reject),
-	// then, if nothing was read, every plausible triple in full.
+	// then, if nothing was read, the best few triples in full (a damaged
+	// copy of the format information).
 	ts := w.det.triples(fs)
 	n := len(w.found)
 	for _, strict := range [2]bool{true, false} {
-		tries := 0
+		tries, limit := 0, 24
+		if !strict {
+			limit = 4
+		}
 		for _, t := range ts {
 			if w.used[t.tl] || w.used[t.tr] || w.used[t.bl] {
 				continue
 			}
-			if tries++; tries > 24 {
+			if tries++; tries > limit {
 				break
 			}
 			loc, ok := w.det.decodeTriple(fs, t, strict)
