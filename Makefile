@@ -6,6 +6,8 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/checkpoint
+BIN_ARM64 := bin/checkpoint-arm64
+DIST     ?= dist
 SHARED   ?= $(abspath ../shared)
 export CHECKPOINT_TESTDATA ?= $(SHARED)/testdata
 
@@ -16,8 +18,8 @@ DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
 	systemd mtools dosfstools e2fsprogs fdisk \
 	chromium
 
-.PHONY: all build demo test deps test-go test-fuzz test-gocv test-arm64 test-systemd test-image \
-	bench bench-decode bench-cache bench-camera bench-credential conformance fuzz soak test-soak build-arm64 image clean
+.PHONY: all build demo test deps test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-browser \
+	bench bench-decode bench-cache soak-cache bench-camera bench-credential conformance fuzz soak test-soak build-arm64 image clean
 
 all: build
 
@@ -39,7 +41,7 @@ deps:
 
 ## test: the whole suite, as CI runs it.
 test: deps
-	$(MAKE) test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-soak
+	$(MAKE) test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-browser test-soak
 
 test-go:
 	$(GO) vet ./...
@@ -53,25 +55,44 @@ test-fuzz:
 fuzz:
 	@./scripts/fuzz-all.sh 2m
 
+## test-browser: headless chromium against the operator screen of a running daemon
+## (screenshots in testout/web or $CHECKPOINT_ARTIFACTS/web).
+test-browser:
+	$(GO) vet -tags browser ./web/
+	$(GO) test -count=1 -timeout 5m -tags browser -run '^TestBrowser' ./web/
+
 ## test-gocv: the OpenCV camera source (needs libopencv-dev), with the rest of the camera package.
 test-gocv:
 	$(GO) vet -tags gocv ./camera/...
 	$(GO) test -tags gocv -count=1 ./camera/...
 
+## build-arm64: the gate's binary (Raspberry Pi OS arm64), cross-compiled with cgo.
 build-arm64:
-	@echo "build-arm64: not yet"
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
+		$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN_ARM64) ./cmd/checkpoint
 
-test-arm64:
-	@echo "test-arm64: not yet"
+# The arm64 binary is an AArch64 executable and runs under qemu-aarch64.
+test-arm64: build-arm64
+	@aarch64-linux-gnu-readelf -h $(BIN_ARM64) | grep -q 'Machine: *AArch64' \
+		|| { echo "test-arm64: $(BIN_ARM64) is not an AArch64 executable"; exit 1; }
+	@out=$$(qemu-aarch64 -L /usr/aarch64-linux-gnu $(BIN_ARM64) version) \
+		&& echo "test-arm64: qemu-aarch64 $(BIN_ARM64) version: $$out" \
+		&& [ "$$out" = "checkpoint $(VERSION)" ] \
+		|| { echo "test-arm64: want \"checkpoint $(VERSION)\""; exit 1; }
 
-test-systemd:
-	@echo "test-systemd: not yet"
+## test-systemd: systemd-analyze verify and security on the units, sysusers and tmpfiles.
+test-systemd: build
+	systemd/test.sh $(BIN)
 
-test-image:
-	@echo "test-image: not yet"
+## test-image: builds an image from a synthetic base and inspects it.
+test-image: build build-arm64
+	image/test.sh $(BIN) $(VERSION)
 
+## image: the SD-card image, from BASE=raspios-lite-arm64.img[.xz] (no root needed).
 image:
-	@echo "image: not yet"
+	@[ -n "$(BASE)" ] || { echo "usage: make image BASE=path/to/raspios-lite-arm64.img[.xz]"; exit 2; }
+	$(MAKE) --no-print-directory build-arm64
+	image/build.sh "$(BASE)" $(BIN_ARM64) $(VERSION) $(DIST)
 
 bench:
 	@echo "bench: not yet"
@@ -83,8 +104,22 @@ bench-decode:
 bench-camera:
 	$(GO) test -tags gocv -run '^$$' -bench . -benchmem -benchtime 2s ./camera
 
+## bench-cache: the cache and feed at scale (BENCHMARKS.md "Cache and feed"): publish and apply
+## a BENCH_KEYS snapshot and a tenth-size delta over a loopback feed, bytes per key, lookup
+## latency; then the 1M-row lookup and delta micro-benchmarks. Needs ~300 bytes of disk per key.
+BENCH_KEYS ?= 10000000
+BENCH_DIR  ?= $(CURDIR)/.bench-cache
 bench-cache:
-	@echo "bench-cache: not yet"
+	CHECKPOINT_BENCH_KEYS=$(BENCH_KEYS) CHECKPOINT_BENCH_DIR=$(BENCH_DIR) \
+		$(GO) test -count=1 -run '^TestScaleReport$$' -v -timeout 120m ./feed | grep -v '^=== RUN'
+	$(GO) test -count=1 -run '^$$' -bench 'Lookup1M|ApplyDelta' -benchtime 1x ./cache >/dev/null
+	$(GO) test -count=1 -run '^$$' -bench 'Lookup1M' -benchtime 300000x ./cache | grep Benchmark
+	$(GO) test -count=1 -run '^$$' -bench 'ApplyDelta' -benchtime 3x ./cache | grep Benchmark
+
+## soak-cache: crash safety of the cache, longer: SIGKILL during delta applies.
+CRASH_RUNS ?= 500
+soak-cache:
+	CHECKPOINT_CRASH_RUNS=$(CRASH_RUNS) $(GO) test -count=1 -run '^TestCrashDuringApply$$' -v -timeout 60m ./feed
 
 ## bench-credential: payload parsing (1405, CCCD, HC1 ES256/PS256) and the zlib bomb refusal.
 bench-credential:

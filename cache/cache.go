@@ -14,9 +14,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -43,6 +46,11 @@ const DefaultMaxAge = 24 * time.Hour
 // before the cache counts as stale: a clock that jumped backwards cannot be
 // trusted to measure the data's age.
 const ClockSkew = 5 * time.Minute
+
+// pageSize is the page size of a new cache file: larger pages mean fewer
+// B-tree levels for lookups and fewer, larger writes when a delta touches
+// pages all over the file (keys are random hashes).
+const pageSize = 8192
 
 // schemaVersion is written to meta and checked on open.
 const schemaVersion = 1
@@ -81,13 +89,20 @@ type DB struct {
 	log  *slog.Logger
 	rd   *sql.DB // readers (pool)
 	wr   *sql.DB // the one writer connection
+	ck   *sql.DB // the checkpointer's connection
 
-	lookup   *sql.Stmt
+	ckMu   sync.Mutex
+	ckWake chan struct{} // a commit happened; nil once closed
+	ckStop chan struct{} // closed by Close
+	ckDone chan struct{} // the checkpointer has stopped
+
+	rconn    *connector
+	lookups  chan *lookupConn // idle lookup connections
 	revoked  *sql.Stmt
 	signers  *sql.Stmt
 	metaStmt *sql.Stmt
 
-	key   atomic.Pointer[[]byte] // HMAC key
+	key   atomic.Pointer[hasher] // HMAC key
 	state atomic.Pointer[feedState]
 
 	rebuilding atomic.Bool
@@ -134,7 +149,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 
 func dsn(path string, write bool) string {
 	q := url.Values{}
-	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_busy_timeout", "10000")
 	if write {
@@ -143,11 +157,92 @@ func dsn(path string, write bool) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
+// readPragmas tune every reading connection: the file is memory-mapped (no
+// system call per page) and each connection keeps a larger page cache.
+var readPragmas = []string{"PRAGMA mmap_size = 4294967296", "PRAGMA cache_size = -16384"}
+
+// connector opens connections to one file and runs pragmas on each.
+type connector struct {
+	dsn     string
+	pragmas []string
+	drv     sqlite3.SQLiteDriver
+}
+
+func (c *connector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	sc := conn.(*sqlite3.SQLiteConn)
+	for _, p := range c.pragmas {
+		if _, err := sc.Exec(p, nil); err != nil {
+			sc.Close()
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return sc, nil
+}
+
+func (c *connector) Driver() driver.Driver { return &c.drv }
+
+// lookupConn is a reading connection with the status lookup prepared: the
+// hot path runs on it directly, without database/sql's bookkeeping.
+type lookupConn struct {
+	c    *sqlite3.SQLiteConn
+	st   driver.Stmt
+	args []driver.Value
+	dest []driver.Value
+}
+
+func (l *lookupConn) close() {
+	l.st.Close()
+	l.c.Close()
+}
+
+func (d *DB) getLookup() (*lookupConn, error) {
+	select {
+	case l := <-d.lookups:
+		return l, nil
+	default:
+	}
+	c, err := d.rconn.Connect(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	sc := c.(*sqlite3.SQLiteConn)
+	st, err := sc.Prepare("SELECT s, u FROM status WHERE h = ?")
+	if err != nil {
+		sc.Close()
+		return nil, err
+	}
+	return &lookupConn{c: sc, st: st, args: make([]driver.Value, 1), dest: make([]driver.Value, 2)}, nil
+}
+
+func (d *DB) putLookup(l *lookupConn) {
+	if d.closed.Load() {
+		l.close()
+		return
+	}
+	select {
+	case d.lookups <- l:
+	default:
+		l.close()
+	}
+}
+
 func (d *DB) open(ctx context.Context) error {
 	var err error
-	if d.wr, err = sql.Open("sqlite3", dsn(d.path, true)); err != nil {
-		return err
-	}
+	// The writer does not checkpoint at commit: the checkpointer does, in
+	// the background, so an update's commit does not wait for the copy.
+	d.wr = sql.OpenDB(&connector{dsn: dsn(d.path, true), pragmas: []string{
+		fmt.Sprintf("PRAGMA page_size = %d", pageSize), // for a new file only
+		"PRAGMA journal_mode = WAL",
+		"PRAGMA journal_size_limit = 67108864",
+		"PRAGMA cache_size = -65536",
+		"PRAGMA mmap_size = 4294967296",
+		"PRAGMA temp_store = MEMORY",
+		"PRAGMA wal_autocheckpoint = 0",
+	}})
 	d.wr.SetMaxOpenConns(1)
 	d.wr.SetMaxIdleConns(1)
 	d.wr.SetConnMaxLifetime(0)
@@ -160,15 +255,8 @@ func (d *DB) open(ctx context.Context) error {
 			return err
 		}
 	}
-	pragmas := []string{
-		"PRAGMA journal_size_limit = 67108864",
-		"PRAGMA cache_size = -32768",
-		"PRAGMA temp_store = MEMORY",
-	}
 	if d.opts.MaxPages > 0 {
-		pragmas = append(pragmas, fmt.Sprintf("PRAGMA max_page_count = %d", d.opts.MaxPages))
-	}
-	for _, p := range pragmas {
+		p := fmt.Sprintf("PRAGMA max_page_count = %d", d.opts.MaxPages)
 		if _, err := d.wr.ExecContext(ctx, p); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
@@ -176,16 +264,19 @@ func (d *DB) open(ctx context.Context) error {
 	if err := d.migrate(ctx); err != nil {
 		return err
 	}
-	if d.rd, err = sql.Open("sqlite3", dsn(d.path, false)+"&mode=ro"); err != nil {
-		return err
-	}
+	d.ck = sql.OpenDB(&connector{dsn: dsn(d.path, false), pragmas: []string{"PRAGMA journal_size_limit = 67108864"}})
+	d.ck.SetMaxOpenConns(1)
+	d.ckWake, d.ckStop, d.ckDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go d.checkpointer()
+	d.rconn = &connector{dsn: dsn(d.path, false) + "&mode=ro", pragmas: readPragmas}
+	d.lookups = make(chan *lookupConn, 8)
+	d.rd = sql.OpenDB(d.rconn)
 	d.rd.SetMaxIdleConns(4)
 	d.rd.SetConnMaxLifetime(0)
 	for _, s := range []struct {
 		p *(*sql.Stmt)
 		q string
 	}{
-		{&d.lookup, "SELECT s, u FROM status WHERE h = ?"},
 		{&d.revoked, "SELECT 1 FROM revoked WHERE t = ? AND h = ?"},
 		{&d.signers, "SELECT der FROM signer WHERE kid = ? ORDER BY der"},
 		{&d.metaStmt, "SELECT v FROM meta WHERE k = ?"},
@@ -195,6 +286,55 @@ func (d *DB) open(ctx context.Context) error {
 		}
 	}
 	return d.loadState(ctx)
+}
+
+// checkpointGap is the least time between two background checkpoints.
+const checkpointGap = time.Second
+
+// checkpointer copies committed WAL frames back into the database file after
+// commits (PASSIVE: it never blocks readers or the writer), at most once per
+// checkpointGap, until Close.
+func (d *DB) checkpointer() {
+	defer close(d.ckDone)
+	wake := d.ckWake
+	var last time.Time
+	for {
+		select {
+		case <-d.ckStop:
+			return
+		case <-wake:
+		}
+		if wait := checkpointGap - time.Since(last); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-d.ckStop:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		d.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		last = time.Now()
+	}
+}
+
+// Checkpoint copies every committed WAL frame back into the database file
+// now and truncates the WAL (the background checkpointer does this lazily).
+func (d *DB) Checkpoint(ctx context.Context) error {
+	if _, err := d.ck.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("checkpoint: %w", classify(err))
+	}
+	return nil
+}
+
+// committed wakes the checkpointer.
+func (d *DB) committed() {
+	d.ckMu.Lock()
+	defer d.ckMu.Unlock()
+	select {
+	case d.ckWake <- struct{}{}:
+	default:
+	}
 }
 
 // quickCheck runs PRAGMA quick_check and wraps ErrCorrupt on any finding.
@@ -328,7 +468,7 @@ func (d *DB) loadState(ctx context.Context) error {
 	if len(key) != KeySize {
 		return fmt.Errorf("%w: hash key is %d bytes, want %d", ErrCorrupt, len(key), KeySize)
 	}
-	d.key.Store(&key)
+	d.key.Store(newHasher(key))
 	st := &feedState{}
 	st.Version, err = d.metaInt(ctx, metaVersion)
 	if err != nil {
@@ -392,13 +532,32 @@ func (d *DB) Close() error {
 
 func (d *DB) closeAll() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{d.lookup, d.revoked, d.signers, d.metaStmt} {
+	if d.lookups != nil {
+	drain:
+		for {
+			select {
+			case l := <-d.lookups:
+				l.close()
+			default:
+				break drain
+			}
+		}
+	}
+	for _, s := range []*sql.Stmt{d.revoked, d.signers, d.metaStmt} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
 	}
 	if d.rd != nil {
 		errs = append(errs, d.rd.Close())
+	}
+	if d.ck != nil {
+		d.ckMu.Lock()
+		d.ckWake = nil
+		close(d.ckStop)
+		d.ckMu.Unlock()
+		<-d.ckDone
+		errs = append(errs, d.ck.Close())
 	}
 	if d.wr != nil {
 		// Fold the WAL back into the file so a copy of the .db alone is whole.
@@ -408,17 +567,33 @@ func (d *DB) closeAll() error {
 	return errors.Join(errs...)
 }
 
-// hash returns the keyed hash of key under k.
-func hash(k []byte, key string) [HashSize]byte {
-	m := hmac.New(sha256.New, k)
+// hasher computes keyed hashes under one key, reusing HMAC states.
+type hasher struct {
+	key  []byte
+	pool sync.Pool
+}
+
+func newHasher(key []byte) *hasher {
+	h := &hasher{key: append([]byte(nil), key...)}
+	h.pool.New = func() any { return hmac.New(sha256.New, h.key) }
+	return h
+}
+
+// sum returns the keyed hash of key.
+func (h *hasher) sum(key string) [HashSize]byte {
+	m := h.pool.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(key))
+	var full [sha256.Size]byte
+	m.Sum(full[:0])
+	h.pool.Put(m)
 	var out [HashSize]byte
-	copy(out[:], m.Sum(nil))
+	copy(out[:], full[:])
 	return out
 }
 
 // Hash returns the keyed hash of a credential key under the cache's key.
-func (d *DB) Hash(key string) [HashSize]byte { return hash(*d.key.Load(), key) }
+func (d *DB) Hash(key string) [HashSize]byte { return d.key.Load().sum(key) }
 
 // KeyHash returns the keyed hash of key in hex (implements policy.Store).
 func (d *DB) KeyHash(key string) string {
@@ -427,7 +602,7 @@ func (d *DB) KeyHash(key string) string {
 }
 
 // HashKey returns the HMAC key the cache hashes credential keys with.
-func (d *DB) HashKey() []byte { return append([]byte(nil), *d.key.Load()...) }
+func (d *DB) HashKey() []byte { return append([]byte(nil), d.key.Load().key...) }
 
 // Status returns the cached status of a credential key (implements policy.Store).
 func (d *DB) Status(ctx context.Context, key string) (checkpoint.StatusEntry, bool, error) {
@@ -437,13 +612,24 @@ func (d *DB) Status(ctx context.Context, key string) (checkpoint.StatusEntry, bo
 
 // StatusHash returns the cached status for an already hashed key.
 func (d *DB) StatusHash(ctx context.Context, h []byte) (checkpoint.StatusEntry, bool, error) {
-	var s, u int64
-	err := d.lookup.QueryRowContext(ctx, h).Scan(&s, &u)
-	if errors.Is(err, sql.ErrNoRows) {
-		return checkpoint.StatusEntry{}, false, nil
+	if err := ctx.Err(); err != nil {
+		return checkpoint.StatusEntry{}, false, err
 	}
+	if d.closed.Load() {
+		return checkpoint.StatusEntry{}, false, errors.New("look up status: cache closed")
+	}
+	l, err := d.getLookup()
 	if err != nil {
 		return checkpoint.StatusEntry{}, false, fmt.Errorf("look up status: %w", classify(err))
+	}
+	s, u, ok, err := l.query(h)
+	if err != nil {
+		l.close()
+		return checkpoint.StatusEntry{}, false, fmt.Errorf("look up status: %w", classify(err))
+	}
+	d.putLookup(l)
+	if !ok {
+		return checkpoint.StatusEntry{}, false, nil
 	}
 	e := checkpoint.StatusEntry{Color: checkpoint.Color(s)}
 	if s < 0 || s > int64(checkpoint.Green) {
@@ -453,6 +639,25 @@ func (d *DB) StatusHash(ctx context.Context, h []byte) (checkpoint.StatusEntry, 
 		e.ValidUntil = time.Unix(u, 0).UTC()
 	}
 	return e, true, nil
+}
+
+// query runs the lookup: status and valid-until of hash h.
+func (l *lookupConn) query(h []byte) (s, u int64, ok bool, err error) {
+	l.args[0] = h
+	rows, err := l.st.Query(l.args) //nolint:staticcheck // the fast path; no context needed
+	if err != nil {
+		return 0, 0, false, err
+	}
+	defer rows.Close()
+	switch err := rows.Next(l.dest); {
+	case err == io.EOF:
+		return 0, 0, false, nil
+	case err != nil:
+		return 0, 0, false, err
+	}
+	s, _ = l.dest[0].(int64)
+	u, _ = l.dest[1].(int64)
+	return s, u, true, nil
 }
 
 // Version returns the feed version applied (0 when none).

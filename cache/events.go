@@ -73,6 +73,7 @@ func (d *DB) LogEvents(ctx context.Context, evs ...Event) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("log events: %w", classify(err))
 	}
+	d.committed()
 	return nil
 }
 

@@ -179,7 +179,7 @@ func (d *DB) ImportCSV(ctx context.Context, r io.Reader) (int, error) {
 		return 0, err
 	}
 	defer u.Rollback()
-	key := *d.key.Load()
+	key := d.key.Load()
 	n := 0
 	batch := make([]Record, 0, 16*batchRows)
 	for {
@@ -195,7 +195,7 @@ func (d *DB) ImportCSV(ctx context.Context, r io.Reader) (int, error) {
 				return 0, fmt.Errorf("import CSV: %w", err)
 			}
 		}
-		batch = append(batch, Record{Hash: hash(key, row.Key), Color: row.Color, ValidUntil: row.ValidUntil})
+		batch = append(batch, Record{Hash: key.sum(row.Key), Color: row.Color, ValidUntil: row.ValidUntil})
 		if len(batch) == cap(batch) {
 			if err := u.Put(batch...); err != nil {
 				return 0, fmt.Errorf("import CSV: %w", err)

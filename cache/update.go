@@ -327,10 +327,10 @@ func (u *Update) commit() error {
 		return fmt.Errorf("commit cache update: %w", classify(err))
 	}
 	if u.key != nil {
-		k := u.key
-		d.key.Store(&k)
+		d.key.Store(newHasher(u.key))
 	}
 	d.state.Store(&st)
+	d.committed()
 	if rebuilt {
 		d.rebuilding.Store(false)
 	}

@@ -292,8 +292,8 @@ func (c *Config) validate() error {
 	if c.Decode.Workers < 1 || c.Decode.Workers > 64 {
 		return bad("decode.workers", "must be 1 to 64")
 	}
-	if c.Decode.Budget.D() <= 0 {
-		return bad("decode.budget", "must be positive")
+	if c.Decode.Budget.D() < 0 {
+		return bad("decode.budget", "must not be negative (0: no budget)")
 	}
 	if c.Cache.Path == "" {
 		return bad("cache.path", "must be set")

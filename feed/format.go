@@ -207,9 +207,10 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	if len(b) > MaxManifest {
 		return nil, fmt.Errorf("manifest is %d bytes, at most %d allowed", len(b), MaxManifest)
 	}
+	// Unknown fields are allowed: a newer publisher may add some, and every
+	// byte is covered by the signed targets metadata anyway.
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}

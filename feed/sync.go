@@ -237,7 +237,7 @@ const (
 	KindSignature = "signature" // metadata not signed by the trusted keys
 	KindRollback  = "rollback"  // older metadata or feed version than already trusted
 	KindExpired   = "expired"   // metadata expired: a frozen or stale feed
-	KindDigest    = "digest"    // a file does not match its signed length and hash
+	KindDigest    = "digest"    // a file does not match its signed length and hash (or is longer than allowed)
 	KindDownload  = "download"  // HTTP error, truncated or oversized download
 	KindTimeout   = "timeout"   // the server did not answer in time
 	KindDiskFull  = "disk-full" // the cache could not grow
@@ -259,12 +259,11 @@ func Kind(err error) string {
 		return KindRollback
 	case errors.Is(err, &metadata.ErrExpiredMetadata{}):
 		return KindExpired
-	case errors.Is(err, &metadata.ErrLengthOrHashMismatch{}):
+	case errors.Is(err, &metadata.ErrLengthOrHashMismatch{}), errors.Is(err, &metadata.ErrDownloadLengthMismatch{}):
 		return KindDigest
 	case errors.Is(err, cache.ErrFull), errors.Is(err, syscall.ENOSPC):
 		return KindDiskFull
-	case errors.Is(err, &metadata.ErrDownload{}), errors.Is(err, &metadata.ErrDownloadHTTP{}),
-		errors.Is(err, &metadata.ErrDownloadLengthMismatch{}), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, &metadata.ErrDownload{}), errors.Is(err, &metadata.ErrDownloadHTTP{}), errors.Is(err, io.ErrUnexpectedEOF):
 		return KindDownload
 	case errors.Is(err, errFeed):
 		return KindFeed

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"checkpoint/config"
 )
@@ -89,13 +90,22 @@ func Provision(ctx context.Context, r Request) error {
 	return nil
 }
 
-// OpenBoot finds the FAT boot partition of the image or card at path.
+// OpenBoot finds the FAT boot partition of the image or card at path. A card
+// with a mounted partition is refused: writing under a mounted file system
+// corrupts it.
 func OpenBoot(path string) (FAT, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return FAT{}, fmt.Errorf("open image: %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode()&os.ModeDevice != 0 {
+		if mounts, err := os.ReadFile("/proc/self/mounts"); err == nil {
+			if dev, dir, ok := MountedFrom(path, string(mounts)); ok {
+				return FAT{}, fmt.Errorf("card %s: %s is mounted at %s; unmount it first", path, dev, dir)
+			}
+		}
+	}
 	parts, err := ReadPartitions(f)
 	if err != nil {
 		return FAT{}, fmt.Errorf("image %s: %w", path, err)
@@ -105,6 +115,27 @@ func OpenBoot(path string) (FAT, error) {
 		return FAT{}, fmt.Errorf("image %s: %w", path, err)
 	}
 	return FAT{Image: path, Offset: boot.Start}, nil
+}
+
+// MountedFrom reports a mount (in /proc/self/mounts format) of the device
+// at path or of one of its partitions (/dev/sdb1 of /dev/sdb, /dev/mmcblk0p1
+// of /dev/mmcblk0).
+func MountedFrom(path, mounts string) (dev, dir string, ok bool) {
+	for _, line := range strings.Split(mounts, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		rest, found := strings.CutPrefix(f[0], path)
+		if !found {
+			continue
+		}
+		rest = strings.TrimPrefix(rest, "p")
+		if strings.Trim(rest, "0123456789") == "" {
+			return f[0], strings.ReplaceAll(f[1], "\\040", " "), true
+		}
+	}
+	return "", "", false
 }
 
 // ValidateRoot checks that b looks like TUF root metadata: a JSON object

@@ -288,3 +288,26 @@ func TestFATMissingFile(t *testing.T) {
 		t.Errorf("Remove of a missing file: %v", err)
 	}
 }
+
+func TestMountedFrom(t *testing.T) {
+	mounts := "/dev/mmcblk0p2 / ext4 rw 0 0\n" +
+		"/dev/sdb1 /media/tech/bootfs vfat rw 0 0\n" +
+		"/dev/sdb2 /media/tech/root\\040fs ext4 rw 0 0\n" +
+		"tmpfs /run tmpfs rw 0 0\n"
+	for _, tc := range []struct {
+		path, dev, dir string
+		ok             bool
+	}{
+		{"/dev/sdb", "/dev/sdb1", "/media/tech/bootfs", true},
+		{"/dev/sdb2", "/dev/sdb2", "/media/tech/root fs", true},
+		{"/dev/mmcblk0", "/dev/mmcblk0p2", "/", true},
+		{"/dev/sdc", "", "", false},
+		{"/dev/sd", "", "", false}, // not a prefix match of sdb1
+		{"/dev/mmcblk", "", "", false},
+	} {
+		dev, dir, ok := MountedFrom(tc.path, mounts)
+		if dev != tc.dev || dir != tc.dir || ok != tc.ok {
+			t.Errorf("MountedFrom(%s) = %q, %q, %v; want %q, %q, %v", tc.path, dev, dir, ok, tc.dev, tc.dir, tc.ok)
+		}
+	}
+}

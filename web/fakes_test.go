@@ -60,7 +60,10 @@ type fakeCache struct {
 	feed    time.Time
 	maxAge  time.Duration
 	pingErr error
+	version int64
 }
+
+func (f *fakeCache) Version() int64 { return f.version }
 
 func (f *fakeCache) FeedTime() time.Time { return f.feed }
 
@@ -69,8 +72,9 @@ func (f *fakeCache) Stale(now time.Time) bool { return f.feed.IsZero() || now.Su
 func (f *fakeCache) Ping(context.Context) error { return f.pingErr }
 
 var (
-	_ Scanner = (*fakeScanner)(nil)
-	_ Camera  = (*fakeCamera)(nil)
-	_ Cache   = (*fakeCache)(nil)
-	_ Pinger  = (*fakeCache)(nil)
+	_ Scanner   = (*fakeScanner)(nil)
+	_ Camera    = (*fakeCamera)(nil)
+	_ Cache     = (*fakeCache)(nil)
+	_ Pinger    = (*fakeCache)(nil)
+	_ Versioner = (*fakeCache)(nil)
 )

@@ -134,6 +134,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(c.descStale, stale)
 	}
+	if v, ok := s.opts.Cache.(Versioner); ok && s.opts.Sync == nil {
+		gauge(c.descVersion, float64(v.Version()))
+	}
 	if s.opts.Sync != nil {
 		st := s.opts.Sync()
 		gauge(c.descVersion, float64(st.Version))

@@ -182,6 +182,9 @@ func (s *Server) device(now time.Time, idle checkpoint.IdleMode, idleSet bool) D
 		}
 		d.Stale = c.Stale(now)
 	}
+	if v, ok := s.opts.Cache.(Versioner); ok {
+		d.Version = v.Version()
+	}
 	if s.opts.Sync != nil {
 		ss := s.opts.Sync()
 		d.Version, d.SyncErrors = ss.Version, ss.Errors

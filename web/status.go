@@ -35,6 +35,12 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Versioner is optionally implemented by a Cache: the feed version applied,
+// reported when no Sync is given.
+type Versioner interface {
+	Version() int64
+}
+
 // SyncStats are the background sync's counters, as /metrics and the page
 // show them.
 type SyncStats struct {

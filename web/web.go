@@ -67,15 +67,15 @@ type Options struct {
 	// Gate is the gate's name, shown small on the page.
 	Gate string
 
-	Scanner Scanner           // frame loop counters; nil: none
-	Camera  Camera            // camera counters; nil: none
-	Cache   Cache             // status cache; nil: not open
-	Sync    func() SyncStats  // background sync counters; nil: no sync
-	Clock   checkpoint.Clock  // nil: the system clock
-	Logger  *slog.Logger      // nil: discard
-	Stall   time.Duration     // frames older than this are not fresh (checkpoint.DefaultStallTimeout when zero)
-	Hold    time.Duration     // how long the page shows a verdict (DefaultHold when zero)
-	FPS     float64           // preview frames per second (DefaultPreviewFPS when zero)
+	Scanner Scanner                // frame loop counters; nil: none
+	Camera  Camera                 // camera counters; nil: none
+	Cache   Cache                  // status cache; nil: not open
+	Sync    func() SyncStats       // background sync counters; nil: no sync
+	Clock   checkpoint.Clock       // nil: the system clock
+	Logger  *slog.Logger           // nil: discard
+	Stall   time.Duration          // frames older than this are not fresh (checkpoint.DefaultStallTimeout when zero)
+	Hold    time.Duration          // how long the page shows a verdict (DefaultHold when zero)
+	FPS     float64                // preview frames per second (DefaultPreviewFPS when zero)
 	Extra   []prometheus.Collector // more collectors for /metrics (optional)
 }
 

@@ -416,6 +416,12 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics without parts has %s", absent)
 		}
 	}
+	// Without a sync, the feed version comes from the cache.
+	r3 := newRig(t, config.Web{}, func(o *Options) { o.Sync = nil; o.Cache = &fakeCache{version: 9, maxAge: time.Hour} })
+	if body := get(t, r3.s.Handler(), "/metrics").Body.String(); !hasLine(body, "checkpoint_feed_version 9") || strings.Contains(body, "checkpoint_sync_errors_total") {
+		t.Errorf("/metrics without sync: want the cache's feed version 9 and no sync series")
+	}
+
 	mfs, _ := prometheus.DefaultGatherer.Gather()
 	for _, mf := range mfs {
 		if strings.HasPrefix(mf.GetName(), "checkpoint_") {

@@ -37,7 +37,7 @@ func cmdEvents(ctx context.Context, e *env, args []string) int {
 	if code != 0 {
 		return code
 	}
-	db, err := cache.Open(ctx, path, cache.Options{MaxAge: maxAge})
+	db, err := cache.Open(ctx, path, cache.Options{MaxAge: maxAge, SkipCheck: true})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "checkpoint events export: %v\n", err)
 		return exitFail

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os/user"
+	"path/filepath"
 	"strconv"
 
 	"checkpoint"
 	"checkpoint/config"
+	"checkpoint/gpio"
 	"checkpoint/provision"
 )
 
@@ -73,7 +75,7 @@ func holdFault(ctx context.Context, e *env, log *slog.Logger, boot, etc string) 
 	}
 	log.Error("gate fault", "reason", reason)
 	// The pins come from the installed config when it loads, else the defaults.
-	cfg, err := config.Load(etc + "/" + provision.EtcConfigName)
+	cfg, err := config.Load(filepath.Join(etc, provision.EtcConfigName))
 	if err != nil {
 		cfg = config.Default()
 	}
@@ -88,7 +90,19 @@ func holdFault(ctx context.Context, e *env, log *slog.Logger, boot, etc string) 
 	return exitOK
 }
 
-// openIndicator opens the gate's outputs as the config describes.
+// openIndicator opens the gate's outputs as the config describes; the
+// returned function returns every output to its safe state.
 func openIndicator(cfg config.Config, e *env, log *slog.Logger) (checkpoint.Indicator, func(), error) {
-	return nil, nil, errors.New("no GPIO driver in this build")
+	sig, err := gpio.Open(cfg.GPIO, e.stdout, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Let the signal's goroutine take up its start state first: an idle mode
+	// set before it runs is played but not announced on the terminal.
+	sig.Sync()
+	return sig, func() {
+		if err := sig.Close(); err != nil {
+			log.Error("outputs not returned to their safe state", "err", err)
+		}
+	}, nil
 }

@@ -54,10 +54,14 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 	dir := fs.String("dir", filepath.Join(os.TempDir(), "checkpoint-demo"), "where the demo frames and cache are made")
 	fps := fs.Float64("fps", demo.FPS, "replay rate")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn or error")
+	budget := fs.Duration("budget", config.Default().Decode.Budget.D(), "decode time budget per frame (0: none, every retry runs)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	cfg, err := demoConfig(ctx, e, *dir, *listen, *loop, *fps, *level)
+	if err == nil && *budget < 0 {
+		err = fmt.Errorf("--budget must not be negative")
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "checkpoint demo: %v\n", err)
 		return exitFail
@@ -66,6 +70,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 	if *listen != "" {
 		fmt.Fprintf(e.stdout, "operator screen: http://%s/\n", *listen)
 	}
+	cfg.Decode.Budget = config.Duration(*budget)
 	return daemon(ctx, e, cfg, daemonOptions{demo: true})
 }
 

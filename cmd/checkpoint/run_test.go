@@ -14,7 +14,7 @@ import (
 // without pacing, and reads the verdicts it prints.
 func TestDemoCommand(t *testing.T) {
 	dir := t.TempDir()
-	code, out, errs := runCmd(t, "demo", "--listen", "", "--dir", dir, "--fps", "0")
+	code, out, errs := runCmd(t, "demo", "--listen", "", "--dir", dir, "--fps", "0", "--budget", "0")
 	if code != exitOK {
 		t.Fatalf("demo exit %d\n%s\n%s", code, out, errs)
 	}
@@ -31,7 +31,7 @@ func TestDemoCommand(t *testing.T) {
 		}
 	}
 	// A second run reuses the frames and rebuilds the cache.
-	if code, out, errs := runCmd(t, "demo", "--listen", "", "--dir", dir, "--fps", "0"); code != exitOK || !strings.Contains(out, "verdicts green 1 yellow 3 red 2") {
+	if code, out, errs := runCmd(t, "demo", "--listen", "", "--dir", dir, "--fps", "0", "--budget", "0"); code != exitOK || !strings.Contains(out, "verdicts green 1 yellow 3 red 2") {
 		t.Errorf("second demo run: exit %d\n%s\n%s", code, out, errs)
 	}
 }

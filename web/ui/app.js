@@ -130,7 +130,7 @@
     else if (d.feed_age_ms < 0) feed = 'chưa đồng bộ · never synced';
     else feed = ago(d.feed_age_ms) + (d.version ? ' · v' + d.version : '');
     text('feed', feed);
-    $('stale').hidden = !d.stale;
+    $('stale').hidden = !d.stale || mode === 'stale';
     summary();
   }
 

@@ -1,0 +1,289 @@
+package feed
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"checkpoint"
+	"checkpoint/cache"
+)
+
+// TestScaleReport measures the feed at national scale and prints the
+// "Cache and feed" table of BENCHMARKS.md. It only runs when
+// CHECKPOINT_BENCH_KEYS is set (make bench-cache sets 10000000); the delta
+// changes a tenth of the keys (CHECKPOINT_BENCH_DELTA overrides).
+func TestScaleReport(t *testing.T) {
+	n := envInt("CHECKPOINT_BENCH_KEYS", 0)
+	if n == 0 {
+		t.Skip("set CHECKPOINT_BENCH_KEYS (make bench-cache) to run")
+	}
+	nd := envInt("CHECKPOINT_BENCH_DELTA", n/10)
+	dir := os.Getenv("CHECKPOINT_BENCH_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	} else {
+		os.RemoveAll(dir)
+		os.MkdirAll(dir, 0o755)
+		defer os.RemoveAll(dir)
+	}
+	ctx := context.Background()
+	var rep []string
+	row := func(what, value string) { rep = append(rep, fmt.Sprintf("| %s | %s |", what, value)) }
+
+	// Inputs: n keys; then a tenth of them changed (half new statuses, a
+	// quarter removed, a quarter added).
+	csv1, csv2 := filepath.Join(dir, "v1.csv"), filepath.Join(dir, "v2.csv")
+	writeCSV(t, csv1, n, nil)
+	writeCSV(t, csv2, n, &deltaSpec{changes: nd})
+
+	f := &testFeed{t: t, dir: filepath.Join(dir, "feed"), clk: &fakeClock{t: t0}}
+	if err := Init(f.dir, InitOptions{Clock: f.clk}); err != nil {
+		t.Fatal(err)
+	}
+	f.opts = PublishOptions{Clock: f.clk}
+	publish := func(csv string) (time.Duration, *Manifest) {
+		fh, err := os.Open(csv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		start := time.Now()
+		m, err := Publish(ctx, f.dir, Inputs{Statuses: bufio.NewReaderSize(fh, 1<<20)}, f.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(start), m
+	}
+	pt1, m1 := publish(csv1)
+	snapBytes := targetBytes(t, f, m1.Snapshot)
+	row(fmt.Sprintf("publish snapshot, %s keys", si(n)), fmt.Sprintf("%.1f s (%s keys/s)", pt1.Seconds(), si(int(float64(n)/pt1.Seconds()))))
+	row("snapshot download size", fmt.Sprintf("%s (%.1f bytes/key, %d chunks)", mib(snapBytes), float64(snapBytes)/float64(n), len(m1.Snapshot)))
+
+	srv := serveDir(t, filepath.Join(f.dir, "repo"))
+	gate := filepath.Join(dir, "gate")
+	os.MkdirAll(gate, 0o755)
+	db, err := cache.Open(ctx, filepath.Join(gate, "cache.db"), cache.Options{Clock: f.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := NewSyncer(db, Config{URL: srv, Root: readFile(t, filepath.Join(f.dir, "repo", "root.json")), Dir: filepath.Join(gate, "feed"), Clock: f.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var began, written time.Time
+	s.afterBegin = func() { began = time.Now() }
+	s.beforeCommit = func() { written = time.Now() }
+	res, err := s.Sync(ctx)
+	if err != nil || res.Mode != "snapshot" {
+		t.Fatalf("snapshot sync: %+v %v", res, err)
+	}
+	apply := time.Since(began)
+	row("sync snapshot (download, verify, apply)", fmt.Sprintf("%.1f s", res.Duration.Seconds()))
+	row("apply snapshot (one transaction, to commit)", fmt.Sprintf("%.1f s (commit %.1f s): **%s keys/s**", apply.Seconds(), time.Since(written).Seconds(), si(int(float64(n)/apply.Seconds()))))
+	snapApply := apply
+	size1 := dbSize(t, db)
+	row(fmt.Sprintf("cache file at %s keys", si(n)), fmt.Sprintf("%s: **%.1f bytes/key**", mib(size1), float64(size1)/float64(n)))
+	p50, p99, p999 := lookups(t, db, n, 200000)
+	row(fmt.Sprintf("lookup at %s keys (200k random, ½ present, steady state)", si(n)), fmt.Sprintf("p50 %s, **p99 %s**, p99.9 %s", us(p50), us(p99), us(p999)))
+
+	pt2, m2 := publish(csv2)
+	d := m2.Deltas[len(m2.Deltas)-1]
+	deltaBytes := targetBytes(t, f, d.Chunks)
+	row(fmt.Sprintf("publish delta, %s changes over %s keys", si(int(d.Changes)), si(n)), fmt.Sprintf("%.1f s", pt2.Seconds()))
+	row("delta download size", fmt.Sprintf("%s (%.1f bytes/change)", mib(deltaBytes), float64(deltaBytes)/float64(d.Changes)))
+	var lat []time.Duration
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	s.afterBegin = func() {
+		began = time.Now()
+		go func() { // lookups while the delta applies
+			defer close(done)
+			r := rand.New(rand.NewPCG(3, 4))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := fmt.Sprintf("Q%d", r.IntN(n))
+				t0 := time.Now()
+				if _, _, err := db.Status(ctx, k); err != nil {
+					t.Error(err)
+					return
+				}
+				lat = append(lat, time.Since(t0))
+				time.Sleep(100 * time.Microsecond) // a busy gate, not a saturated core
+			}
+		}()
+	}
+	s.beforeCommit = func() { close(stop); <-done; written = time.Now() }
+	res, err = s.Sync(ctx)
+	if err != nil || res.Mode != "delta" {
+		t.Fatalf("delta sync: %+v %v", res, err)
+	}
+	apply = time.Since(began)
+	row("sync delta (download, verify, apply)", fmt.Sprintf("%.1f s", res.Duration.Seconds()))
+	row("apply delta (one transaction, to commit)", fmt.Sprintf("%.1f s (commit %.1f s): **%s keys/s**", apply.Seconds(), time.Since(written).Seconds(), si(int(float64(res.Applied)/apply.Seconds()))))
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		row("lookups while the delta applies", fmt.Sprintf("%d lookups: p50 %s, p99 %s, max %s", len(lat), us(lat[len(lat)/2]), us(lat[len(lat)*99/100]), us(lat[len(lat)-1])))
+	}
+	size2 := dbSize(t, db)
+	c, _ := db.Count(ctx)
+	row(fmt.Sprintf("cache file after the delta (%s keys)", si(int(c.Statuses))), fmt.Sprintf("%s: %.1f bytes/key", mib(size2), float64(size2)/float64(c.Statuses)))
+	p50, p99, p999 = lookups(t, db, n, 200000)
+	row("lookup after the delta", fmt.Sprintf("p50 %s, p99 %s, p99.9 %s", us(p50), us(p99), us(p999)))
+	db.Close()
+	start := time.Now()
+	db2, err := cache.Open(ctx, db.Path(), cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row("open with quick_check (start-up)", fmt.Sprintf("%.1f s", time.Since(start).Seconds()))
+	db2.Close()
+
+	// 100M, extrapolated: sizes scale linearly; apply rate holds (sorted
+	// appends); a lookup walks one more B-tree level.
+	scale := 1e8 / float64(n)
+	row("**100M keys (extrapolated)**: snapshot download", mib(int64(float64(snapBytes)*scale)))
+	row("**100M keys (extrapolated)**: cache file", mib(int64(float64(size1)*scale)))
+	row("**100M keys (extrapolated)**: snapshot publish / apply", fmt.Sprintf("%.0f s / %.0f s", pt1.Seconds()*scale, snapApply.Seconds()*scale))
+	fmt.Printf("\nCache and feed: %s keys, delta %s changes, %s, GOMAXPROCS %d\n\n| what | measured |\n|---|---|\n%s\n\n",
+		si(n), si(nd), runtime.GOARCH, runtime.GOMAXPROCS(0), strings.Join(rep, "\n"))
+}
+
+type deltaSpec struct{ changes int }
+
+// writeCSV writes keys Q0..Qn-1; with a delta spec, the first changes/2 get
+// another status, the next changes/4 are left out and changes/4 new keys
+// follow.
+func writeCSV(t *testing.T, path string, n int, d *deltaSpec) {
+	fh, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(fh, 1<<20)
+	colors := []string{"red", "yellow", "green"}
+	for i := range n {
+		c := colors[i%3]
+		if d != nil && i < d.changes/2 {
+			c = colors[(i+1)%3]
+		}
+		if d != nil && i >= d.changes/2 && i < d.changes/2+d.changes/4 {
+			continue
+		}
+		if i%5 == 0 {
+			fmt.Fprintf(w, "Q%d,%s,2022-%02d-%02d\n", i, c, 1+i%12, 1+i%28)
+		} else {
+			fmt.Fprintf(w, "Q%d,%s,\n", i, c)
+		}
+	}
+	if d != nil {
+		for i := range d.changes / 4 {
+			fmt.Fprintf(w, "N%d,green,\n", i)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+}
+
+func targetBytes(t *testing.T, f *testFeed, paths []string) int64 {
+	var n int64
+	for _, p := range paths {
+		n += int64(len(readTarget(t, f, p)))
+	}
+	return n
+}
+
+func readFile(t *testing.T, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func serveDir(t *testing.T, dir string) string {
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// dbSize checkpoints the WAL and returns the file's size.
+func dbSize(t *testing.T, db *cache.DB) int64 {
+	c, err := sql.Open("sqlite3", "file:"+db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var free, pages, size int64
+	c.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)")
+	c.QueryRow("PRAGMA freelist_count").Scan(&free)
+	c.QueryRow("PRAGMA page_count").Scan(&pages)
+	c.QueryRow("PRAGMA page_size").Scan(&size)
+	return (pages - free) * size
+}
+
+// lookups times k lookups of random keys, half of them present, in steady
+// state: after the WAL is checkpointed and a first pass has touched the pages.
+func lookups(t *testing.T, db *cache.DB, n, k int) (p50, p99, p999 time.Duration) {
+	ctx := context.Background()
+	if err := db.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	keys := make([]string, k)
+	for i := range keys {
+		if i%2 == 0 {
+			keys[i] = fmt.Sprintf("Q%d", r.IntN(n))
+		} else {
+			keys[i] = fmt.Sprintf("X%d", r.IntN(n))
+		}
+	}
+	for _, key := range keys { // warm-up pass
+		db.Status(ctx, key)
+	}
+	lat := make([]time.Duration, k)
+	var e checkpoint.StatusEntry
+	for i, key := range keys {
+		start := time.Now()
+		var err error
+		e, _, err = db.Status(ctx, key)
+		lat[i] = time.Since(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = e
+	slices.Sort(lat)
+	return lat[k/2], lat[k*99/100], lat[k*999/1000]
+}
+
+func si(n int) string {
+	switch {
+	case n >= 1e6:
+		return strings.TrimSuffix(fmt.Sprintf("%.2f", float64(n)/1e6), ".00") + "M"
+	case n >= 1e3:
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/1e3), ".0") + "k"
+	}
+	return fmt.Sprint(n)
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/1e3) }

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Checks the unit files as CI does (make test-systemd), without a running
+# systemd: the units, sysusers.d and tmpfiles.d files are installed into a test
+# root with the files.list layout, then
+#   - systemd-analyze verify passes on each unit, silently;
+#   - systemd-analyze security --offline=yes: exposure printed, at most 2.5,
+#     and every remaining allowance of checkpoint.service named in a comment;
+#   - systemd-sysusers and systemd-tmpfiles create the user, groups and
+#     directories with the right owners and modes.
+# usage: systemd/test.sh BINARY
+set -euo pipefail
+bin=${1:?usage: systemd/test.sh BINARY}
+cd "$(dirname "$0")/.."
+max_exposure=2.5
+units=(checkpoint.service checkpoint-firstboot.service checkpoint-fault.service)
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+pass=0 fail=0
+ok() { echo "ok   $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+
+# The test root: the host's own units (verify resolves sysinit.target and
+# friends inside the root), then ours and the binary where the image has them.
+mkdir -p "$root/usr/lib/systemd/system" "$root/etc"
+cp -a /usr/lib/systemd/system/. "$root/usr/lib/systemd/system/"
+while read -r src dst mode; do
+	case $src in '' | '#'*) continue ;; @BIN) src=$bin ;; esac
+	install -D -m "$mode" "$src" "$root$dst"
+done <image/files.list
+
+# verify: exit 0 and not a word (it exits 0 on unknown keys and bad values,
+# printing a warning).
+verify() { systemd-analyze verify --root="$root" "$root/usr/lib/systemd/system/$1" 2>&1; }
+for u in "${units[@]}"; do
+	if out=$(verify "$u") && [ -z "$out" ]; then
+		ok "verify $u"
+	else
+		bad "verify $u: $out"
+	fi
+done
+# The check must be able to fail: a unit with a bad value and a missing binary.
+sed -e 's/^Type=notify/Type=notifi/' -e 's|^ExecStart=/usr/bin/checkpoint|ExecStart=/usr/bin/checkpoint-missing|' \
+	"$root/usr/lib/systemd/system/checkpoint.service" >"$root/usr/lib/systemd/system/broken-check.service"
+if out=$(verify broken-check.service) && [ -z "$out" ]; then
+	bad "verify accepted a broken unit"
+else
+	ok "verify rejects a broken unit"
+fi
+rm "$root/usr/lib/systemd/system/broken-check.service"
+
+# security: exposure at most $max_exposure.
+for u in "${units[@]}"; do
+	report=$(systemd-analyze security --offline=yes --root="$root" "$u" 2>&1 || true)
+	[ "$u" = checkpoint.service ] && printf '%s\n' "$report"
+	level=$(printf '%s\n' "$report" | sed -n "s/.*Overall exposure level for $u: \([0-9.]*\).*/\1/p")
+	if [ -z "$level" ]; then
+		bad "security $u: no exposure level in the report"
+	elif awk -v l="$level" -v m="$max_exposure" 'BEGIN { exit !(l <= m) }'; then
+		ok "security $u: exposure $level <= $max_exposure"
+	else
+		bad "security $u: exposure $level > $max_exposure"
+	fi
+	[ "$u" = checkpoint.service ] || continue
+	# Every allowance left (a ✗ row) is explained in a comment of the unit.
+	comments=$(grep '^#' "systemd/$u")
+	while read -r setting; do
+		# RestrictAddressFamilies=~AF_(INET|INET6) is explained as AF_INET.
+		key=$(printf '%s' "$setting" | sed -e 's/^RestrictAddressFamilies=~//' -e 's/^\(AF_[A-Z0-9]*\).*/\1/' -e 's|/.*||')
+		if printf '%s\n' "$comments" | grep -qF -- "$key"; then
+			ok "allowance $setting explained"
+		else
+			bad "allowance $setting ($key) not explained in a comment of systemd/$u"
+		fi
+	done < <(printf '%s\n' "$report" | sed -n 's/^✗ \([^ ]*\) .*/\1/p')
+done
+
+# sysusers and tmpfiles on a root whose /etc knows only root and video.
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\nvideo:x:44:\n' >"$root/etc/group"
+if out=$(systemd-sysusers --root="$root" 2>&1); then ok "systemd-sysusers"; else bad "systemd-sysusers: $out"; fi
+if grep -q '^checkpoint:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$' "$root/etc/passwd"; then
+	ok "user checkpoint created, no login shell"
+else
+	bad "user checkpoint missing: $(cat "$root/etc/passwd")"
+fi
+for g in video gpio; do
+	if grep -Eq "^$g:x:[0-9]+:(.*,)?checkpoint(,.*)?$" "$root/etc/group"; then
+		ok "checkpoint in group $g"
+	else
+		bad "checkpoint not in group $g: $(grep "^$g:" "$root/etc/group")"
+	fi
+done
+if out=$(systemd-tmpfiles --root="$root" --create 2>&1); then ok "systemd-tmpfiles --create"; else bad "systemd-tmpfiles: $out"; fi
+uid=$(awk -F: '$1 == "checkpoint" { print $3 }' "$root/etc/passwd")
+gid=$(awk -F: '$1 == "checkpoint" { print $3 }' "$root/etc/group")
+while read -r path want; do
+	got=$(stat -c '%a %u:%g' "$root$path" 2>&1 || true)
+	if [ "$got" = "$want" ]; then ok "$path $got"; else bad "$path is $got, want $want"; fi
+done <<EOT
+/etc/checkpoint 750 0:$gid
+/etc/checkpoint/checkpoint.toml 640 0:$gid
+/var/lib/checkpoint 750 $uid:$gid
+EOT
+
+echo "test-systemd: $pass passed, $fail failed"
+[ "$fail" = 0 ]
