@@ -10,6 +10,7 @@ package checkpoint
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -313,6 +314,45 @@ func (c FloorClock) Now() time.Time {
 		if f := c.Floor(); now.Before(f) {
 			return f
 		}
+	}
+	return now
+}
+
+// RunningFloorClock is a FloorClock whose floor keeps running: the floor was
+// a lower bound on the true time when it was first seen, so the floor plus
+// the time elapsed since then (by Go's monotonic clock) is one now. While the
+// wall clock lags behind it (a Pi booted without a real-time clock or time
+// server), Now keeps advancing at the true rate instead of standing still at
+// the floor, so durations measured with it (the repeat cooldown, the camera
+// stall timeout, a frame's age) keep running. Use a pointer; it is safe for
+// concurrent use.
+type RunningFloorClock struct {
+	Clock Clock
+	Floor func() time.Time // nil or zero: no floor
+
+	mu    sync.Mutex
+	floor time.Time // the floor last seen
+	seen  time.Time // when it was first seen, with its monotonic reading
+}
+
+// Now returns the later of the clock's time and the running floor.
+func (c *RunningFloorClock) Now() time.Time {
+	now := c.Clock.Now()
+	if c.Floor == nil {
+		return now
+	}
+	f := c.Floor()
+	if f.IsZero() {
+		return now
+	}
+	c.mu.Lock()
+	if !f.Equal(c.floor) {
+		c.floor, c.seen = f, time.Now()
+	}
+	bound := c.floor.Add(time.Since(c.seen))
+	c.mu.Unlock()
+	if now.Before(bound) {
+		return bound
 	}
 	return now
 }

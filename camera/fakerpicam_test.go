@@ -97,6 +97,18 @@ func alive(pid int) bool {
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
+// gone waits up to d for pid to be dead (or a zombie), and reports whether it is.
+func gone(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 // fakeFrameText is the text of the QR code in frame k of process n.
 func fakeFrameText(n, k int) string { return fmt.Sprintf("CHECKPOINT-FAKE|%d|%d", n, k) }
 

@@ -68,7 +68,7 @@ func ListImages(paths []string) ([]string, error) {
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("replay %s: %w", p, err)
+			return nil, fmt.Errorf("list images %s: %w", p, err)
 		}
 		if !st.IsDir() {
 			out = append(out, p)
@@ -85,10 +85,10 @@ func ListImages(paths []string) ([]string, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("replay %s: %w", p, err)
+			return nil, fmt.Errorf("list images %s: %w", p, err)
 		}
 		if len(found) == 0 {
-			return nil, fmt.Errorf("replay %s: no PNG, JPEG or PGM files in the directory", p)
+			return nil, fmt.Errorf("list images %s: no PNG, JPEG or PGM files in the directory", p)
 		}
 		sort.Strings(found)
 		out = append(out, found...)

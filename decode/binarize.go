@@ -1,6 +1,9 @@
 package decode
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // The local-threshold binarizer is zxing's HybridBinarizer, rewritten to run
 // over a strided plane in place, to reuse its buffers, to give the threshold
@@ -53,8 +56,32 @@ func growI32(b []int32, n int) []int32 {
 	return b[:n]
 }
 
-// stats measures every block of p. p must be at least minBinarize on each side.
-func (t *thresholds) stats(p plane) {
+// brect is a rectangle of blocks [x0,x1)×[y0,y1).
+type brect struct{ x0, y0, x1, y1 int }
+
+// blocksOf returns the blocks covering the pixel rectangle r, grown by two
+// blocks (the reach of the 5×5 average) and to at least five blocks a side,
+// within the plane's bw×bh blocks.
+func blocksOf(r rect, bw, bh int) brect {
+	b := brect{(r.x0 >> blockPow) - 2, (r.y0 >> blockPow) - 2, ((r.x1 + blockSize - 1) >> blockPow) + 2, ((r.y1 + blockSize - 1) >> blockPow) + 2}
+	if b.x1-b.x0 < 5 {
+		b.x1 = b.x0 + 5
+	}
+	if b.y1-b.y0 < 5 {
+		b.y1 = b.y0 + 5
+	}
+	if b.x1 > bw {
+		b.x0, b.x1 = b.x0-(b.x1-bw), bw
+	}
+	if b.y1 > bh {
+		b.y0, b.y1 = b.y0-(b.y1-bh), bh
+	}
+	b.x0, b.y0 = max(b.x0, 0), max(b.y0, 0)
+	return b
+}
+
+// size sets the block grid for p and grows the buffers.
+func (t *thresholds) size(p plane) {
 	bw := (p.w + blockSize - 1) >> blockPow
 	bh := (p.h + blockSize - 1) >> blockPow
 	t.bw, t.bh = bw, bh
@@ -62,26 +89,43 @@ func (t *thresholds) stats(p plane) {
 	t.sum = growU16(t.sum, n)
 	t.mn = growU8(t.mn, n)
 	t.mx = growU8(t.mx, n)
+	t.bp = growI32(t.bp, n)
+	t.hs = growI32(t.hs, n)
+	t.thr = growU8(t.thr, n)
+}
+
+// all is the whole block grid.
+func (t *thresholds) all() brect { return brect{0, 0, t.bw, t.bh} }
+
+// stats measures every block of p. p must be at least minBinarize on each side.
+func (t *thresholds) stats(p plane) {
+	t.size(p)
+	t.statsRect(p, t.all())
+}
+
+// statsRect measures the blocks of p in r (size must have been called).
+func (t *thresholds) statsRect(p plane, r brect) {
+	bw := t.bw
 	maxX, maxY := p.w-blockSize, p.h-blockSize
-	for by := 0; by < bh; by++ {
+	for by := r.y0; by < r.y1; by++ {
 		y0 := min(by<<blockPow, maxY)
 		base := y0 * p.stride
-		for bx := 0; bx < bw; bx++ {
+		for bx := r.x0; bx < r.x1; bx++ {
 			off := base + min(bx<<blockPow, maxX)
-			var r [blockSize]uint64
+			var rw [blockSize]uint64
 			var s16 uint64
-			for yy := range r {
+			for yy := range rw {
 				v := le64(p.pix[off:])
-				r[yy] = v
+				rw[yy] = v
 				s16 += v&even16 + (v>>8)&even16
 				off += p.stride
 			}
 			// Tournament for the lane-wise extremes of the eight rows, then
 			// across the eight lanes.
-			n0, x0 := minMax8(r[0], r[1])
-			n1, x1 := minMax8(r[2], r[3])
-			n2, x2 := minMax8(r[4], r[5])
-			n3, x3 := minMax8(r[6], r[7])
+			n0, x0 := minMax8(rw[0], rw[1])
+			n1, x1 := minMax8(rw[2], rw[3])
+			n2, x2 := minMax8(rw[4], rw[5])
+			n3, x3 := minMax8(rw[6], rw[7])
 			n0, _ = minMax8(n0, n1)
 			n2, _ = minMax8(n2, n3)
 			n0, _ = minMax8(n0, n2)
@@ -102,18 +146,77 @@ func (t *thresholds) stats(p plane) {
 	}
 }
 
-// compute derives each block's threshold from the statistics, as zxing's
-// HybridBinarizer does, for dark-on-light codes, or for light-on-dark ones
-// when invert is set (the threshold is then that of the inverted image).
-func (t *thresholds) compute(invert bool) {
-	bw, bh := t.bw, t.bh
-	n := bw * bh
-	t.bp = growI32(t.bp, n)
-	t.hs = growI32(t.hs, n)
-	t.thr = growU8(t.thr, n)
+// statsFromHalf estimates the statistics of every block of a plane from
+// hp, that plane halved: each 8×8 block is 4×4 pixels of hp. Sums are
+// exact but for rounding; minimum and maximum are those of 2×2 means, so a
+// little narrower. The prescan needs no more, at a quarter of the reading.
+func (t *thresholds) statsFromHalf(p, hp plane) {
+	t.size(p)
+	bw := t.bw
+	maxX, maxY := hp.w-4, hp.h-4
+	for by := 0; by < t.bh; by++ {
+		y0 := min(4*by, maxY)
+		for bx := 0; bx < bw; bx += 2 {
+			// Two blocks side by side: eight bytes of four rows.
+			x0 := 4 * bx
+			two := bx+1 < bw && x0+8 <= hp.w
+			if !two {
+				x0 = min(x0, maxX)
+			}
+			var rw [4]uint64
+			off := y0*hp.stride + x0
+			for k := range rw {
+				if two {
+					rw[k] = le64(hp.pix[off:])
+				} else {
+					v := uint64(binary.LittleEndian.Uint32(hp.pix[off:]))
+					rw[k] = v | v<<32
+				}
+				off += hp.stride
+			}
+			var s16 uint64
+			for _, v := range rw {
+				s16 += v&even16 + (v>>8)&even16
+			}
+			n0, x0w := minMax8(rw[0], rw[1])
+			n1, x1w := minMax8(rw[2], rw[3])
+			n0, _ = minMax8(n0, n1)
+			_, x0w = minMax8(x0w, x1w)
+			n0, _ = minMax8(n0, n0>>16)
+			n0, _ = minMax8(n0, n0>>8)
+			_, x0w = minMax8(x0w, x0w>>16)
+			_, x0w = minMax8(x0w, x0w>>8)
+			// s16 lanes: 0,1 hold the first block's sums, 2,3 the second's.
+			i := by*bw + bx
+			t.sum[i] = uint16(4 * ((s16 & 0xffff) + (s16 >> 16 & 0xffff)))
+			t.mn[i] = uint8(n0)
+			t.mx[i] = uint8(x0w)
+			if bx+1 < bw {
+				if two {
+					t.sum[i+1] = uint16(4 * ((s16 >> 32 & 0xffff) + (s16 >> 48)))
+					t.mn[i+1] = uint8(n0 >> 32)
+					t.mx[i+1] = uint8(x0w >> 32)
+				} else {
+					t.sum[i+1], t.mn[i+1], t.mx[i+1] = t.sum[i], t.mn[i], t.mx[i]
+				}
+			}
+		}
+	}
+}
+
+// compute derives every block's threshold from the statistics.
+func (t *thresholds) compute(invert bool) { t.computeRect(invert, t.all()) }
+
+// computeRect derives the threshold of each block in r from the statistics,
+// as zxing's HybridBinarizer does, for dark-on-light codes, or for
+// light-on-dark ones when invert is set (the threshold is then that of the
+// inverted image). r's edges count as the image's: r must be at least five
+// blocks a side and its statistics measured.
+func (t *thresholds) computeRect(invert bool, r brect) {
+	bw := t.bw
 	bp := t.bp
-	for by := 0; by < bh; by++ {
-		for bx := 0; bx < bw; bx++ {
+	for by := r.y0; by < r.y1; by++ {
+		for bx := r.x0; bx < r.x1; bx++ {
 			i := by*bw + bx
 			sum, mn, mx := int32(t.sum[i]), int32(t.mn[i]), int32(t.mx[i])
 			if invert {
@@ -124,7 +227,7 @@ func (t *thresholds) compute(invert bool) {
 				// A flat block: assume background, unless its neighbours say
 				// it lies inside something dark.
 				avg = max(mn/2, avg-flatMargin)
-				if by > 0 && bx > 0 {
+				if by > r.y0 && bx > r.x0 {
 					nb := (bp[i-bw] + 2*bp[i-1] + bp[i-bw-1]) / 4
 					if mn < nb {
 						avg = nb
@@ -134,26 +237,23 @@ func (t *thresholds) compute(invert bool) {
 			bp[i] = avg
 		}
 	}
-	// Average 5×5 black points around each block (clamped to the plane).
-	for by := 0; by < bh; by++ {
+	// Average 5×5 black points around each block (clamped to r).
+	for by := r.y0; by < r.y1; by++ {
 		row := bp[by*bw : by*bw+bw]
 		hs := t.hs[by*bw : by*bw+bw]
-		for c := 2; c < bw-2; c++ {
+		for c := r.x0 + 2; c < r.x1-2; c++ {
 			hs[c] = row[c-2] + row[c-1] + row[c] + row[c+1] + row[c+2]
 		}
 	}
-	for by := 0; by < bh; by++ {
-		top := min(max(by, 2), bh-3)
+	for by := r.y0; by < r.y1; by++ {
+		top := min(max(by, r.y0+2), r.y1-3)
 		out := t.thr[by*bw : by*bw+bw]
-		for bx := range out {
-			left := min(max(bx, 2), bw-3)
-			s := int32(0)
-			for z := top - 2; z <= top+2; z++ {
-				s += t.hs[z*bw+left]
-			}
+		h0, h1, h2, h3, h4 := t.hs[(top-2)*bw:], t.hs[(top-1)*bw:], t.hs[top*bw:], t.hs[(top+1)*bw:], t.hs[(top+2)*bw:]
+		for bx := r.x0; bx < r.x1; bx++ {
+			left := min(max(bx, r.x0+2), r.x1-3)
 			// For the inverted polarity this is the threshold of the
 			// inverted image: binarize flips the pixels before comparing.
-			out[bx] = uint8(s / 25)
+			out[bx] = uint8((h0[left] + h1[left] + h2[left] + h3[left] + h4[left]) / 25)
 		}
 	}
 }

@@ -11,14 +11,16 @@ import (
 
 // blackboxFloors are the exact-text counts this decoder reaches on zxing's
 // blackbox QR folders at 0, 90, 180 and 270 degrees. They are floors: a
-// change that reads fewer fails the test.
+// change that reads fewer fails the test. zxing's own minimums
+// (derived/zxing-blackbox-expected.json) are, at 0°, qrcode-1 17/20,
+// -2 32/35, -3 38/42, -4 36/48, -5 19/19, -6 15/15.
 var blackboxFloors = map[string][4]int{
-	"qrcode-1": {17, 14, 17, 14},
-	"qrcode-2": {32, 31, 31, 31},
-	"qrcode-3": {38, 39, 37, 39},
-	"qrcode-4": {36, 35, 35, 35},
+	"qrcode-1": {20, 20, 20, 20},
+	"qrcode-2": {34, 34, 34, 34},
+	"qrcode-3": {42, 42, 42, 42},
+	"qrcode-4": {40, 40, 40, 40},
 	"qrcode-5": {19, 19, 19, 19},
-	"qrcode-6": {15, 14, 13, 14},
+	"qrcode-6": {15, 15, 15, 15},
 }
 
 func TestBlackbox(t *testing.T) {

@@ -36,3 +36,19 @@ func TestDebugFails(t *testing.T) {
 		}
 	}
 }
+
+func TestDebugListMisses(t *testing.T) {
+	if os.Getenv("MISSES") == "" {
+		t.Skip()
+	}
+	d := New(Options{})
+	for _, sz := range [][2]int{{640, 480}, {1280, 720}} {
+		cs, _ := corpus.Generate(corpus.Options{Seed: 1, Width: sz[0], Height: sz[1], PerCat: 10})
+		for _, c := range cs {
+			syms, _ := d.Decode(context.Background(), c.Frame)
+			if !readAll(t, c, syms) {
+				t.Logf("MISS %q", c.Name)
+			}
+		}
+	}
+}

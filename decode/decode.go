@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"checkpoint"
@@ -28,11 +29,44 @@ type Options struct {
 // Decoder decodes QR codes from frames. It is safe for concurrent use: each
 // call to Decode takes its own scratch state from a free list, so a Decoder
 // used from one goroutine reuses the same buffers frame after frame.
+//
+// A Decoder remembers where it last found a code: in the frames that follow
+// (a higher Seq, at most roiFrames later) it looks there first.
 type Decoder struct {
 	opts Options
 
 	mu   sync.Mutex
 	free []*worker
+	last roi
+
+	frames, codes, roiHits, quick atomic.Uint64
+}
+
+// Stats are a Decoder's counters.
+type Stats struct {
+	Frames  uint64 // frames decoded
+	Codes   uint64 // codes found
+	ROIHits uint64 // frames whose codes were found where the last code was
+	Quick   uint64 // frames the quick look found nothing like a code in
+}
+
+// Stats returns the Decoder's counters.
+func (d *Decoder) Stats() Stats {
+	return Stats{Frames: d.frames.Load(), Codes: d.codes.Load(), ROIHits: d.roiHits.Load(), Quick: d.quick.Load()}
+}
+
+// roiFrames is how many frames after a code was seen its region is tried
+// first.
+const roiFrames = 15
+
+// roi is where the last code was found: the region in frame pixels, the
+// scale and the polarity that found it.
+type roi struct {
+	ok     bool
+	seq    uint64
+	r      rect
+	scale  float64
+	invert bool
 }
 
 // New returns a Decoder with the given options.
@@ -58,7 +92,30 @@ func (d *Decoder) Decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint
 	}
 	w := d.get()
 	defer d.put(w)
-	return w.decode(ctx, f)
+	d.mu.Lock()
+	hint := d.last
+	d.mu.Unlock()
+	if !hint.ok || f.Seq <= hint.seq || f.Seq-hint.seq > roiFrames {
+		hint = roi{}
+	}
+	syms, found := w.decode(ctx, f, hint)
+	d.frames.Add(1)
+	d.codes.Add(uint64(len(syms)))
+	if w.roiHit {
+		d.roiHits.Add(1)
+	}
+	if w.quick {
+		d.quick.Add(1)
+	}
+	if found.ok {
+		d.mu.Lock()
+		if f.Seq >= d.last.seq {
+			found.seq = f.Seq
+			d.last = found
+		}
+		d.mu.Unlock()
+	}
+	return syms, nil
 }
 
 // checkFrame reports whether f's buffer holds its declared rows.

@@ -241,7 +241,9 @@ type detector struct {
 // located is a decoded code in plane coordinates.
 type located struct {
 	res     *common.DecoderResult
-	corners [4]point
+	corners [4]point // in frame pixels once the worker has scaled them
+	scale   float64  // frame pixels per pixel of the plane it was found in
+	invert  bool     // light on dark
 }
 
 // decodeTriple tries to decode the code whose finder patterns are t.

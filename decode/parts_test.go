@@ -31,7 +31,7 @@ func BenchmarkParts(b *testing.B) {
 		cpuBench(b, func() { w.s.scan(&w.bm, 2, 0, w.bm.h) })
 	})
 	b.Run("prescan3", func(b *testing.B) {
-		cpuBench(b, func() { w.prescan(p, &w.full, 3, &w.hitsFull) })
+		cpuBench(b, func() { w.prescan(p, &w.full, 0, 3, &w.hitsFull) })
 	})
 	b.Run("half", func(b *testing.B) {
 		cpuBench(b, func() { w.halfBuf = half(p, w.halfBuf).pix })

@@ -130,3 +130,30 @@ func TestUp32(t *testing.T) {
 		}
 	}
 }
+
+func TestStatsFromHalf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, sz := range [][2]int{{80, 80}, {87, 83}, {131, 97}, {200, 100}} {
+		p := randomPlane(rng, sz[0], sz[1])
+		hp := half(p, nil)
+		var th thresholds
+		th.statsFromHalf(p, hp)
+		for by := 0; by < th.bh; by++ {
+			for bx := 0; bx < th.bw; bx++ {
+				x0, y0 := min(4*bx, hp.w-4), min(4*by, hp.h-4)
+				sum, mn, mx := 0, 255, 0
+				for y := y0; y < y0+4; y++ {
+					for x := x0; x < x0+4; x++ {
+						v := int(hp.pix[y*hp.stride+x])
+						sum += v
+						mn, mx = min(mn, v), max(mx, v)
+					}
+				}
+				i := by*th.bw + bx
+				if int(th.sum[i]) != 4*sum || int(th.mn[i]) != mn || int(th.mx[i]) != mx {
+					t.Fatalf("%v block %d,%d: %d %d %d, want %d %d %d", sz, bx, by, th.sum[i], th.mn[i], th.mx[i], 4*sum, mn, mx)
+				}
+			}
+		}
+	}
+}

@@ -29,13 +29,16 @@ type worker struct {
 	hitsFull   hits
 	hitsHalf   hits
 	halfBuf    []byte
+	expBuf     []uint8
 	upBuf      []byte
 	upRows     []uint16
 	rowBuf     []uint64
 	runBuf     []int32
 	used       []bool
 	found      []located
-	scale      float64 // frame pixels per plane pixel of the current attempt
+	roiHit     bool   // the last frame's codes were found in the hinted region
+	quick      bool   // the prescan found nothing like a code in the last frame
+	skip       []rect // codes found in the region of interest
 }
 
 func newWorker(opts Options) *worker {
@@ -99,6 +102,21 @@ func (r rect) union(x, y, m int) rect {
 	return rect{min(r.x0, x-m), min(r.y0, y-m), max(r.x1, x+m), max(r.y1, y+m)}
 }
 
+// skipped reports whether the hits a, b, c (in a plane scaled down by k)
+// all lie in one of the rectangles.
+func skipped(rs []rect, k int, a, b, c hit) bool {
+	for _, r := range rs {
+		in := func(h hit) bool {
+			x, y := int(h.x)*k, int(h.y)*k
+			return x >= r.x0 && x < r.x1 && y >= r.y0 && y < r.y1
+		}
+		if in(a) && in(b) && in(c) {
+			return true
+		}
+	}
+	return false
+}
+
 // clip limits r to a w×h plane.
 func (r rect) clip(w, h int) rect {
 	return rect{max(r.x0, 0), max(r.y0, 0), min(r.x1, w), min(r.y1, h)}
@@ -107,8 +125,10 @@ func (r rect) clip(w, h int) rect {
 // codeLike reports whether three of the hits could be the finder patterns
 // of one code, tilted or not: each no taller than a finder pattern, sizes
 // within a factor of 2.5, at least ten modules apart, at roughly a right
-// angle. It also returns the region such codes could cover.
-func codeLike(l []hit) (bool, rect) {
+// angle. It also returns the region such codes could cover. Three hits all
+// inside one of the skip rectangles (frame pixels; the hits' plane is the
+// frame scaled down by k) do not count.
+func codeLike(l []hit, skip []rect, k int) (bool, rect) {
 	r := noRect
 	n := len(l)
 	found := 0
@@ -126,6 +146,9 @@ func codeLike(l []hit) (bool, rect) {
 			for k := j + 1; k < n; k++ {
 				c := l[k]
 				if !ok(c) || !near(a, c) || !near(b, c) || !apart(a, c) || !apart(b, c) {
+					continue
+				}
+				if skipped(skip, k, a, b, c) {
 					continue
 				}
 				var v, e1, e2 hit
@@ -156,6 +179,17 @@ func codeLike(l []hit) (bool, rect) {
 	return found > 0, r
 }
 
+// strong counts the hits seen in more than one row.
+func strong(l []hit) int {
+	n := 0
+	for _, h := range l {
+		if h.y1 > h.y0 && h.y1-h.y0 <= 2*h.size {
+			n++
+		}
+	}
+	return n
+}
+
 // near reports whether two hits have module sizes within a factor of 2.5.
 func near(a, b hit) bool {
 	return 2*a.size <= 5*b.size && 2*b.size <= 5*a.size
@@ -176,36 +210,66 @@ func rightish(v, a, b hit) bool {
 	return dot*dot <= 0.5*(ax*ax+ay*ay)*(bx*bx+by*by)
 }
 
-func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.Symbol, error) {
+// decode finds the codes in f, looking first in the region hint gives, and
+// returns them with the region they were found in.
+func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]checkpoint.Symbol, roi) {
 	start := time.Now()
 	p := plane{w: f.Width, h: f.Height, stride: f.Stride, pix: f.Y}
-	if p.w < minBinarize || p.h < minBinarize {
-		return w.plain(f), nil
-	}
 	w.found = w.found[:0]
+	w.roiHit, w.quick = false, false
+	if p.w < minBinarize || p.h < minBinarize {
+		return w.plain(f), roi{}
+	}
+	w.skip = w.skip[:0]
+	if hint.ok {
+		// Where the last code was, grown by half its size each way.
+		r := hint.r
+		gx, gy := (r.x1-r.x0)/2, (r.y1-r.y0)/2
+		r = rect{r.x0 - gx, r.y0 - gy, r.x1 + gx, r.y1 + gy}.clip(p.w, p.h)
+		if hint.scale == 2 {
+			hp := half(p, w.halfBuf)
+			w.halfBuf = hp.pix
+			w.half.size(hp)
+			w.attempt(hp, &w.half, hint.invert, 2, rect{r.x0 / 2, r.y0 / 2, r.x1 / 2, r.y1 / 2}.clip(hp.w, hp.h), true)
+		} else {
+			w.full.size(p)
+			w.attempt(p, &w.full, hint.invert, 1, r, true)
+		}
+		if len(w.found) > 0 {
+			// Found where it was; the prescan below still looks for codes
+			// elsewhere, skipping the ones found.
+			w.roiHit = true
+			for _, l := range w.found {
+				b := noRect
+				for _, c := range l.corners {
+					b = b.union(int(c.x), int(c.y), 2)
+				}
+				w.skip = append(w.skip, b)
+			}
+		}
+	}
 
-	// Fast path: one pass for block statistics, then a sparse row scan for
-	// anything shaped like a finder pattern, at full and half size. Most
-	// frames hold no code and end here.
-	w.full.stats(p)
-	w.full.compute(false)
+	// Codes found from here on are new.
+	base := len(w.found)
+
+	// Fast path: halve the frame (one pass), estimate the frame's block
+	// thresholds from the half, and scan every third row of the frame for
+	// anything shaped like a finder pattern; then, unless that found a
+	// code, measure the half's own blocks and scan every other row of it.
+	// Most frames hold no code and end here.
 	hf, hh := &w.hitsFull, &w.hitsHalf
-	w.prescan(p, &w.full, 3, hf)
+	hf.reset()
+	hh.reset()
 	hp := half(p, w.halfBuf)
 	w.halfBuf = hp.pix
-	hh.reset()
-	if hp.w >= minBinarize && hp.h >= minBinarize {
-		w.half.stats(hp)
-		w.half.compute(false)
-		w.prescan(hp, &w.half, 2, hh)
+	small := hp.w < minBinarize || hp.h < minBinarize
+	if small {
+		w.full.stats(p)
+	} else {
+		w.full.statsFromHalf(p, hp)
 	}
-	fd, fdr := codeLike(hf.dark)
-	fl, flr := codeLike(hf.light)
-	hd, hdr := codeLike(hh.dark)
-	hl, hlr := codeLike(hh.light)
-	if !fd && !fl && !hd && !hl {
-		return nil, nil
-	}
+	w.full.compute(false)
+	w.prescan(p, &w.full, 0, 3, hf)
 
 	type attempt struct {
 		p      plane
@@ -214,28 +278,80 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 		invert bool
 		ok     bool
 		r      rect
+		score  int
+		tried  bool // phase 0 done
 	}
-	attempts := [...]attempt{
-		{p, &w.full, 1, false, fd, fdr},
-		{hp, &w.half, 2, false, hd, hdr},
-		{p, &w.full, 1, true, fl, flr},
-		{hp, &w.half, 2, true, hl, hlr},
+	var attempts [4]attempt
+	fd, fdr := codeLike(hf.dark, w.skip, 1)
+	fl, flr := codeLike(hf.light, w.skip, 1)
+	attempts[0] = attempt{p: p, st: &w.full, scale: 1, ok: fd, r: fdr, score: strong(hf.dark)}
+	attempts[2] = attempt{p: p, st: &w.full, scale: 1, invert: true, ok: fl, r: flr, score: strong(hf.light)}
+	// The polarity with the stronger evidence first: patterns seen in
+	// several rows, as a finder pattern is and data modules mostly are not.
+	first := 0
+	if attempts[2].score > attempts[0].score {
+		first = 2
 	}
-	for _, a := range attempts {
-		if !a.ok || w.over(ctx, start) {
-			continue
+	for k, i := range [2]int{first, 2 - first} {
+		// The first attempt runs whatever the budget.
+		if a := &attempts[i]; a.ok && len(w.found) == base && (k == 0 || !w.over(ctx, start)) {
+			w.attempt(a.p, a.st, a.invert, a.scale, a.r.clip(p.w, p.h), false)
+			a.tried = true
 		}
-		r := a.r.clip(a.p.w, a.p.h)
-		w.attempt(a.p, a.st, a.invert, a.scale, r)
-		if len(w.found) == 0 && (r.x1-r.x0)*(r.y1-r.y0) < a.p.w*a.p.h*2/3 && !w.over(ctx, start) {
-			// The code may reach beyond the region the prescan saw.
-			w.attempt(a.p, a.st, a.invert, a.scale, rect{0, 0, a.p.w, a.p.h})
-		}
+	}
+	if len(w.found) > 0 {
+		// Found here, or in the region of interest: enough for this frame.
+		return w.result()
+	}
+	if !small {
+		w.half.stats(hp)
+		w.half.compute(false)
+		w.prescan(hp, &w.half, 0, 2, hh)
+		hd, hdr := codeLike(hh.dark, w.skip, 2)
+		hl, hlr := codeLike(hh.light, w.skip, 2)
+		attempts[1] = attempt{p: hp, st: &w.half, scale: 2, ok: hd, r: hdr, score: strong(hh.dark)}
+		attempts[3] = attempt{p: hp, st: &w.half, scale: 2, invert: true, ok: hl, r: hlr, score: strong(hh.light)}
+	}
+	if !attempts[0].ok && !attempts[1].ok && !attempts[2].ok && !attempts[3].ok {
 		if len(w.found) > 0 {
-			break
+			return w.result() // found in the region of interest
+		}
+		w.quick = true
+		return nil, roi{}
+	}
+	// Full size before half, the stronger polarity first.
+	if attempts[2].score+attempts[3].score > attempts[0].score+attempts[1].score {
+		attempts[0], attempts[1], attempts[2], attempts[3] = attempts[2], attempts[3], attempts[0], attempts[1]
+	}
+	// Cheapest first: the region with the prescan's thresholds; then the
+	// region with measured thresholds; then the whole plane.
+	for phase := 0; phase < 3 && len(w.found) == base; phase++ {
+		for _, a := range attempts {
+			if !a.ok || w.over(ctx, start) {
+				continue
+			}
+			r := a.r.clip(a.p.w, a.p.h)
+			switch phase {
+			case 0:
+				if !a.tried {
+					w.attempt(a.p, a.st, a.invert, a.scale, r, false)
+				}
+			case 1:
+				if a.scale == 1 {
+					w.attempt(a.p, a.st, a.invert, a.scale, r, true)
+				}
+			case 2:
+				if (r.x1-r.x0)*(r.y1-r.y0) < a.p.w*a.p.h*2/3 {
+					// The code may reach beyond the region the prescan saw.
+					w.attempt(a.p, a.st, a.invert, a.scale, rect{0, 0, a.p.w, a.p.h}, true)
+				}
+			}
+			if len(w.found) > base {
+				break
+			}
 		}
 	}
-	if len(w.found) == 0 && !w.over(ctx, start) && !noUp {
+	if len(w.found) == base && !w.over(ctx, start) && !noUp {
 		// Small modules: retry on the region enlarged 1.5 times.
 		r := noRect
 		for _, a := range attempts {
@@ -254,9 +370,9 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 			var up plane
 			up, w.upRows = up32(sub, w.upBuf, w.upRows)
 			w.upBuf = up.pix
-			w.th.stats(up)
+			w.th.size(up)
 			n := len(w.found)
-			w.attempt(up, &w.th, false, 2.0/3, rect{0, 0, up.w, up.h})
+			w.attempt(up, &w.th, false, 2.0/3, rect{0, 0, up.w, up.h}, true)
 			for i := n; i < len(w.found); i++ {
 				for k := range w.found[i].corners {
 					w.found[i].corners[k].x += float64(r.x0)
@@ -265,10 +381,26 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.
 			}
 		}
 	}
-	if len(w.found) == 0 && !w.over(ctx, start) && !noPlain {
-		return w.plain(f), nil
+	if len(w.found) == base && !w.over(ctx, start) && !noPlain {
+		return w.plain(f), roi{}
 	}
-	return w.symbols(), nil
+	return w.result()
+}
+
+// result returns the codes found, and the region they cover with the scale
+// and polarity of the first.
+func (w *worker) result() ([]checkpoint.Symbol, roi) {
+	if len(w.found) == 0 {
+		return nil, roi{}
+	}
+	r := noRect
+	for _, l := range w.found {
+		for _, c := range l.corners {
+			r = r.union(int(c.x), int(c.y), 1)
+		}
+	}
+	l := w.found[0]
+	return w.symbols(), roi{ok: true, r: r, scale: l.scale, invert: l.invert}
 }
 
 // over reports whether the frame's time budget is spent or ctx is done.
@@ -279,11 +411,18 @@ func (w *worker) over(ctx context.Context, start time.Time) bool {
 	return w.opts.Budget > 0 && time.Since(start) > w.opts.Budget
 }
 
-// attempt binarizes the region r of p (whose block statistics st holds) in
-// one polarity, finds finder patterns there and decodes every code they
-// outline.
-func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r rect) {
-	st.compute(invert)
+// attempt binarizes the region r of p in one polarity, finds finder
+// patterns there and decodes every code they outline. With measure set, the
+// region's block statistics are measured first; else st's statistics (and,
+// for dark codes, its thresholds) are used as they are.
+func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r rect, measure bool) {
+	br := blocksOf(r, st.bw, st.bh)
+	if measure {
+		st.statsRect(p, br)
+	}
+	if measure || invert {
+		st.computeRect(invert, br)
+	}
 	binarizeRect(p, st, invert, &w.bm, r)
 	w.s.scan(&w.bm, 2, r.y0, r.y1)
 	fs := w.s.found
@@ -312,6 +451,7 @@ func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r 
 			loc.corners[i].x *= scale
 			loc.corners[i].y *= scale
 		}
+		loc.scale, loc.invert = scale, invert
 		w.add(loc)
 	}
 }
@@ -341,11 +481,11 @@ func (w *worker) symbols() []checkpoint.Symbol {
 	return out
 }
 
-// prescan binarizes every step-th row of p and counts the places where five
-// runs in the ratio 1:1:3:1:1 hold up along the column too, for dark and for
-// light patterns.
-func (w *worker) prescan(p plane, t *thresholds, step int, h *hits) {
-	h.reset()
+// prescan binarizes every step-th row of p and records the places where
+// five runs in the ratio 1:1:3:1:1 hold up along the column too, for dark
+// and for light patterns. The thresholds t are those of p scaled down by
+// 2^shift.
+func (w *worker) prescan(p plane, t *thresholds, shift uint, step int, h *hits) {
 	words := (p.w + 63) >> 6
 	if cap(w.rowBuf) < words {
 		w.rowBuf = make([]uint64, words)
@@ -354,8 +494,19 @@ func (w *worker) prescan(p plane, t *thresholds, step int, h *hits) {
 	if cap(w.runBuf) < p.w+2 {
 		w.runBuf = make([]int32, 0, p.w+2)
 	}
+	nb := (p.w + blockSize - 1) >> blockPow
+	w.expBuf = growU8(w.expBuf, nb)
+	exp := w.expBuf
+	last := -1
 	for y := step / 2; y < p.h; y += step {
-		binarizeRow(p.row(y), t.thr[min(y>>blockPow, t.bh-1)*t.bw:], false, row)
+		if tr := min(y>>(blockPow+shift), t.bh-1); tr != last {
+			last = tr
+			src := t.thr[tr*t.bw : tr*t.bw+t.bw]
+			for k := range exp {
+				exp[k] = src[min(k>>shift, t.bw-1)]
+			}
+		}
+		binarizeRow(p.row(y), exp, false, row)
 		r := runs(row, p.w, w.runBuf)
 		x := int32(0)
 		for i := 0; i+4 < len(r); i++ {
@@ -364,7 +515,7 @@ func (w *worker) prescan(p plane, t *thresholds, step int, h *hits) {
 				light := i&1 == 0 // runs start with a light one
 				cx := x + c[0] + c[1] + c[2]/2
 				total := c[0] + c[1] + c[2] + c[3] + c[4]
-				if vcheck(p, t, int(cx), y, int(total), light) {
+				if vcheck(p, t, shift, int(cx), y, int(total), light) {
 					if light {
 						h.light = addHit(h.light, cx, int32(y), total)
 					} else {
@@ -400,10 +551,11 @@ func ratio5(c *[5]int32) bool {
 
 // vcheck counts the runs up and down the column through (x, y) on the
 // luminance plane and reports whether they look like a finder pattern too.
-func vcheck(p plane, t *thresholds, x, y, total int, light bool) bool {
+func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) bool {
+	col := t.thr[min(x>>(blockPow+shift), t.bw-1):]
 	dark := func(yy int) bool {
 		v := int(p.pix[yy*p.stride+x])
-		th := int(t.thr[min(yy>>blockPow, t.bh-1)*t.bw+min(x>>blockPow, t.bw-1)])
+		th := int(col[min(yy>>(blockPow+shift), t.bh-1)*t.bw])
 		return (v <= th) != light
 	}
 	var c [5]int32

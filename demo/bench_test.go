@@ -1,21 +1,16 @@
 package demo_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"checkpoint"
-	"checkpoint/cache"
 	"checkpoint/camera"
 	"checkpoint/credential"
 	"checkpoint/decode"
-	"checkpoint/demo"
 	"checkpoint/policy"
 )
 
@@ -44,19 +39,7 @@ func (nopIndicator) Idle(checkpoint.IdleMode) {}
 // Each iteration is one pass (about 3 s); run with -benchtime Nx.
 func BenchmarkFrameToVerdict(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	paths, err := demo.WriteFrames(filepath.Join(dir, "frames"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	db, err := cache.Open(ctx, filepath.Join(dir, "cache.db"), cache.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.ImportCSV(ctx, bytes.NewReader(demo.Statuses)); err != nil {
-		b.Fatal(err)
-	}
+	paths, db := setup(b)
 	lat := &latencies{}
 	var dropped uint64
 	b.ResetTimer()

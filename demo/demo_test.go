@@ -39,23 +39,32 @@ func (l *verdictLog) Verdict(e checkpoint.Event) {
 	l.clk.Advance(3*time.Second, l.sig.Sync)
 }
 
+// setup renders the demo frames and builds the demo cache (a real SQLite
+// file) from the embedded statuses.
+func setup(tb testing.TB) ([]string, *cache.DB) {
+	tb.Helper()
+	ctx := context.Background()
+	dir := tb.TempDir()
+	paths, err := demo.WriteFrames(filepath.Join(dir, "frames"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db, err := cache.Open(ctx, filepath.Join(dir, "cache.db"), cache.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if _, err := db.ImportCSV(ctx, bytes.NewReader(demo.Statuses)); err != nil {
+		tb.Fatal(err)
+	}
+	return paths, db
+}
+
 // TestDemoEndToEnd runs the demo frames through the real loop: replay camera,
 // decoder, parser, SQLite cache, policy and gpiotest pins.
 func TestDemoEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	paths, err := demo.WriteFrames(filepath.Join(dir, "frames"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := cache.Open(ctx, filepath.Join(dir, "cache.db"), cache.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.ImportCSV(ctx, bytes.NewReader(demo.Statuses)); err != nil {
-		t.Fatal(err)
-	}
+	paths, db := setup(t)
 	// FPS 0: every frame reaches the decoder, none is dropped.
 	src, err := camera.NewReplay(paths, camera.ReplayOptions{})
 	if err != nil {

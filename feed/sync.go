@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -608,6 +609,7 @@ type fetcher struct {
 
 // DownloadFile fetches url, reading at most maxLength bytes.
 func (f *fetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]byte, error) {
+	shown := redactURL(url) // errors are logged: never a password in the URL
 	ctx, cancel := context.WithCancel(f.ctx)
 	defer cancel()
 	var fired atomic.Bool
@@ -615,7 +617,7 @@ func (f *fetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]
 	defer timer.Stop()
 	fail := func(err error) ([]byte, error) {
 		if fired.Load() {
-			return nil, &timeoutError{url: url, d: f.timeout}
+			return nil, &timeoutError{url: shown, d: f.timeout}
 		}
 		return nil, err
 	}
@@ -629,10 +631,10 @@ func (f *fetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, &metadata.ErrDownloadHTTP{StatusCode: resp.StatusCode, URL: url}
+		return nil, &metadata.ErrDownloadHTTP{StatusCode: resp.StatusCode, URL: shown}
 	}
 	if resp.ContentLength > maxLength {
-		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is %d bytes, more than the %d expected", url, resp.ContentLength, maxLength)}
+		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is %d bytes, more than the %d expected", shown, resp.ContentLength, maxLength)}
 	}
 	var buf bytes.Buffer
 	if resp.ContentLength > 0 {
@@ -652,13 +654,22 @@ func (f *fetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]
 		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return fail(&metadata.ErrDownload{Msg: fmt.Sprintf("%s: truncated after %d bytes", url, buf.Len())})
+				return fail(&metadata.ErrDownload{Msg: fmt.Sprintf("%s: truncated after %d bytes", shown, buf.Len())})
 			}
-			return fail(&metadata.ErrDownload{Msg: fmt.Sprintf("%s: %v", url, err)})
+			return fail(&metadata.ErrDownload{Msg: fmt.Sprintf("%s: %v", shown, err)})
 		}
 	}
 	if int64(buf.Len()) > maxLength {
-		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is more than the %d bytes expected", url, maxLength)}
+		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is more than the %d bytes expected", shown, maxLength)}
 	}
 	return buf.Bytes(), nil
+}
+
+// redactURL returns raw with its password, if any, replaced by "xxxxx".
+func redactURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "the feed URL"
+	}
+	return u.Redacted()
 }

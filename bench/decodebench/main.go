@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"image"
 	_ "image/png"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,16 +120,9 @@ func run() error {
 	}
 	fmt.Fprintf(os.Stderr, "decodebench: %d frames, %d runs each\n", len(frames), *reps)
 
-	res := map[string][]outcome{}
-	res[ours] = decodeOurs(frames, *reps)
-	if *harness != "" {
-		other, err := runHarness(*harness, frames, *reps)
-		if err != nil {
-			return err
-		}
-		for k, v := range other {
-			res[k] = v
-		}
+	res, err := measure(frames, *reps, *harness)
+	if err != nil {
+		return err
 	}
 	md := report(frames, res)
 	fmt.Print(md)
@@ -138,17 +132,28 @@ func run() error {
 	return nil
 }
 
-// decodeOurs decodes each frame reps times with a fresh decoder state per
-// frame (frames of the corpus are unrelated, so no region of interest
-// carries over).
-func decodeOurs(frames []*frame, reps int) []outcome {
+// measure decodes each frame reps times with our decoder and then, when a
+// harness is given, with zxing-cpp and zbar, frame by frame, so that all
+// three meet the same load on a shared machine. Our decoder keeps no
+// region of interest between frames here: corpus frames are unrelated.
+func measure(frames []*frame, reps int, harness string) (map[string][]outcome, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	decode.SetDebug(os.Getenv("NOPLAIN") != "", os.Getenv("NOUP") != "")
+	res := map[string][]outcome{ours: make([]outcome, len(frames))}
+	var h *harnessProc
+	if harness != "" {
+		var err error
+		if h, err = startHarness(harness, reps); err != nil {
+			return nil, err
+		}
+		defer h.close()
+		for _, e := range engines[1:] {
+			res[e] = make([]outcome, len(frames))
+		}
+	}
 	d := decode.New(decode.Options{})
 	ctx := context.Background()
-	out := make([]outcome, len(frames))
-	// Warm up: the first call allocates the scratch buffers.
+	// Warm up: the first calls allocate the scratch buffers.
 	for _, fr := range frames[:min(len(frames), 4)] {
 		d.Decode(ctx, fr.f)
 	}
@@ -168,22 +173,34 @@ func decodeOurs(frames []*frame, reps int) []outcome {
 		for _, s := range syms {
 			o.texts = append(o.texts, s.Text)
 		}
-		out[i] = o
+		res[ours][i] = o
+		if h != nil {
+			other, err := h.decode(fr.file)
+			if err != nil {
+				return nil, err
+			}
+			for e, o := range other {
+				res[e][i] = o
+			}
+		}
 	}
-	return out
+	return res, nil
 }
 
-// runHarness runs the C/C++ harness over the frames' PGM files.
-func runHarness(path string, frames []*frame, reps int) (map[string][]outcome, error) {
+// harnessProc is the running C/C++ harness, fed one file at a time.
+type harnessProc struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+func startHarness(path string, reps int) (*harnessProc, error) {
 	cmd := exec.Command(path, "-r", fmt.Sprint(reps))
-	var list strings.Builder
-	idx := map[string]int{}
-	for i, fr := range frames {
-		list.WriteString(fr.file + "\n")
-		idx[fr.file] = i
-	}
-	cmd.Stdin = strings.NewReader(list.String())
 	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -191,36 +208,42 @@ func runHarness(path string, frames []*frame, reps int) (map[string][]outcome, e
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
-	out := map[string][]outcome{}
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		fs := strings.Split(sc.Text(), "\t")
-		if len(fs) < 4 {
-			return nil, fmt.Errorf("harness: bad line %q", sc.Text())
+	return &harnessProc{cmd: cmd, in: in, out: sc}, nil
+}
+
+// decode has the harness decode one PGM file with each of its engines.
+func (h *harnessProc) decode(file string) (map[string]outcome, error) {
+	if _, err := fmt.Fprintln(h.in, file); err != nil {
+		return nil, fmt.Errorf("harness: %w", err)
+	}
+	out := map[string]outcome{}
+	for len(out) < len(engines)-1 {
+		if !h.out.Scan() {
+			return nil, fmt.Errorf("harness ended early: %v", h.out.Err())
 		}
-		i, ok := idx[fs[0]]
-		if !ok {
-			return nil, fmt.Errorf("harness: unknown file %q", fs[0])
+		fs := strings.Split(h.out.Text(), "\t")
+		if len(fs) < 4 || fs[0] != file {
+			return nil, fmt.Errorf("harness: bad line %q", h.out.Text())
 		}
 		var o outcome
 		fmt.Sscan(fs[2], &o.ms)
-		for _, h := range fs[4:] {
-			b, err := hex.DecodeString(h)
+		for _, x := range fs[4:] {
+			b, err := hex.DecodeString(x)
 			if err != nil {
-				return nil, fmt.Errorf("harness: bad text %q", h)
+				return nil, fmt.Errorf("harness: bad text %q", x)
 			}
 			o.texts = append(o.texts, string(b))
 		}
-		if out[fs[1]] == nil {
-			out[fs[1]] = make([]outcome, len(frames))
-		}
-		out[fs[1]][i] = o
+		out[fs[1]] = o
 	}
-	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return out, sc.Err()
+	return out, nil
+}
+
+func (h *harnessProc) close() {
+	h.in.Close()
+	h.cmd.Wait()
 }
 
 // ok reports whether an engine found every wanted text (for a frame without

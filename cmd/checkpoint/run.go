@@ -102,6 +102,11 @@ func demoConfig(ctx context.Context, e *env, dir, listen string, loop bool, fps 
 // daemonOptions are what differs between `run` and `demo`.
 type daemonOptions struct {
 	demo bool // print each verdict with its latency and a summary at the end
+	// clock replaces the system clock as the wall clock (tests that make it
+	// jump); nil: the system clock. The cache's monotonic guard stays real.
+	clock checkpoint.Clock
+	// maxPages caps the cache file in SQLite pages (tests of a full disk); 0: no cap.
+	maxPages int64
 }
 
 // newLogger returns the daemon's logger at the given level.
@@ -168,14 +173,20 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 		return exitFail
 	}
 	defer ind.Close() // every output back to its safe state
-	db, err := cache.OpenOrRecover(ctx, cfg.Cache.Path, cache.Options{MaxAge: cfg.Cache.MaxAge.D(), Logger: log})
+	wall := o.clock
+	if wall == nil {
+		wall = checkpoint.SystemClock{}
+	}
+	db, err := cache.OpenOrRecover(ctx, cfg.Cache.Path, cache.Options{MaxAge: cfg.Cache.MaxAge.D(), Logger: log, Clock: wall, MaxPages: o.maxPages})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "checkpoint: %v\n", err)
 		ind.Idle(checkpoint.IdleFault)
 		return exitFail
 	}
 	defer db.Close()
-	clock := checkpoint.FloorClock{Clock: checkpoint.SystemClock{}, Floor: db.FeedTime}
+	// Never earlier than the newest verified feed time, and still running
+	// while the wall clock lags behind it.
+	clock := &checkpoint.RunningFloorClock{Clock: wall, Floor: db.FeedTime}
 	rules, err := siteRules(ctx, cfg.Policy, db, log)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "checkpoint: %v\n", err)
@@ -207,6 +218,7 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 			fmt.Fprintf(e.stderr, "checkpoint: feed: %v\n", err)
 			return config.ExitConfig
 		}
+		fc.Clock = clock // what NewSyncer defaults to, on the daemon's wall clock
 		syncer, err := feed.NewSyncer(db, fc)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "checkpoint: feed: %v\n", err)

@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -40,9 +37,6 @@ type scanCode struct {
 	Signature string   `json:"signature,omitempty"` // HC1: valid, invalid, unknown-signer, signer-not-allowed
 	Expired   *bool    `json:"expired,omitempty"`   // HC1: outside iat..exp at the verification time
 }
-
-// imageExts are the file types scan reads when walking a directory.
-var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".pgm": true}
 
 func cmdScan(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "scan")
@@ -104,7 +98,7 @@ func cmdScan(ctx context.Context, e *env, args []string) int {
 	} else {
 		dec := decode.New(decode.Options{})
 		for _, p := range fs.Args() {
-			files, err := imageFiles(p)
+			files, err := camera.ListImages([]string{p})
 			if err != nil {
 				emit(scanResult{File: p, Codes: []scanCode{}, Error: err.Error()})
 				failed = true
@@ -231,33 +225,6 @@ func readCapped(path string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: larger than %d bytes", path, max)
 	}
 	return b, nil
-}
-
-// imageFiles lists path itself, or the image files under a directory,
-// recursively, in name order.
-func imageFiles(path string) ([]string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.IsDir() {
-		return []string{path}, nil
-	}
-	var out []string
-	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && imageExts[strings.ToLower(filepath.Ext(p))] {
-			out = append(out, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("walk %s: %w", path, err)
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // printScan writes a result for people: one line a code.

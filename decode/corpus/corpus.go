@@ -11,7 +11,9 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
+	"sync"
 
 	qrcode "github.com/skip2/go-qrcode"
 
@@ -59,8 +61,8 @@ type Options struct {
 	Categories []Category // nil: all
 }
 
-// Generate renders PerCat frames of each category. Each frame depends only on
-// the seed, its size, category and index.
+// Generate renders PerCat frames of each category, on all CPUs. Each frame
+// depends only on the seed, its size, category and index.
 func Generate(o Options) ([]Case, error) {
 	if o.Width < 64 || o.Height < 64 {
 		return nil, fmt.Errorf("corpus: frame size %dx%d too small", o.Width, o.Height)
@@ -69,14 +71,37 @@ func Generate(o Options) ([]Case, error) {
 	if cats == nil {
 		cats = Categories
 	}
-	var out []Case
+	type item struct {
+		cat Category
+		i   int
+	}
+	var items []item
 	for _, cat := range cats {
 		for i := 0; i < o.PerCat; i++ {
-			c, err := Render(o.Seed, cat, o.Width, o.Height, i)
-			if err != nil {
-				return nil, err
+			items = append(items, item{cat, i})
+		}
+	}
+	out := make([]Case, len(items))
+	errs := make([]error, len(items))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for g := 0; g < runtime.GOMAXPROCS(0); g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				out[k], errs[k] = Render(o.Seed, items[k].cat, o.Width, o.Height, items[k].i)
 			}
-			out = append(out, c)
+		}()
+	}
+	for k := range items {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
