@@ -207,6 +207,23 @@ func pemOf(ders ...[]byte) string {
 	return b.String()
 }
 
+// TestPublishWithRootKeyOffline: once the repository exists, the root key
+// can leave the publishing machine; publish and refresh sign without it.
+func TestPublishWithRootKeyOffline(t *testing.T) {
+	f := newFeed(t)
+	if err := os.Remove(filepath.Join(f.dir, "keys", "root.pem")); err != nil {
+		t.Fatal(err)
+	}
+	f.publish([]string{"qid,status,valid_until", "A,green,"})
+	if err := Refresh(f.dir, f.opts); err != nil {
+		t.Fatalf("refresh without the root key: %v", err)
+	}
+	f.publish([]string{"qid,status,valid_until", "A,red,"})
+	d := f.device(t, cache.Options{})
+	d.sync(t)
+	d.want(t, map[string]string{"A": "red"})
+}
+
 func TestPublishSyncDeltas(t *testing.T) {
 	f := newFeed(t)
 	f.opts.KeepDeltas = 2
