@@ -267,7 +267,7 @@ func (d *DB) open(ctx context.Context) error {
 	d.ck = sql.OpenDB(&connector{dsn: dsn(d.path, false), pragmas: []string{"PRAGMA journal_size_limit = 67108864"}})
 	d.ck.SetMaxOpenConns(1)
 	d.ckWake, d.ckStop, d.ckDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
-	go d.checkpointer()
+	go d.checkpointer(d.ckWake)
 	d.rconn = &connector{dsn: dsn(d.path, false) + "&mode=ro", pragmas: readPragmas}
 	d.lookups = make(chan *lookupConn, 8)
 	d.rd = sql.OpenDB(d.rconn)
@@ -294,9 +294,8 @@ const checkpointGap = time.Second
 // checkpointer copies committed WAL frames back into the database file after
 // commits (PASSIVE: it never blocks readers or the writer), at most once per
 // checkpointGap, until Close.
-func (d *DB) checkpointer() {
+func (d *DB) checkpointer(wake <-chan struct{}) {
 	defer close(d.ckDone)
-	wake := d.ckWake
 	var last time.Time
 	for {
 		select {

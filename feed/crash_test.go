@@ -163,7 +163,7 @@ func rowsFor(n, seed int) []string {
 // CHECKPOINT_CRASH_RUNS sets the number of kills (default 50).
 func TestCrashDuringApply(t *testing.T) {
 	runs := envInt("CHECKPOINT_CRASH_RUNS", 50)
-	n := envInt("CHECKPOINT_CRASH_KEYS", 40000)
+	n := envInt("CHECKPOINT_CRASH_KEYS", 25000)
 	f := newFeed(t)
 	f.publish(rowsFor(n, 0))
 	tmpl := f.device(t, cache.Options{})

@@ -207,6 +207,23 @@ func pemOf(ders ...[]byte) string {
 	return b.String()
 }
 
+// TestPublishWithRootKeyOffline: once the repository exists, the root key
+// can leave the publishing machine; publish and refresh sign without it.
+func TestPublishWithRootKeyOffline(t *testing.T) {
+	f := newFeed(t)
+	if err := os.Remove(filepath.Join(f.dir, "keys", "root.pem")); err != nil {
+		t.Fatal(err)
+	}
+	f.publish([]string{"qid,status,valid_until", "A,green,"})
+	if err := Refresh(f.dir, f.opts); err != nil {
+		t.Fatalf("refresh without the root key: %v", err)
+	}
+	f.publish([]string{"qid,status,valid_until", "A,red,"})
+	d := f.device(t, cache.Options{})
+	d.sync(t)
+	d.want(t, map[string]string{"A": "red"})
+}
+
 func TestPublishSyncDeltas(t *testing.T) {
 	f := newFeed(t)
 	f.opts.KeepDeltas = 2
@@ -759,5 +776,61 @@ func TestRunBacksOffAndStats(t *testing.T) {
 	}
 	if p := d.logs.problems(); len(p) != 3 {
 		t.Errorf("want 3 failure lines, got %q", p)
+	}
+}
+
+// An interrupted download resumes: verified chunks already fetched are not
+// fetched again, and nothing is applied until all are there.
+func TestInterruptedDownloadResumes(t *testing.T) {
+	f := newFeed(t)
+	f.opts.ChunkRecords = 2
+	m := f.publish([]string{"A,green,", "B,green,", "C,red,", "D,red,", "E,yellow,", "F,green,", "G,red,", "H,green,", "I,red,", "J,yellow,"})
+	if len(m.Snapshot) != 5 {
+		t.Fatalf("%d chunks", len(m.Snapshot))
+	}
+	var mu sync.Mutex
+	hits := map[string]int{}
+	fail := true
+	f.setTamper(func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if !strings.Contains(r.URL.Path, "snapshot-") {
+			return false
+		}
+		name := r.URL.Path[strings.LastIndex(r.URL.Path, ".snapshot-")+1:]
+		hits[name]++
+		if fail && name == "snapshot-3.bin.gz" {
+			fail = false
+			http.Error(w, "gone", http.StatusBadGateway)
+			return true
+		}
+		return false
+	})
+	d := f.device(t, cache.Options{})
+	if _, err := d.s.SyncOnce(context.Background()); Kind(err) != KindDownload {
+		t.Fatalf("first sync: %v", err)
+	}
+	if d.db.Version() != 0 {
+		t.Fatal("a partial download was applied")
+	}
+	d.want(t, map[string]string{"A": ""})
+	if res := d.sync(t); res.Mode != "snapshot" || res.Applied != 10 {
+		t.Fatalf("second sync: %+v", res)
+	}
+	d.want(t, map[string]string{"A": "green", "J": "yellow"})
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range 5 {
+		want := 1
+		if i == 3 {
+			want = 2
+		}
+		if got := hits[fmt.Sprintf("snapshot-%d.bin.gz", i)]; got != want {
+			t.Errorf("chunk %d fetched %d times, want %d", i, got, want)
+		}
+	}
+	// Applied downloads are cleaned up.
+	if ents, _ := os.ReadDir(filepath.Join(d.s.cfg.Dir, "targets")); len(ents) != 0 {
+		t.Errorf("%d downloads left after the apply", len(ents))
 	}
 }

@@ -56,6 +56,11 @@ const (
 
 var roles = []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP}
 
+// onlineRoles are the keys publish and refresh sign with. The root key is
+// only needed by init, so it can be moved offline (off the publishing
+// machine) once the repository exists.
+var onlineRoles = []string{metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP}
+
 // InitOptions tune Init.
 type InitOptions struct {
 	Clock      checkpoint.Clock // SystemClock when nil
@@ -250,7 +255,7 @@ type repo struct {
 
 func openRepo(dir string) (*repo, error) {
 	r := &repo{dir: dir, keys: map[string]ed25519.PrivateKey{}}
-	for _, role := range roles {
+	for _, role := range onlineRoles {
 		k, err := ReadKey(filepath.Join(dir, "keys", role+".pem"))
 		if err != nil {
 			return nil, fmt.Errorf("read %s key (run feed init first?): %w", role, err)

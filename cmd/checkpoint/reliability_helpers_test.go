@@ -79,7 +79,7 @@ type loopFeed struct {
 	srv  *httptest.Server
 	down atomic.Bool
 	n    int // files written
-	// publish runs `checkpoint feed publish` with args.
+	// run executes a checkpoint subcommand (in-process or the binary).
 	run func(t *testing.T, args ...string) (int, string, string)
 }
 

@@ -108,7 +108,7 @@ driver = "none"
 	}
 	for _, want := range []string{
 		"SKIP  output green   gpio.driver is none\n",
-		"FAIL  camera         camera: replay " + filepath.Join(dir, "no-frames"),
+		"FAIL  camera         camera: list images " + filepath.Join(dir, "no-frames"),
 		"FAIL  cache          no cache file: ",
 		"selftest: FAIL (2 of 7 items failed)\n",
 	} {

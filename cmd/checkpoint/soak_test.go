@@ -289,20 +289,21 @@ func soakReport(s []soakSample, total time.Duration, versions int) string {
 		fmt.Fprintf(&b, "| %v | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", x.at.Round(time.Second), x.rss/(1<<20), x.heap/(1<<20),
 			x.goroutines, x.fds, x.frames, x.verdicts, x.version)
 	}
-	// ASCII plot: one column per sample (at most 60), RSS from the minimum to the maximum.
+	// ASCII plot: one column per sample (at most 60); row r holds the
+	// readings from its label up to the next row's.
 	cols := min(len(s), 60)
 	vals := make([]float64, cols)
 	for c := range cols {
 		vals[c] = s[c*len(s)/cols].rss / (1 << 20)
 	}
-	lo, hi := slices.Min(vals), slices.Max(vals)
-	lo, hi = math.Floor(lo)-1, math.Ceil(hi)+1
-	const rows = 8
+	const rows = 10
+	lo, hi := math.Floor(slices.Min(vals)), math.Floor(slices.Max(vals))+1
+	step := (hi - lo) / rows
 	b.WriteString("\n```\nRSS MiB\n")
-	for r := rows; r >= 0; r-- {
-		fmt.Fprintf(&b, "%6.1f |", lo+(hi-lo)*float64(r)/rows)
+	for r := rows - 1; r >= 0; r-- {
+		fmt.Fprintf(&b, "%6.1f |", lo+step*float64(r))
 		for _, v := range vals {
-			if int(math.Round((v-lo)/(hi-lo)*rows)) == r {
+			if min(int((v-lo)/step), rows-1) == r {
 				b.WriteByte('*')
 			} else {
 				b.WriteByte(' ')
