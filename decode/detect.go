@@ -343,10 +343,18 @@ func (d *detector) decodeTriple(fs []finder, t triple, strict bool) (located, bo
 		okq[best] = false
 		rank(okq)
 	}
-	if !strict && !(okq[0] && okq[1] && okq[2] && cs[0].err < 0.25*(tl.module+tr.module+bl.module)/3) {
-		// In full, only triples whose three squares one homography joins
-		// well: what noise and textures give rarely is.
-		return located{}, false
+	if !strict {
+		// In full, only triples with at least two traced squares that one
+		// homography joins well: what noise and textures rarely give.
+		traced := 0
+		for _, ok := range okq {
+			if ok {
+				traced++
+			}
+		}
+		if traced < 2 || cs[0].err > 0.3*(tl.module+tr.module+bl.module)/3 {
+			return located{}, false
+		}
 	}
 	// The dimensions to try, best first: that of the version information,
 	// that of the timing patterns, then the candidates by fit.
@@ -390,11 +398,6 @@ func (d *detector) decodeTriple(fs []finder, t triple, strict bool) (located, bo
 		if l, ok := try(dm); ok {
 			return l, true
 		}
-	}
-	if !strict {
-		// Without the format check every try is a full decode: the best
-		// fit only.
-		return located{}, false
 	}
 	// Then what the timing patterns count, then the other candidates.
 	tried := no
