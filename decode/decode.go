@@ -61,8 +61,11 @@ type Options struct {
 // call to Decode takes its own scratch state from a free list, so a Decoder
 // used from one goroutine reuses the same buffers frame after frame.
 //
-// A Decoder remembers where it last found a code: in the frames that follow
-// (a higher Seq, at most roiFrames later) it looks there first.
+// A Decoder remembers where it last found codes: in the frames that follow
+// (a higher Seq, at most roiFrames later) it looks there first, and still
+// looks for others elsewhere. Each of its workers also remembers a region
+// that looked like a code but held none, and skips it while the picture
+// there stays the same (at most memoFrames frames). Reset forgets both.
 type Decoder struct {
 	opts Options
 
@@ -137,6 +140,9 @@ func (d *Decoder) Decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint
 	defer d.put(w)
 	d.mu.Lock()
 	hint := d.last
+	if f.Seq < hint.seq {
+		d.last = roi{} // the source started again
+	}
 	d.mu.Unlock()
 	if !hint.ok || f.Seq <= hint.seq || f.Seq-hint.seq > roiFrames {
 		hint = roi{}
