@@ -390,7 +390,8 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 			w.upBuf = up.pix
 			w.th.size(up)
 			n := len(w.found)
-			w.attempt(up, &w.th, false, 2.0/3, rect{0, 0, up.w, up.h}, measured)
+			// In the polarity with the stronger evidence.
+			w.attempt(up, &w.th, attempts[0].invert, 2.0/3, rect{0, 0, up.w, up.h}, measured)
 			for i := n; i < len(w.found); i++ {
 				for k := range w.found[i].corners {
 					w.found[i].corners[k].x += float64(r.x0)
