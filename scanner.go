@@ -16,6 +16,13 @@ const DefaultCooldown = 3 * time.Second
 // DefaultStallTimeout is how long without a frame before the camera is a fault.
 const DefaultStallTimeout = 5 * time.Second
 
+// DecodeTimer is an optional interface of a Decoder that decodes frames
+// ahead of the loop (such as decode.Pipeline): the loop cannot time that
+// work itself, so Elapsed reports how long f took to decode.
+type DecodeTimer interface {
+	Elapsed(f *Frame) (time.Duration, bool)
+}
+
 // Event is one verdict as the scanner produced it.
 type Event struct {
 	Verdict  Verdict
@@ -179,6 +186,11 @@ func (s *Scanner) frame(ctx context.Context, f *Frame) {
 	t0 := time.Now()
 	syms, err := s.Decoder.Decode(ctx, f)
 	dt := time.Since(t0)
+	if t, ok := s.Decoder.(DecodeTimer); ok {
+		if d, ok := t.Elapsed(f); ok {
+			dt = d
+		}
+	}
 	if err != nil {
 		s.Logger.Debug("decode failed", "frame", f.Seq, "err", err)
 	}

@@ -50,6 +50,8 @@ type job struct {
 	ready   chan struct{} // one token once decoded
 }
 
+var _ checkpoint.DecodeTimer = (*Pipeline)(nil)
+
 // Pipeline starts decoding src's frames on the Decoder's Workers goroutines
 // until ctx is done, the source ends, or Close is called.
 func (d *Decoder) Pipeline(ctx context.Context, src checkpoint.Source) *Pipeline {
@@ -175,6 +177,15 @@ func (p *Pipeline) Decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoin
 		return j.syms, j.err
 	}
 	return p.d.Decode(ctx, f)
+}
+
+// Elapsed reports how long the frame Next returned last took to decode on
+// its worker (checkpoint.DecodeTimer).
+func (p *Pipeline) Elapsed(f *checkpoint.Frame) (time.Duration, bool) {
+	if j := p.cur; j != nil && f == &j.frame {
+		return j.elapsed, true
+	}
+	return 0, false
 }
 
 // Stats reports the source's counters.

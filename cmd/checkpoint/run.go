@@ -209,6 +209,16 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 	wg.Add(1)
 	go func() { defer wg.Done(); events.Run(ctx) }()
 
+	// With several workers, frames are decoded in parallel ahead of the
+	// loop and handed on in order; with one, the loop decodes each itself.
+	var frames checkpoint.Source = src
+	var dec checkpoint.Decoder = decode.New(decode.Options{Workers: cfg.Decode.Workers, Budget: cfg.Decode.Budget.D()})
+	if cfg.Decode.Workers > 1 {
+		p := dec.(*decode.Decoder).Pipeline(ctx, src)
+		defer p.Close()
+		frames, dec = p, p
+	}
+
 	judge := &swapJudge{}
 	judge.cur.Store(&policy.Judge{Store: db, Rules: rules, Stale: db.Stale})
 	var syncStats func() web.SyncStats
@@ -234,8 +244,8 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 	}
 
 	s := &checkpoint.Scanner{
-		Source:       src,
-		Decoder:      decode.New(decode.Options{Workers: cfg.Decode.Workers, Budget: cfg.Decode.Budget.D()}),
+		Source:       frames,
+		Decoder:      dec,
 		Parser:       &credential.Parser{Trust: db, Clock: clock},
 		Judge:        judge,
 		Indicator:    ind,
