@@ -44,7 +44,7 @@ type recorder struct {
 	decodeNS []time.Duration
 }
 
-func (r *recorder) Show(c checkpoint.Color) { r.mu.Lock(); r.shown = append(r.shown, c); r.mu.Unlock() }
+func (r *recorder) Show(c checkpoint.Color)  { r.mu.Lock(); r.shown = append(r.shown, c); r.mu.Unlock() }
 func (r *recorder) Idle(checkpoint.IdleMode) {}
 func (r *recorder) Frame(f *checkpoint.Frame, syms []checkpoint.Symbol, d time.Duration) {
 	r.mu.Lock()
