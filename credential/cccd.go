@@ -50,15 +50,5 @@ func parseCCCD(f []string) (checkpoint.Credential, error) {
 	if addr := strings.Join(f[5:issued], "|"); len(addr) > 1024 {
 		return bad(5, "address", "too long")
 	}
-	return checkpoint.Credential{
-		Format: checkpoint.FormatCCCD,
-		Key:    f[0],
-		Holder: checkpoint.Holder{
-			Initials:   initials(name),
-			BirthDay:   dob.Day,
-			BirthMonth: dob.Month,
-			FullName:   name,
-		},
-		Signature: checkpoint.Unsigned,
-	}, nil
+	return unsigned(checkpoint.FormatCCCD, f[0], name, dob), nil
 }

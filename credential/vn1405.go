@@ -52,9 +52,15 @@ func parse1405(f []string) (checkpoint.Credential, error) {
 			return bad(4, "QID", "not letters or digits")
 		}
 	}
+	return unsigned(checkpoint.FormatVN1405, f[4], name, dob), nil
+}
+
+// unsigned is the credential of an unsigned identity payload: its key, and
+// what the operator may see of its holder.
+func unsigned(format checkpoint.Format, key, name string, dob birthDate) checkpoint.Credential {
 	return checkpoint.Credential{
-		Format: checkpoint.FormatVN1405,
-		Key:    f[4],
+		Format: format,
+		Key:    key,
 		Holder: checkpoint.Holder{
 			Initials:   initials(name),
 			BirthDay:   dob.Day,
@@ -62,7 +68,7 @@ func parse1405(f []string) (checkpoint.Credential, error) {
 			FullName:   name,
 		},
 		Signature: checkpoint.Unsigned,
-	}, nil
+	}
 }
 
 // nameError is a problem with a name field (never its value).

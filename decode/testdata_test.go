@@ -6,25 +6,14 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"checkpoint"
+	"checkpoint/internal/sharedtest"
 )
 
-// testdataDir is the shared external test data: $CHECKPOINT_TESTDATA, else
-// ../shared/testdata beside the repository.
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("CHECKPOINT_TESTDATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "testdata")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "zxing-blackbox")); err != nil {
-		t.Fatalf("test data not found (set CHECKPOINT_TESTDATA): %v", err)
-	}
-	return dir
-}
+// testdataDir is the shared external test data (see internal/sharedtest).
+func testdataDir(t testing.TB) string { return sharedtest.Dir(t) }
 
 // loadFrame reads an image file into a luminance frame.
 func loadFrame(t testing.TB, path string) *checkpoint.Frame {
