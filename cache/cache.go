@@ -566,6 +566,16 @@ func (d *DB) closeAll() error {
 	return errors.Join(errs...)
 }
 
+// Ping checks that the cache file can still be read (the operator
+// screen's /healthz): one query on a reading connection.
+func (d *DB) Ping(ctx context.Context) error {
+	var n int
+	if err := d.rd.QueryRowContext(ctx, "SELECT 1 FROM meta LIMIT 1").Scan(&n); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read cache %s: %w", d.path, err)
+	}
+	return nil
+}
+
 // hasher computes keyed hashes under one key, reusing HMAC states.
 type hasher struct {
 	key  []byte

@@ -456,3 +456,18 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("integrity_check = %q, %v", s, err)
 	}
 }
+
+func TestPing(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ping(ctx); err != nil {
+		t.Fatalf("ping an open cache: %v", err)
+	}
+	d.Close()
+	if err := d.Ping(ctx); err == nil {
+		t.Fatal("ping a closed cache: no error")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"checkpoint/config"
 	"checkpoint/credential"
 	"checkpoint/policy"
+	"checkpoint/web"
 )
 
 // policyRules builds the verdict rules from the config's [policy] table.
@@ -110,3 +111,9 @@ func siteRules(ctx context.Context, p config.Policy, db *cache.DB, log *slog.Log
 	}
 	return r, nil
 }
+
+// The cache is what the operator screen needs of it, /healthz's ping included.
+var (
+	_ web.Cache  = (*cache.DB)(nil)
+	_ web.Pinger = (*cache.DB)(nil)
+)
