@@ -72,8 +72,9 @@ type Update struct {
 	d    *DB
 	tx   *sql.Tx
 	ctx  context.Context
-	ins  *sql.Stmt // batchRows upserts
-	del  *sql.Stmt // batchRows deletes
+	wctx context.Context // ctx without its cancellation: see write
+	ins  *sql.Stmt       // batchRows upserts
+	del  *sql.Stmt       // batchRows deletes
 	ins1 *sql.Stmt
 	del1 *sql.Stmt
 	args []any
@@ -97,7 +98,7 @@ func (d *DB) Begin(ctx context.Context) (*Update, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin cache update: %w", classify(err))
 	}
-	u := &Update{d: d, tx: tx, ctx: ctx}
+	u := &Update{d: d, tx: tx, ctx: ctx, wctx: context.WithoutCancel(ctx)}
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
 			return nil
@@ -146,7 +147,7 @@ func (u *Update) put(recs []Record) error {
 		if r.Delete {
 			u.dels = append(u.dels, r.Hash[:])
 			if len(u.dels) == batchRows {
-				if _, err := u.del.ExecContext(u.ctx, u.dels...); err != nil {
+				if err := u.write(u.del, u.dels); err != nil {
 					return fmt.Errorf("delete statuses: %w", classify(err))
 				}
 				u.Rows += int64(len(u.dels))
@@ -159,7 +160,7 @@ func (u *Update) put(recs []Record) error {
 		}
 		u.args = append(u.args, r.Hash[:], int64(r.Color), r.ValidUntil)
 		if len(u.args) == 3*batchRows {
-			if _, err := u.ins.ExecContext(u.ctx, u.args...); err != nil {
+			if err := u.write(u.ins, u.args); err != nil {
 				return fmt.Errorf("write statuses: %w", classify(err))
 			}
 			u.Rows += batchRows
@@ -169,17 +170,30 @@ func (u *Update) put(recs []Record) error {
 	return nil
 }
 
+// write runs one status statement with args. The driver gets ctx without
+// its cancellation: go-sqlite3 otherwise starts a goroutine per statement to
+// watch it, one per batch of a million-row apply. ctx is checked here before
+// each statement instead, so a cancelled sync stops within one batch (and
+// database/sql still rolls the transaction back when ctx ends).
+func (u *Update) write(st *sql.Stmt, args []any) error {
+	if err := u.ctx.Err(); err != nil {
+		return err
+	}
+	_, err := st.ExecContext(u.wctx, args...)
+	return err
+}
+
 // flush writes the rows still buffered.
 func (u *Update) flush() error {
 	for i := 0; i < len(u.args); i += 3 {
-		if _, err := u.ins1.ExecContext(u.ctx, u.args[i:i+3]...); err != nil {
+		if err := u.write(u.ins1, u.args[i:i+3]); err != nil {
 			return fmt.Errorf("write statuses: %w", classify(err))
 		}
 		u.Rows++
 	}
 	u.args = u.args[:0]
-	for _, h := range u.dels {
-		if _, err := u.del1.ExecContext(u.ctx, h); err != nil {
+	for i := range u.dels {
+		if err := u.write(u.del1, u.dels[i:i+1]); err != nil {
 			return fmt.Errorf("delete statuses: %w", classify(err))
 		}
 		u.Rows++
