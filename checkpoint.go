@@ -302,6 +302,8 @@ type StatusEntry struct {
 
 // FloorClock never reports a time earlier than Floor(): a Pi has no
 // real-time clock, and the newest verified feed time is a lower bound on now.
+// While the wall clock lags behind the floor it stands still at the floor, so
+// it suits a single reading; a long-running process uses RunningFloorClock.
 type FloorClock struct {
 	Clock Clock
 	Floor func() time.Time // nil or zero: no floor

@@ -67,7 +67,7 @@ type Options struct {
 	// stale (DefaultMaxAge when zero).
 	MaxAge time.Duration
 	// Clock gives the time recorded for updates (SystemClock when nil).
-	// Wrap it in a checkpoint.FloorClock over FeedTime for a gate.
+	// Wrap it in a checkpoint.RunningFloorClock over FeedTime for a gate.
 	Clock checkpoint.Clock
 	// Mono is a monotonic clock (time since any fixed instant); it guards
 	// staleness against wall-clock jumps while the process runs. Default:

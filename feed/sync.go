@@ -53,7 +53,7 @@ type Config struct {
 	// further failure up to Interval (DefaultMinBackoff when zero).
 	MinBackoff time.Duration
 	// Clock gives the time metadata expiry is checked against. Default: the
-	// system clock floored at the cache's feed time (checkpoint.FloorClock).
+	// system clock floored at the cache's feed time (checkpoint.RunningFloorClock).
 	Clock     checkpoint.Clock
 	Logger    *slog.Logger // slog.Default when nil
 	Client    *http.Client // a client of its own when nil
@@ -131,7 +131,9 @@ func NewSyncer(db *cache.DB, cfg Config) (*Syncer, error) {
 		cfg.MinBackoff = DefaultMinBackoff
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = checkpoint.FloorClock{Clock: checkpoint.SystemClock{}, Floor: db.FeedTime}
+		// Running, so that while the wall clock lags behind the feed time
+		// (no RTC) an expiring timestamp is still seen to expire.
+		cfg.Clock = &checkpoint.RunningFloorClock{Clock: checkpoint.SystemClock{}, Floor: db.FeedTime}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
