@@ -52,8 +52,9 @@ const ClockSkew = 5 * time.Minute
 // pages all over the file (keys are random hashes).
 const pageSize = 8192
 
-// schemaVersion is written to meta and checked on open.
-const schemaVersion = 1
+// schemaVersion is written to meta and checked on open. Version 1 had no
+// delta table; it is upgraded in place on open.
+const schemaVersion = 2
 
 // ErrCorrupt is returned by Open when the file fails PRAGMA quick_check.
 var ErrCorrupt = errors.New("cache file is corrupt")
@@ -185,6 +186,13 @@ func (c *connector) Connect(context.Context) (driver.Conn, error) {
 
 func (c *connector) Driver() driver.Driver { return &c.drv }
 
+// lookupQuery finds a key's status: its row in the delta table if it has one
+// (none when that row is a removal), otherwise its row in the base table. At
+// most one row comes back whatever order SQLite runs the two arms in.
+const lookupQuery = `SELECT s, u FROM status_delta WHERE h = ?1 AND s >= 0
+UNION ALL
+SELECT s, u FROM status WHERE h = ?1 AND NOT EXISTS (SELECT 1 FROM status_delta WHERE h = ?1)`
+
 // lookupConn is a reading connection with the status lookup prepared: the
 // hot path runs on it directly, without database/sql's bookkeeping.
 //
@@ -217,7 +225,7 @@ func (d *DB) getLookup() (*lookupConn, error) {
 		return nil, err
 	}
 	sc := c.(*sqlite3.SQLiteConn)
-	st, err := sc.Prepare("SELECT s, u FROM status WHERE h = ?")
+	st, err := sc.Prepare(lookupQuery)
 	if err != nil {
 		sc.Close()
 		return nil, err
@@ -411,6 +419,7 @@ func classify(err error) error {
 const schema = `
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS status(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS status_delta(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS revoked(t INTEGER NOT NULL, h BLOB NOT NULL, PRIMARY KEY(t, h)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS signer(kid BLOB NOT NULL, der BLOB NOT NULL, PRIMARY KEY(kid, der)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event(
@@ -433,6 +442,7 @@ const (
 	metaExpires  = "expires"    // unix nanos
 	metaRules    = "rules"      // rule profile blob
 	metaRebuild  = "rebuilding" // "1" while waiting for a snapshot after a corrupt file
+	metaBaseRows = "base_rows"  // rows in the base status table (see merge.go)
 	metaUser     = "x:"         // prefix of the values of Update.SetMeta
 )
 
@@ -445,6 +455,20 @@ func (d *DB) migrate(ctx context.Context) error {
 	var v sql.NullInt64
 	err = tx.QueryRowContext(ctx, "SELECT v FROM meta WHERE k = ?", metaSchema).Scan(&v)
 	switch {
+	case err == nil && v.Int64 == 1:
+		// Version 1: no delta table yet. Add it and count the base once.
+		if _, err := tx.ExecContext(ctx, schema); err != nil {
+			return fmt.Errorf("upgrade schema 1 to %d: %w", schemaVersion, classify(err))
+		}
+		var n int64
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM status").Scan(&n); err != nil {
+			return fmt.Errorf("upgrade schema 1 to %d: count statuses: %w", schemaVersion, classify(err))
+		}
+		for k, val := range map[string]any{metaSchema: schemaVersion, metaBaseRows: n} {
+			if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, val); err != nil {
+				return fmt.Errorf("upgrade schema 1 to %d: write meta: %w", schemaVersion, classify(err))
+			}
+		}
 	case err == nil:
 		if v.Int64 != schemaVersion {
 			return fmt.Errorf("cache schema version %d, this build reads %d", v.Int64, schemaVersion)
@@ -669,14 +693,20 @@ func (d *DB) StatusHash(ctx context.Context, h []byte) (checkpoint.StatusEntry, 
 	if !ok {
 		return checkpoint.StatusEntry{}, false, nil
 	}
-	e := checkpoint.StatusEntry{Color: checkpoint.Color(s)}
-	if s < 0 || s > int64(checkpoint.Green) {
-		e.Color = checkpoint.Red
-	}
+	e := checkpoint.StatusEntry{Color: colorOf(s)}
 	if u != 0 {
 		e.ValidUntil = time.Unix(u, 0).UTC()
 	}
 	return e, true, nil
+}
+
+// colorOf maps a stored status to its colour; a value out of range (a
+// damaged row) reads as red.
+func colorOf(s int64) checkpoint.Color {
+	if s < 0 || s > int64(checkpoint.Green) {
+		return checkpoint.Red
+	}
+	return checkpoint.Color(s)
 }
 
 // query runs the lookup: status and valid-until of hash h.

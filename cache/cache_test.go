@@ -377,15 +377,19 @@ func TestCorruptRecover(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Close()
-	// Overwrite pages in the middle of the file (not the header).
+	// Overwrite pages at a quarter, half and three quarters of the file (not
+	// the header): some of them are free (the import's delta table, merged),
+	// some hold statuses.
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st, _ := f.Stat()
 	junk := bytes.Repeat([]byte{0x5a}, 4096*8)
-	if _, err := f.WriteAt(junk, st.Size()/2&^4095); err != nil {
-		t.Fatal(err)
+	for _, at := range []int64{st.Size() / 4, st.Size() / 2, st.Size() * 3 / 4} {
+		if _, err := f.WriteAt(junk, at&^4095); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f.Close()
 

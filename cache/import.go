@@ -210,5 +210,10 @@ func (d *DB) ImportCSV(ctx context.Context, r io.Reader) (int, error) {
 	if err := u.Commit(); err != nil {
 		return 0, fmt.Errorf("import CSV: %w", err)
 	}
+	// The rows are in and visible; a failed merge only leaves them in the
+	// delta table until the next one.
+	if _, err := d.MergeDeltas(ctx, false); err != nil && ctx.Err() == nil {
+		d.log.Warn("cache merge after import failed", "err", err)
+	}
 	return n, nil
 }

@@ -74,12 +74,12 @@ type Update struct {
 	ctx  context.Context
 	wctx context.Context // ctx without its cancellation: see write
 	ins  *sql.Stmt       // batchRows upserts
-	del  *sql.Stmt       // batchRows deletes
+	del  *sql.Stmt       // batchRows deletes (base mode only)
 	ins1 *sql.Stmt
 	del1 *sql.Stmt
 	args []any
 	dels []any
-	pend []Record
+	base bool // after ClearStatuses: rows go to the base table, not the delta table
 
 	key     []byte
 	feed    *feedState
@@ -107,10 +107,9 @@ func (d *DB) Begin(ctx context.Context) (*Update, error) {
 		s, err = tx.PrepareContext(ctx, q)
 		return s
 	}
-	u.ins = prep("INSERT OR REPLACE INTO status(h, s, u) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", batchRows), ","))
-	u.del = prep("DELETE FROM status WHERE h IN (" + strings.TrimSuffix(strings.Repeat("?,", batchRows), ",") + ")")
-	u.ins1 = prep("INSERT OR REPLACE INTO status(h, s, u) VALUES (?,?,?)")
-	u.del1 = prep("DELETE FROM status WHERE h = ?")
+	// Rows go to the delta table: a removal is a row with status -1 there.
+	u.ins = prep("INSERT OR REPLACE INTO status_delta(h, s, u) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", batchRows), ","))
+	u.ins1 = prep("INSERT OR REPLACE INTO status_delta(h, s, u) VALUES (?,?,?)")
 	if err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("prepare cache update: %w", classify(err))
@@ -120,20 +119,44 @@ func (d *DB) Begin(ctx context.Context) (*Update, error) {
 	return u, nil
 }
 
-// ClearStatuses removes every status row (before a snapshot).
+// ClearStatuses removes every status row (before a snapshot). The rows Put
+// after it go straight to the base table.
 func (u *Update) ClearStatuses() error {
 	if err := u.flush(); err != nil {
 		return err
 	}
-	if _, err := u.tx.ExecContext(u.ctx, "DELETE FROM status"); err != nil {
-		return fmt.Errorf("clear statuses: %w", classify(err))
+	for _, q := range []string{"DELETE FROM status", "DELETE FROM status_delta"} {
+		if _, err := u.tx.ExecContext(u.ctx, q); err != nil {
+			return fmt.Errorf("clear statuses: %w", classify(err))
+		}
 	}
+	if u.base {
+		return nil
+	}
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = u.tx.PrepareContext(u.ctx, q)
+		return s
+	}
+	ins := prep("INSERT OR REPLACE INTO status(h, s, u) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", batchRows), ","))
+	del := prep("DELETE FROM status WHERE h IN (" + strings.TrimSuffix(strings.Repeat("?,", batchRows), ",") + ")")
+	ins1 := prep("INSERT OR REPLACE INTO status(h, s, u) VALUES (?,?,?)")
+	del1 := prep("DELETE FROM status WHERE h = ?")
+	if err != nil {
+		return fmt.Errorf("prepare cache update: %w", classify(err))
+	}
+	u.ins, u.del, u.ins1, u.del1, u.base = ins, del, ins1, del1, true
 	return nil
 }
 
 // Put writes (or, with Delete set, removes) status rows. Rows of one call are
-// written in batches; a key may repeat within a call only among writes (the
-// last wins), while calls apply in order.
+// written in batches. Before ClearStatuses (a delta) they go to the delta
+// table in order, so a key may repeat anywhere and the last row wins; after
+// it (a snapshot) a key may repeat within a call only among writes.
 func (u *Update) Put(recs ...Record) error {
 	if err := u.put(recs); err != nil {
 		return err
@@ -144,6 +167,17 @@ func (u *Update) Put(recs ...Record) error {
 func (u *Update) put(recs []Record) error {
 	for i := range recs {
 		r := &recs[i]
+		if r.Delete && !u.base {
+			u.args = append(u.args, r.Hash[:], int64(tombstone), int64(0))
+			if len(u.args) == 3*batchRows {
+				if err := u.write(u.ins, u.args); err != nil {
+					return fmt.Errorf("write statuses: %w", classify(err))
+				}
+				u.Rows += batchRows
+				u.args = u.args[:0]
+			}
+			continue
+		}
 		if r.Delete {
 			u.dels = append(u.dels, r.Hash[:])
 			if len(u.dels) == batchRows {
@@ -322,6 +356,15 @@ func (u *Update) commit() error {
 		meta[metaKey] = u.key
 		meta[metaKeyFrom] = "feed"
 	}
+	if u.base {
+		// The merge policy compares the delta table with this count; it is
+		// taken here, once per snapshot, while the pages are still warm.
+		var n int64
+		if err := u.tx.QueryRowContext(u.ctx, "SELECT count(*) FROM status").Scan(&n); err != nil {
+			return fmt.Errorf("count statuses: %w", classify(err))
+		}
+		meta[metaBaseRows] = n
+	}
 	if u.rulesOK {
 		meta[metaRules] = u.rules
 	}
@@ -439,17 +482,33 @@ func (d *DB) Revoked(ctx context.Context, hashes map[string][]byte) (bool, error
 // Counts are the numbers of rows per table.
 type Counts struct {
 	Statuses, Revocations, Signers, Events int64
+	// Deltas are the rows of the delta table not yet merged into the base
+	// (removals included); they are part of Statuses already.
+	Deltas int64
 }
+
+// countStatuses counts the statuses a lookup can find: the base rows not
+// shadowed by the delta table, plus the delta table's rows that are not removals.
+const countStatuses = `SELECT (SELECT count(*) FROM status)
+	+ (SELECT count(*) FROM status_delta d WHERE d.s >= 0 AND NOT EXISTS (SELECT 1 FROM status b WHERE b.h = d.h))
+	- (SELECT count(*) FROM status_delta d WHERE d.s < 0 AND EXISTS (SELECT 1 FROM status b WHERE b.h = d.h))`
 
 // Count counts the rows of each table (a full scan: for tools and tests).
 func (d *DB) Count(ctx context.Context) (Counts, error) {
 	var c Counts
 	for _, q := range []struct {
-		n *int64
-		t string
-	}{{&c.Statuses, "status"}, {&c.Revocations, "revoked"}, {&c.Signers, "signer"}, {&c.Events, "event"}} {
-		if err := d.rd.QueryRowContext(ctx, "SELECT count(*) FROM "+q.t).Scan(q.n); err != nil {
-			return c, fmt.Errorf("count %s: %w", q.t, classify(err))
+		n    *int64
+		name string
+		q    string
+	}{
+		{&c.Statuses, "statuses", countStatuses},
+		{&c.Deltas, "status_delta", "SELECT count(*) FROM status_delta"},
+		{&c.Revocations, "revoked", "SELECT count(*) FROM revoked"},
+		{&c.Signers, "signer", "SELECT count(*) FROM signer"},
+		{&c.Events, "event", "SELECT count(*) FROM event"},
+	} {
+		if err := d.rd.QueryRowContext(ctx, q.q).Scan(q.n); err != nil {
+			return c, fmt.Errorf("count %s: %w", q.name, classify(err))
 		}
 	}
 	return c, nil

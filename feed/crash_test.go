@@ -3,7 +3,6 @@ package feed
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -69,36 +68,24 @@ func syncChild() int {
 	return 0
 }
 
-// statusDigest hashes the whole status table of a cache file, with its version.
+// statusDigest hashes every status of a cache file (base and delta tables,
+// as lookups see them), with its version.
 func statusDigest(t *testing.T, path string) (int64, string) {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	db, err := cache.Open(context.Background(), path, cache.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var v sql.NullInt64
-	if err := db.QueryRow("SELECT v FROM meta WHERE k = 'feed_version'").Scan(&v); err != nil && err != sql.ErrNoRows {
-		t.Fatal(err)
-	}
-	rows, err := db.Query("SELECT h, s, u FROM status ORDER BY h")
+	h := sha256.New()
+	err = db.EachStatus(context.Background(), func(r cache.Record) error {
+		fmt.Fprintf(h, "%x %d %d\n", r.Hash, r.Color, r.ValidUntil)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	h := sha256.New()
-	for rows.Next() {
-		var k []byte
-		var s, u int64
-		if err := rows.Scan(&k, &s, &u); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(h, "%x %d %d\n", k, s, u)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return v.Int64, hex.EncodeToString(h.Sum(nil))
+	return db.Version(), hex.EncodeToString(h.Sum(nil))
 }
 
 func copyFile(t *testing.T, dst, src string) {

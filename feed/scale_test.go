@@ -45,9 +45,13 @@ func TestScaleReport(t *testing.T) {
 
 	// Inputs: n keys; then a tenth of them changed (half new statuses, a
 	// quarter removed, a quarter added).
-	csv1, csv2 := filepath.Join(dir, "v1.csv"), filepath.Join(dir, "v2.csv")
-	writeCSV(t, csv1, n, nil)
-	writeCSV(t, csv2, n, &deltaSpec{changes: nd})
+	// v3 changes another tenth, so its delta lands on a delta table that
+	// already holds v2's and the merge runs after it.
+	csv1, csv2, csv3 := filepath.Join(dir, "v1.csv"), filepath.Join(dir, "v2.csv"), filepath.Join(dir, "v3.csv")
+	d2, d3 := deltaSpec{changes: nd, prefix: "N"}, deltaSpec{changes: nd, start: nd, prefix: "M"}
+	writeCSV(t, csv1, n)
+	writeCSV(t, csv2, n, d2)
+	writeCSV(t, csv3, n, d2, d3)
 
 	f := &testFeed{t: t, dir: filepath.Join(dir, "feed"), clk: &fakeClock{t: t0}}
 	if err := Init(f.dir, InitOptions{Clock: f.clk}); err != nil {
@@ -103,61 +107,76 @@ func TestScaleReport(t *testing.T) {
 	row("apply snapshot (one transaction, to commit)", fmt.Sprintf("%.1f s (commit %.1f s): **%s keys/s**", apply.Seconds(), time.Since(written).Seconds(), si(int(float64(n)/apply.Seconds()))))
 	row("apply snapshot, of which", breakdown(tRead, tDecode, tWrite, time.Since(written)))
 	snapApply := apply
-	size1 := dbSize(t, db)
+	size1, _ := dbSize(t, db)
 	row(fmt.Sprintf("cache file at %s keys", si(n)), fmt.Sprintf("%s: **%.1f bytes/key**", mib(size1), float64(size1)/float64(n)))
 	p50, p99, p999 := lookups(t, db, n, 200000)
 	row(fmt.Sprintf("lookup at %s keys (200k random, ½ present, steady state)", si(n)), fmt.Sprintf("p50 %s, **p99 %s**, p99.9 %s", us(p50), us(p99), us(p999)))
 
-	pt2, m2 := publish(csv2)
-	d := m2.Deltas[len(m2.Deltas)-1]
-	deltaBytes := targetBytes(t, f, d.Chunks)
-	row(fmt.Sprintf("publish delta, %s changes over %s keys", si(int(d.Changes)), si(n)), fmt.Sprintf("%.1f s", pt2.Seconds()))
-	row("delta download size", fmt.Sprintf("%s (%.1f bytes/change)", mib(deltaBytes), float64(deltaBytes)/float64(d.Changes)))
-	var lat []time.Duration
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	s.afterBegin = func() {
-		began = time.Now()
-		go func() { // lookups while the delta applies
-			defer close(done)
-			r := rand.New(rand.NewPCG(3, 4))
-			for {
-				select {
-				case <-stop:
-					return
-				default:
+	// Each delta: publish it, then sync it while lookups run (one every
+	// ~100 µs, a busy gate). The apply ends at its commit; the merge of the
+	// delta table into the base, when the sync runs one, is timed apart.
+	delta := func(csv, name string) {
+		pt, m := publish(csv)
+		d := m.Deltas[len(m.Deltas)-1]
+		deltaBytes := targetBytes(t, f, d.Chunks)
+		row(fmt.Sprintf("publish %s, %s changes over %s keys", name, si(int(d.Changes)), si(n)), fmt.Sprintf("%.1f s", pt.Seconds()))
+		row(name+" download size", fmt.Sprintf("%s (%.1f bytes/change)", mib(deltaBytes), float64(deltaBytes)/float64(d.Changes)))
+		var lat []time.Duration
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		s.afterBegin = func() {
+			began = time.Now()
+			go func() { // lookups while the delta applies
+				defer close(done)
+				r := rand.New(rand.NewPCG(3, 4))
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					k := fmt.Sprintf("Q%d", r.IntN(n))
+					t0 := time.Now()
+					if _, _, err := db.Status(ctx, k); err != nil {
+						t.Error(err)
+						return
+					}
+					lat = append(lat, time.Since(t0))
+					time.Sleep(100 * time.Microsecond) // a busy gate, not a saturated core
 				}
-				k := fmt.Sprintf("Q%d", r.IntN(n))
-				t0 := time.Now()
-				if _, _, err := db.Status(ctx, k); err != nil {
-					t.Error(err)
-					return
-				}
-				lat = append(lat, time.Since(t0))
-				time.Sleep(100 * time.Microsecond) // a busy gate, not a saturated core
-			}
-		}()
+			}()
+		}
+		s.beforeCommit = func() { close(stop); <-done; written = time.Now() }
+		var committed time.Time
+		s.afterCommit = func() { committed = time.Now() }
+		syscall.Sync() // as before the snapshot: not the publisher's writeback
+		tRead, tDecode, tWrite = 0, 0, 0
+		res, err := s.Sync(ctx)
+		if err != nil || res.Mode != "delta" {
+			t.Fatalf("%s sync: %+v %v", name, res, err)
+		}
+		apply := committed.Sub(began)
+		row("sync "+name+" (download, verify, apply, merge)", fmt.Sprintf("%.1f s", res.Duration.Seconds()))
+		row("apply "+name+" (one transaction, to commit)", fmt.Sprintf("%.2f s (commit %.2f s): **%s keys/s**", apply.Seconds(), committed.Sub(written).Seconds(), si(int(float64(res.Applied)/apply.Seconds()))))
+		row("apply "+name+", of which", breakdown(tRead, tDecode, tWrite, committed.Sub(written)))
+		if len(lat) > 0 {
+			slices.Sort(lat)
+			row("lookups while "+name+" applies", fmt.Sprintf("%d lookups: p50 %s, p99 %s, max %s", len(lat), us(lat[len(lat)/2]), us(lat[len(lat)*99/100]), us(lat[len(lat)-1])))
+		}
+		if res.Merged > 0 {
+			row("merge after "+name+" (delta table into the base, one transaction)", fmt.Sprintf("%s rows in %.1f s (%s rows/s)", si(int(res.Merged)), res.MergeDuration.Seconds(), si(int(float64(res.Merged)/res.MergeDuration.Seconds()))))
+		} else {
+			row("merge after "+name, "none: the delta table holds at most a sixteenth of the base")
+		}
+		used, free := dbSize(t, db)
+		c, _ := db.Count(ctx)
+		row(fmt.Sprintf("cache file after %s (%s keys, %s rows in the delta table)", name, si(int(c.Statuses)), si(int(c.Deltas))),
+			fmt.Sprintf("%s in use: **%.1f bytes/key**; with %s of free pages: %.1f bytes/key", mib(used), float64(used)/float64(c.Statuses), mib(free), float64(used+free)/float64(c.Statuses)))
+		p50, p99, p999 := lookups(t, db, n, 200000)
+		row("lookup after "+name, fmt.Sprintf("p50 %s, **p99 %s**, p99.9 %s", us(p50), us(p99), us(p999)))
 	}
-	s.beforeCommit = func() { close(stop); <-done; written = time.Now() }
-	syscall.Sync() // as before the snapshot: not the publisher's writeback
-	tRead, tDecode, tWrite = 0, 0, 0
-	res, err = s.Sync(ctx)
-	if err != nil || res.Mode != "delta" {
-		t.Fatalf("delta sync: %+v %v", res, err)
-	}
-	apply = time.Since(began)
-	row("sync delta (download, verify, apply)", fmt.Sprintf("%.1f s", res.Duration.Seconds()))
-	row("apply delta (one transaction, to commit)", fmt.Sprintf("%.1f s (commit %.1f s): **%s keys/s**", apply.Seconds(), time.Since(written).Seconds(), si(int(float64(res.Applied)/apply.Seconds()))))
-	row("apply delta, of which", breakdown(tRead, tDecode, tWrite, time.Since(written)))
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		row("lookups while the delta applies", fmt.Sprintf("%d lookups: p50 %s, p99 %s, max %s", len(lat), us(lat[len(lat)/2]), us(lat[len(lat)*99/100]), us(lat[len(lat)-1])))
-	}
-	size2 := dbSize(t, db)
-	c, _ := db.Count(ctx)
-	row(fmt.Sprintf("cache file after the delta (%s keys)", si(int(c.Statuses))), fmt.Sprintf("%s: %.1f bytes/key", mib(size2), float64(size2)/float64(c.Statuses)))
-	p50, p99, p999 = lookups(t, db, n, 200000)
-	row("lookup after the delta", fmt.Sprintf("p50 %s, p99 %s, p99.9 %s", us(p50), us(p99), us(p999)))
+	delta(csv2, "delta 1")
+	delta(csv3, "delta 2")
 	db.Close()
 	start := time.Now()
 	db2, err := cache.Open(ctx, db.Path(), cache.Options{})
@@ -182,25 +201,33 @@ func breakdown(read, decode, write, commit time.Duration) string {
 	return fmt.Sprintf("read back and hash-check %.2f s, decode %.2f s, write rows %.2f s, commit %.2f s", read.Seconds(), decode.Seconds(), write.Seconds(), commit.Seconds())
 }
 
-type deltaSpec struct{ changes int }
+// deltaSpec is one round of changes to the keys Q0..Qn-1: from key start on,
+// changes/2 keys get another status, the next changes/4 are left out, and
+// changes/4 new keys named prefix0, prefix1... are added.
+type deltaSpec struct {
+	changes, start int
+	prefix         string
+}
 
-// writeCSV writes keys Q0..Qn-1; with a delta spec, the first changes/2 get
-// another status, the next changes/4 are left out and changes/4 new keys
-// follow.
-func writeCSV(t *testing.T, path string, n int, d *deltaSpec) {
+// writeCSV writes keys Q0..Qn-1 with every round of changes in ds applied
+// (rounds must not overlap).
+func writeCSV(t *testing.T, path string, n int, ds ...deltaSpec) {
 	fh, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := bufio.NewWriterSize(fh, 1<<20)
 	colors := []string{"red", "yellow", "green"}
+rows:
 	for i := range n {
 		c := colors[i%3]
-		if d != nil && i < d.changes/2 {
-			c = colors[(i+1)%3]
-		}
-		if d != nil && i >= d.changes/2 && i < d.changes/2+d.changes/4 {
-			continue
+		for _, d := range ds {
+			switch j := i - d.start; {
+			case j >= 0 && j < d.changes/2:
+				c = colors[(i+1)%3]
+			case j >= d.changes/2 && j < d.changes/2+d.changes/4:
+				continue rows
+			}
 		}
 		if i%5 == 0 {
 			fmt.Fprintf(w, "Q%d,%s,2022-%02d-%02d\n", i, c, 1+i%12, 1+i%28)
@@ -208,9 +235,9 @@ func writeCSV(t *testing.T, path string, n int, d *deltaSpec) {
 			fmt.Fprintf(w, "Q%d,%s,\n", i, c)
 		}
 	}
-	if d != nil {
+	for _, d := range ds {
 		for i := range d.changes / 4 {
-			fmt.Fprintf(w, "N%d,green,\n", i)
+			fmt.Fprintf(w, "%s%d,green,\n", d.prefix, i)
 		}
 	}
 	if err := w.Flush(); err != nil {
@@ -241,19 +268,20 @@ func serveDir(t *testing.T, dir string) string {
 	return srv.URL
 }
 
-// dbSize checkpoints the WAL and returns the file's size.
-func dbSize(t *testing.T, db *cache.DB) int64 {
+// dbSize checkpoints the WAL and returns the bytes of the file's pages in
+// use and of its free pages (kept for the file's next growth).
+func dbSize(t *testing.T, db *cache.DB) (used, free int64) {
 	c, err := sql.Open("sqlite3", "file:"+db.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var free, pages, size int64
+	var freePages, pages, size int64
 	c.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)")
-	c.QueryRow("PRAGMA freelist_count").Scan(&free)
+	c.QueryRow("PRAGMA freelist_count").Scan(&freePages)
 	c.QueryRow("PRAGMA page_count").Scan(&pages)
 	c.QueryRow("PRAGMA page_size").Scan(&size)
-	return (pages - free) * size
+	return (pages - freePages) * size, freePages * size
 }
 
 // lookups times k lookups of random keys, half of them present, in steady

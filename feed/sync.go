@@ -86,6 +86,10 @@ type Result struct {
 	Fallback error  // why the delta was rejected, when the snapshot was used instead
 	Bytes    int64  // bytes downloaded
 	Duration time.Duration
+	// Merged is how many delta rows were folded into the cache's base table
+	// after the apply (see cache.DB.MergeDeltas), in MergeDuration.
+	Merged        int64
+	MergeDuration time.Duration
 }
 
 // Syncer keeps a cache current from a feed. Sync and Run must not be called
@@ -102,6 +106,7 @@ type Syncer struct {
 
 	afterBegin   func() // test hook: runs once the write transaction is open
 	beforeCommit func() // test hook: runs with all rows written, before the commit
+	afterCommit  func() // test hook: runs once the apply is committed, before any merge
 	// chunkDone is a test hook: per status chunk applied, the time spent
 	// reading it back (with its hash check), decoding it and writing its rows.
 	chunkDone func(read, decode, write time.Duration)
@@ -220,8 +225,12 @@ func (s *Syncer) SyncOnce(ctx context.Context) (Result, error) {
 		s.log.Warn("feed delta rejected, fell back to the snapshot", "kind", Kind(res.Fallback), "err", res.Fallback, "version", res.To, "applied", res.Applied)
 		return res, nil
 	}
-	s.log.Info("feed sync", "mode", res.Mode, "from", res.From, "version", res.To,
-		"applied", res.Applied, "bytes", res.Bytes, "ms", res.Duration.Milliseconds())
+	args := []any{"mode", res.Mode, "from", res.From, "version", res.To,
+		"applied", res.Applied, "bytes", res.Bytes, "ms", res.Duration.Milliseconds()}
+	if res.Merged > 0 {
+		args = append(args, "merged", res.Merged, "merge_ms", res.MergeDuration.Milliseconds())
+	}
+	s.log.Info("feed sync", args...)
 	return res, nil
 }
 
@@ -580,11 +589,25 @@ func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *Manifest, de
 	if err := u.Commit(); err != nil {
 		return res, err
 	}
+	if s.afterCommit != nil {
+		s.afterCommit()
+	}
 	s.cleanDownloads()
 	res.To, res.Applied = m.Version, rows
 	res.Mode = "snapshot"
 	if deltas != nil {
 		res.Mode = "delta"
+		// The delta is applied and visible; folding the delta table into
+		// the base, when it has grown enough, is housekeeping: a failure
+		// leaves the cache whole and is retried after the next delta.
+		ms, err := s.db.MergeDeltas(ctx, false)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("cache merge failed", "err", err)
+			}
+		} else {
+			res.Merged, res.MergeDuration = ms.Rows, ms.Duration
+		}
 	}
 	return res, nil
 }
