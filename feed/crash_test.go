@@ -215,6 +215,13 @@ func TestCrashDuringApply(t *testing.T) {
 	if v, d := statusDigest(t, filepath.Join(work, "cache.db")); v != 2 || d != digest2 {
 		t.Fatalf("child sync gave version %d digest %s", v, d)
 	}
+	// The delta changes most keys: the sync merges it into the base after
+	// the commit, so the kills below land in the apply and in the merge.
+	if db, err := cache.Open(context.Background(), filepath.Join(work, "cache.db"), cache.Options{}); err != nil {
+		t.Fatal(err)
+	} else if c, err := db.Count(context.Background()); db.Close() != nil || err != nil || c.Deltas != 0 {
+		t.Fatalf("after the child's sync: %+v %v, want the delta table merged", c, err)
+	}
 	var olds, news int
 	for i := range runs {
 		cmd, _ := start()
