@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -163,4 +164,97 @@ func BenchmarkApplyDelta(b *testing.B) {
 		merge += ms.Duration
 	}
 	b.ReportMetric(float64(merge.Milliseconds())/float64(b.N), "merge-ms/op")
+}
+
+// BenchmarkLookupDeltaCost measures what the delta table adds to a lookup:
+// the lookup (filter, then base table, or both tables) and a bare probe of
+// the base table run alternately, key by key, on one connection (what the
+// machine does meanwhile hits both alike), on a cache of one million rows
+// (CHECKPOINT_BENCH_ROWS) whose delta table holds a sixteenth of them
+// (CHECKPOINT_BENCH_DELTA_ROWS), the most it holds before a merge. Half the
+// keys are present; a tenth of those present are in the delta table. It
+// reports each one's p50 and p99.
+func BenchmarkLookupDeltaCost(b *testing.B) {
+	d, err := Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	n := benchEnv("CHECKPOINT_BENCH_ROWS", 1000000)
+	fill(b, d, n)
+	ctx := context.Background()
+	u, err := d.Begin(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	nd := benchEnv("CHECKPOINT_BENCH_DELTA_ROWS", n/mergeFraction)
+	recs := make([]Record, 0, nd)
+	for i := range nd {
+		recs = append(recs, Record{Hash: d.Hash(fmt.Sprintf("Q%d", i*(n/nd))), Color: checkpoint.Red})
+	}
+	slices.SortFunc(recs, cmpRec)
+	if err := u.Put(recs...); err != nil {
+		b.Fatal(err)
+	}
+	if err := u.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if err := d.Checkpoint(ctx); err != nil {
+		b.Fatal(err)
+	}
+	syscall.Sync()
+	l, err := d.getLookup()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.close()
+	bare, err := d.getLookup()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bare.close()
+	bare.st.Close()
+	if bare.st, err = bare.c.Prepare("SELECT s, u FROM status WHERE h = ?1"); err != nil {
+		b.Fatal(err)
+	}
+	bare.q = bare.st.(driver.StmtQueryContext)
+	r := rand.New(rand.NewPCG(1, 2))
+	keys := make([][HashSize]byte, 4096)
+	for i := range keys {
+		switch {
+		case i%2 == 1:
+			keys[i] = d.Hash(fmt.Sprintf("X%d", r.IntN(n)))
+		case i%20 == 0:
+			keys[i] = recs[r.IntN(len(recs))].Hash
+		default:
+			keys[i] = d.Hash(fmt.Sprintf("Q%d", r.IntN(n)))
+		}
+	}
+	run := [2]func(h []byte) error{
+		func(h []byte) error { _, _, _, err := d.lookup(l, h); return err },
+		func(h []byte) error { _, _, _, err := bare.query(h); return err },
+	}
+	for _, k := range keys {
+		run[0](k[:])
+		run[1](k[:])
+	}
+	var lat [2][]time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := keys[i%len(keys)]
+		for o := range 2 {
+			j := o ^ i&1 // alternate which runs first
+			start := time.Now()
+			if err := run[j](k[:]); err != nil {
+				b.Fatal(err)
+			}
+			lat[j] = append(lat[j], time.Since(start))
+		}
+	}
+	b.StopTimer()
+	for j, name := range []string{"lookup", "bare-base"} {
+		slices.Sort(lat[j])
+		b.ReportMetric(float64(lat[j][len(lat[j])/2].Nanoseconds()), name+"-p50-ns")
+		b.ReportMetric(float64(lat[j][len(lat[j])*99/100].Nanoseconds()), name+"-p99-ns")
+	}
 }

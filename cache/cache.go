@@ -108,6 +108,11 @@ type DB struct {
 
 	rebuilding atomic.Bool
 
+	filter     atomic.Pointer[deltaFilter] // keys that may be in the delta table (filter.go)
+	filterMu   sync.Mutex                  // serialises filter loads with commits that change the delta table
+	filterBusy atomic.Bool                 // a background filter load is running
+	bg         sync.WaitGroup              // background filter loads
+
 	mu     sync.Mutex // serialises writers that read-modify-write meta
 	closed atomic.Bool
 }
@@ -193,7 +198,12 @@ const lookupQuery = `SELECT s, u FROM status_delta WHERE h = ?1 AND s >= 0
 UNION ALL
 SELECT s, u FROM status WHERE h = ?1 AND NOT EXISTS (SELECT 1 FROM status_delta WHERE h = ?1)`
 
-// lookupConn is a reading connection with the status lookup prepared: the
+// lookupBaseQuery probes the base table alone, with the delta table's
+// generation read in the same view of the file (filter.go). It always gives
+// one row (an aggregate); count(*) says whether the key is there.
+const lookupBaseQuery = `SELECT (SELECT v FROM meta WHERE k = '` + metaDeltaGen + `'), s, u, count(*) FROM status WHERE h = ?1`
+
+// lookupConn is a reading connection with the status lookups prepared: the
 // hot path runs on it directly, without database/sql's bookkeeping.
 //
 // Its buffers are allocated once, so a lookup allocates only what the
@@ -201,16 +211,22 @@ SELECT s, u FROM status WHERE h = ?1 AND NOT EXISTS (SELECT 1 FROM status_delta 
 // allocations mean fewer garbage collections and fewer fresh heap pages
 // faulted in, which is where part of the latency tail came from.
 type lookupConn struct {
-	c    *sqlite3.SQLiteConn
-	st   driver.Stmt
-	q    driver.StmtQueryContext // st
-	h    []byte                  // the key bound to the statement (HashSize bytes)
-	args []driver.NamedValue     // args[0].Value is h, boxed once
-	dest []driver.Value
+	c     *sqlite3.SQLiteConn
+	st    driver.Stmt
+	q     driver.StmtQueryContext // st: lookupQuery
+	bst   driver.Stmt
+	bq    driver.StmtQueryContext // bst: lookupBaseQuery
+	h     []byte                  // the key bound to the statements (HashSize bytes)
+	args  []driver.NamedValue     // args[0].Value is h, boxed once
+	dest  []driver.Value
+	bdest []driver.Value
 }
 
 func (l *lookupConn) close() {
 	l.st.Close()
+	if l.bst != nil {
+		l.bst.Close()
+	}
 	l.c.Close()
 }
 
@@ -230,14 +246,23 @@ func (d *DB) getLookup() (*lookupConn, error) {
 		sc.Close()
 		return nil, err
 	}
+	bst, err := sc.Prepare(lookupBaseQuery)
+	if err != nil {
+		st.Close()
+		sc.Close()
+		return nil, err
+	}
 	h := make([]byte, HashSize)
 	return &lookupConn{
-		c:    sc,
-		st:   st,
-		q:    st.(driver.StmtQueryContext),
-		h:    h,
-		args: []driver.NamedValue{{Ordinal: 1, Value: h}},
-		dest: make([]driver.Value, 2),
+		c:     sc,
+		st:    st,
+		q:     st.(driver.StmtQueryContext),
+		bst:   bst,
+		bq:    bst.(driver.StmtQueryContext),
+		h:     h,
+		args:  []driver.NamedValue{{Ordinal: 1, Value: h}},
+		dest:  make([]driver.Value, 2),
+		bdest: make([]driver.Value, 4),
 	}, nil
 }
 
@@ -308,7 +333,10 @@ func (d *DB) open(ctx context.Context) error {
 			return fmt.Errorf("prepare %q: %w", s.q, err)
 		}
 	}
-	return d.loadState(ctx)
+	if err := d.loadState(ctx); err != nil {
+		return err
+	}
+	return d.loadFilter(ctx)
 }
 
 // checkpointGap is the least time between two background checkpoints.
@@ -443,6 +471,7 @@ const (
 	metaRules    = "rules"      // rule profile blob
 	metaRebuild  = "rebuilding" // "1" while waiting for a snapshot after a corrupt file
 	metaBaseRows = "base_rows"  // rows in the base status table (see merge.go)
+	metaDeltaGen = "delta_gen"  // bumped by every commit that changes status_delta (see filter.go)
 	metaUser     = "x:"         // prefix of the values of Update.SetMeta
 )
 
@@ -464,7 +493,7 @@ func (d *DB) migrate(ctx context.Context) error {
 		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM status").Scan(&n); err != nil {
 			return fmt.Errorf("upgrade schema 1 to %d: count statuses: %w", schemaVersion, classify(err))
 		}
-		for k, val := range map[string]any{metaSchema: schemaVersion, metaBaseRows: n} {
+		for k, val := range map[string]any{metaSchema: schemaVersion, metaBaseRows: n, metaDeltaGen: int64(0)} {
 			if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, val); err != nil {
 				return fmt.Errorf("upgrade schema 1 to %d: write meta: %w", schemaVersion, classify(err))
 			}
@@ -481,7 +510,7 @@ func (d *DB) migrate(ctx context.Context) error {
 		if _, err := rand.Read(key); err != nil {
 			return err
 		}
-		for k, val := range map[string]any{metaSchema: schemaVersion, metaKey: key, metaKeyFrom: "local"} {
+		for k, val := range map[string]any{metaSchema: schemaVersion, metaKey: key, metaKeyFrom: "local", metaDeltaGen: int64(0)} {
 			if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, val); err != nil {
 				return fmt.Errorf("write meta: %w", classify(err))
 			}
@@ -570,6 +599,7 @@ func (d *DB) Close() error {
 
 func (d *DB) closeAll() error {
 	var errs []error
+	d.bg.Wait()
 	if d.lookups != nil {
 	drain:
 		for {
@@ -684,7 +714,7 @@ func (d *DB) StatusHash(ctx context.Context, h []byte) (checkpoint.StatusEntry, 
 	if err != nil {
 		return checkpoint.StatusEntry{}, false, fmt.Errorf("look up status: %w", classify(err))
 	}
-	s, u, ok, err := l.query(h)
+	s, u, ok, err := d.lookup(l, h)
 	if err != nil {
 		l.close()
 		return checkpoint.StatusEntry{}, false, fmt.Errorf("look up status: %w", classify(err))
@@ -707,6 +737,53 @@ func colorOf(s int64) checkpoint.Color {
 		return checkpoint.Red
 	}
 	return checkpoint.Color(s)
+}
+
+// lookup finds h's status on l: from the base table alone when the filter
+// rules the delta table out for the generation the query sees, else from both.
+func (d *DB) lookup(l *lookupConn, h []byte) (s, u int64, ok bool, err error) {
+	if len(h) != HashSize {
+		return 0, 0, false, nil // every stored key is HashSize bytes
+	}
+	if f := d.filter.Load(); f != nil {
+		gen := f.gen.Load() // before has: the bits for gen were set before it was stored
+		if gen >= 0 && !f.has(h) {
+			var dbGen int64
+			s, u, ok, dbGen, err = l.queryBase(h)
+			if err != nil || dbGen == gen {
+				return s, u, ok, err
+			}
+			if dbGen > gen {
+				// Another process (or a commit whose filter update is
+				// still under way) changed the delta table.
+				d.reloadFilter()
+			}
+		}
+	}
+	return l.query(h)
+}
+
+// queryBase runs lookupBaseQuery: h's base row, if any, and delta_gen.
+func (l *lookupConn) queryBase(h []byte) (s, u int64, ok bool, gen int64, err error) {
+	copy(l.h, h)
+	rows, err := l.bq.QueryContext(context.Background(), l.args)
+	if err != nil {
+		return 0, 0, false, 0, err
+	}
+	defer rows.Close()
+	switch err := rows.Next(l.bdest); {
+	case err == io.EOF:
+		return 0, 0, false, -1, nil // no delta_gen: never matches a filter
+	case err != nil:
+		return 0, 0, false, 0, err
+	}
+	gen, _ = l.bdest[0].(int64)
+	if n, _ := l.bdest[3].(int64); n == 0 {
+		return 0, 0, false, gen, nil
+	}
+	s, _ = l.bdest[1].(int64)
+	u, _ = l.bdest[2].(int64)
+	return s, u, true, gen, nil
 }
 
 // query runs the lookup: status and valid-until of hash h.

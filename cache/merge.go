@@ -90,9 +90,17 @@ func (d *DB) MergeDeltas(ctx context.Context, force bool) (MergeStats, error) {
 	if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", metaBaseRows, base); err != nil {
 		return ms, fmt.Errorf("merge status deltas: write meta: %w", classify(err))
 	}
+	gen, err := bumpDeltaGen(ctx, tx)
+	if err != nil {
+		return ms, fmt.Errorf("merge status deltas: %w", err)
+	}
+	d.filterMu.Lock()
 	if err := tx.Commit(); err != nil {
+		d.filterMu.Unlock()
 		return ms, fmt.Errorf("merge status deltas: commit: %w", classify(err))
 	}
+	d.filter.Store(newDeltaFilter(filterCapacity(0, base), gen))
+	d.filterMu.Unlock()
 	d.committed()
 	ms.Rows, ms.Base, ms.Duration = deltas, base, time.Since(start)
 	return ms, nil

@@ -79,7 +79,9 @@ type Update struct {
 	del1 *sql.Stmt
 	args []any
 	dels []any
-	base bool // after ClearStatuses: rows go to the base table, not the delta table
+	base bool         // after ClearStatuses: rows go to the base table, not the delta table
+	f    *deltaFilter // the filter at Begin: delta keys are added to it as they are written
+	dn   int64        // rows written to the delta table
 
 	key     []byte
 	feed    *feedState
@@ -98,7 +100,7 @@ func (d *DB) Begin(ctx context.Context) (*Update, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin cache update: %w", classify(err))
 	}
-	u := &Update{d: d, tx: tx, ctx: ctx, wctx: context.WithoutCancel(ctx)}
+	u := &Update{d: d, tx: tx, ctx: ctx, wctx: context.WithoutCancel(ctx), f: d.filter.Load()}
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
 			return nil
@@ -167,6 +169,12 @@ func (u *Update) Put(recs ...Record) error {
 func (u *Update) put(recs []Record) error {
 	for i := range recs {
 		r := &recs[i]
+		if !u.base {
+			// Into the filter before the commit: a lookup may then read
+			// both tables for nothing, never miss a committed delta row.
+			u.f.add(r.Hash[:])
+			u.dn++
+		}
 		if r.Delete && !u.base {
 			u.args = append(u.args, r.Hash[:], int64(tombstone), int64(0))
 			if len(u.args) == 3*batchRows {
@@ -380,9 +388,31 @@ func (u *Update) commit() error {
 			return fmt.Errorf("write meta %s: %w", k, classify(err))
 		}
 	}
+	var gen int64
+	if u.base || u.dn > 0 {
+		var err error
+		if gen, err = bumpDeltaGen(u.ctx, u.tx); err != nil {
+			return err
+		}
+	}
+	d.filterMu.Lock()
 	if err := u.tx.Commit(); err != nil {
+		d.filterMu.Unlock()
 		return fmt.Errorf("commit cache update: %w", classify(err))
 	}
+	switch f := d.filter.Load(); {
+	case u.base:
+		// A snapshot emptied the delta table: a new, empty filter.
+		d.filter.Store(newDeltaFilter(filterCapacity(0, meta[metaBaseRows].(int64)), gen))
+	case u.dn == 0:
+	case f == u.f && f.gen.Load() == gen-1 && f.keys.Load() <= f.limit:
+		f.gen.Store(gen) // it holds this update's keys and every earlier one
+	default:
+		// The filter was reloaded meanwhile, is behind another process's
+		// commit, or is full: lookups read both tables until it is rebuilt.
+		d.reloadFilter()
+	}
+	d.filterMu.Unlock()
 	if u.key != nil {
 		d.key.Store(newHasher(u.key))
 	}
