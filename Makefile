@@ -123,8 +123,9 @@ bench-camera:
 	$(GO) test -tags gocv -run '^$$' -bench . -benchmem -benchtime 2s ./camera
 
 ## bench-cache: the cache and feed at scale (BENCHMARKS.md "Cache and feed"): publish and apply
-## a BENCH_KEYS snapshot and a tenth-size delta over a loopback feed, bytes per key, lookup
-## latency; then the 1M-row lookup and delta micro-benchmarks. Needs ~300 bytes of disk per key.
+## a BENCH_KEYS snapshot, two tenth-size deltas and a sixteenth-size one over a loopback feed,
+## merges, bytes per key, lookup latency; then the 1M-row lookup, delta-table lookup cost and
+## delta micro-benchmarks. Needs ~400 bytes of disk per key.
 BENCH_KEYS ?= 10000000
 BENCH_DIR  ?= $(CURDIR)/.bench-cache
 bench-cache:
@@ -132,6 +133,7 @@ bench-cache:
 		$(GO) test -count=1 -run '^TestScaleReport$$' -v -timeout 120m ./feed | grep -v '^=== RUN'
 	$(GO) test -count=1 -run '^$$' -bench 'Lookup1M|ApplyDelta' -benchtime 1x ./cache >/dev/null
 	$(GO) test -count=1 -run '^$$' -bench 'Lookup1M' -benchtime 300000x ./cache | grep Benchmark
+	$(GO) test -count=1 -run '^$$' -bench 'LookupDeltaCost' -benchtime 300000x ./cache | grep Benchmark
 	$(GO) test -count=1 -run '^$$' -bench 'ApplyDelta' -benchtime 3x ./cache | grep Benchmark
 
 ## soak-cache: crash safety of the cache, longer: SIGKILL during delta applies.

@@ -45,13 +45,16 @@ func TestScaleReport(t *testing.T) {
 
 	// Inputs: n keys; then a tenth of them changed (half new statuses, a
 	// quarter removed, a quarter added).
-	// v3 changes another tenth, so its delta lands on a delta table that
-	// already holds v2's and the merge runs after it.
-	csv1, csv2, csv3 := filepath.Join(dir, "v1.csv"), filepath.Join(dir, "v2.csv"), filepath.Join(dir, "v3.csv")
+	// v3 changes another tenth; v4 a sixteenth, which stays in the delta
+	// table (a merge takes more), so lookups are measured with it at its
+	// largest.
+	csv1, csv2, csv3, csv4 := filepath.Join(dir, "v1.csv"), filepath.Join(dir, "v2.csv"), filepath.Join(dir, "v3.csv"), filepath.Join(dir, "v4.csv")
 	d2, d3 := deltaSpec{changes: nd, prefix: "N"}, deltaSpec{changes: nd, start: nd, prefix: "M"}
+	d4 := deltaSpec{changes: n / 16, start: 2 * nd, prefix: "P"}
 	writeCSV(t, csv1, n)
 	writeCSV(t, csv2, n, d2)
 	writeCSV(t, csv3, n, d2, d3)
+	writeCSV(t, csv4, n, d2, d3, d4)
 
 	f := &testFeed{t: t, dir: filepath.Join(dir, "feed"), clk: &fakeClock{t: t0}}
 	if err := Init(f.dir, InitOptions{Clock: f.clk}); err != nil {
@@ -177,6 +180,7 @@ func TestScaleReport(t *testing.T) {
 	}
 	delta(csv2, "delta 1")
 	delta(csv3, "delta 2")
+	delta(csv4, "delta 3")
 	db.Close()
 	start := time.Now()
 	db2, err := cache.Open(ctx, db.Path(), cache.Options{})
