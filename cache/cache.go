@@ -203,6 +203,9 @@ SELECT s, u FROM status WHERE h = ?1 AND NOT EXISTS (SELECT 1 FROM status_delta 
 // one row (an aggregate); count(*) says whether the key is there.
 const lookupBaseQuery = `SELECT (SELECT v FROM meta WHERE k = '` + metaDeltaGen + `'), s, u, count(*) FROM status WHERE h = ?1`
 
+// lookupDeltaQuery reads a key's row in the delta table alone (s = -1: removed).
+const lookupDeltaQuery = `SELECT s, u FROM status_delta WHERE h = ?1`
+
 // lookupConn is a reading connection with the status lookups prepared: the
 // hot path runs on it directly, without database/sql's bookkeeping.
 //
@@ -212,20 +215,20 @@ const lookupBaseQuery = `SELECT (SELECT v FROM meta WHERE k = '` + metaDeltaGen 
 // faulted in, which is where part of the latency tail came from.
 type lookupConn struct {
 	c     *sqlite3.SQLiteConn
-	st    driver.Stmt
-	q     driver.StmtQueryContext // st: lookupQuery
-	bst   driver.Stmt
-	bq    driver.StmtQueryContext // bst: lookupBaseQuery
+	sts   []driver.Stmt
+	q     driver.StmtQueryContext // lookupQuery
+	bq    driver.StmtQueryContext // lookupBaseQuery
+	dq    driver.StmtQueryContext // lookupDeltaQuery
 	h     []byte                  // the key bound to the statements (HashSize bytes)
 	args  []driver.NamedValue     // args[0].Value is h, boxed once
 	dest  []driver.Value
 	bdest []driver.Value
+	ddest []driver.Value
 }
 
 func (l *lookupConn) close() {
-	l.st.Close()
-	if l.bst != nil {
-		l.bst.Close()
+	for _, st := range l.sts {
+		st.Close()
 	}
 	l.c.Close()
 }
@@ -241,29 +244,27 @@ func (d *DB) getLookup() (*lookupConn, error) {
 		return nil, err
 	}
 	sc := c.(*sqlite3.SQLiteConn)
-	st, err := sc.Prepare(lookupQuery)
-	if err != nil {
-		sc.Close()
-		return nil, err
-	}
-	bst, err := sc.Prepare(lookupBaseQuery)
-	if err != nil {
-		st.Close()
-		sc.Close()
-		return nil, err
-	}
-	h := make([]byte, HashSize)
-	return &lookupConn{
+	l := &lookupConn{
 		c:     sc,
-		st:    st,
-		q:     st.(driver.StmtQueryContext),
-		bst:   bst,
-		bq:    bst.(driver.StmtQueryContext),
-		h:     h,
-		args:  []driver.NamedValue{{Ordinal: 1, Value: h}},
+		h:     make([]byte, HashSize),
 		dest:  make([]driver.Value, 2),
 		bdest: make([]driver.Value, 4),
-	}, nil
+		ddest: make([]driver.Value, 2),
+	}
+	l.args = []driver.NamedValue{{Ordinal: 1, Value: l.h}}
+	for _, p := range []struct {
+		q   *driver.StmtQueryContext
+		sql string
+	}{{&l.q, lookupQuery}, {&l.bq, lookupBaseQuery}, {&l.dq, lookupDeltaQuery}} {
+		st, err := sc.Prepare(p.sql)
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+		l.sts = append(l.sts, st)
+		*p.q = st.(driver.StmtQueryContext)
+	}
+	return l, nil
 }
 
 func (d *DB) putLookup(l *lookupConn) {
@@ -739,71 +740,76 @@ func colorOf(s int64) checkpoint.Color {
 	return checkpoint.Color(s)
 }
 
-// lookup finds h's status on l: from the base table alone when the filter
-// rules the delta table out for the generation the query sees, else from both.
+// lookup finds h's status on l. The filter gives the generation it is
+// complete for before it is asked (the bits for a generation are set before
+// it is stored), then:
+//   - key maybe in the delta table: its delta row, if any, is the answer
+//     (a delta row is authoritative in any view that holds it);
+//   - otherwise the base row, if delta_gen read with it is that generation
+//     (the delta table is then the one the filter describes);
+//   - otherwise both tables at once (lookupQuery).
 func (d *DB) lookup(l *lookupConn, h []byte) (s, u int64, ok bool, err error) {
 	if len(h) != HashSize {
 		return 0, 0, false, nil // every stored key is HashSize bytes
 	}
-	if f := d.filter.Load(); f != nil {
-		gen := f.gen.Load() // before has: the bits for gen were set before it was stored
-		if gen >= 0 && !f.has(h) {
-			var dbGen int64
-			s, u, ok, dbGen, err = l.queryBase(h)
-			if err != nil || dbGen == gen {
-				return s, u, ok, err
-			}
-			if dbGen > gen {
-				// Another process (or a commit whose filter update is
-				// still under way) changed the delta table.
-				d.reloadFilter()
-			}
+	copy(l.h, h) // the driver copies the bound bytes when a query starts
+	f := d.filter.Load()
+	if f == nil {
+		return l.query()
+	}
+	gen := f.gen.Load()
+	if gen < 0 {
+		return l.query()
+	}
+	if f.has(h) {
+		found, err := l.run(l.dq, l.ddest)
+		if err != nil || found {
+			s, _ = l.ddest[0].(int64)
+			u, _ = l.ddest[1].(int64)
+			return s, u, found && s != tombstone, err
 		}
+		// A false positive, or a row removed since: ask the base.
 	}
-	return l.query(h)
-}
-
-// queryBase runs lookupBaseQuery: h's base row, if any, and delta_gen.
-func (l *lookupConn) queryBase(h []byte) (s, u int64, ok bool, gen int64, err error) {
-	copy(l.h, h)
-	rows, err := l.bq.QueryContext(context.Background(), l.args)
-	if err != nil {
-		return 0, 0, false, 0, err
-	}
-	defer rows.Close()
-	switch err := rows.Next(l.bdest); {
-	case err == io.EOF:
-		return 0, 0, false, -1, nil // no delta_gen: never matches a filter
-	case err != nil:
-		return 0, 0, false, 0, err
-	}
-	gen, _ = l.bdest[0].(int64)
-	if n, _ := l.bdest[3].(int64); n == 0 {
-		return 0, 0, false, gen, nil
-	}
-	s, _ = l.bdest[1].(int64)
-	u, _ = l.bdest[2].(int64)
-	return s, u, true, gen, nil
-}
-
-// query runs the lookup: status and valid-until of hash h.
-func (l *lookupConn) query(h []byte) (s, u int64, ok bool, err error) {
-	if len(h) != HashSize {
-		return 0, 0, false, nil // every stored key is HashSize bytes
-	}
-	// The driver copies the bound bytes into its own buffer when the query
-	// starts, so l.h is reused. context.Background: the driver then runs
-	// the query without a cancellation watcher (a lookup takes microseconds).
-	copy(l.h, h)
-	rows, err := l.q.QueryContext(context.Background(), l.args)
-	if err != nil {
+	if _, err := l.run(l.bq, l.bdest); err != nil {
 		return 0, 0, false, err
 	}
+	dbGen, _ := l.bdest[0].(int64)
+	if l.bdest[0] != nil && dbGen == gen {
+		s, _ = l.bdest[1].(int64)
+		u, _ = l.bdest[2].(int64)
+		n, _ := l.bdest[3].(int64)
+		return s, u, n > 0, nil
+	}
+	if dbGen > gen {
+		// Another process (or a commit whose filter update is still under
+		// way) changed the delta table.
+		d.reloadFilter()
+	}
+	return l.query()
+}
+
+// run runs one of l's statements with l.h bound and reads its first row into
+// dest; found is false when there is none. context.Background: the driver
+// then runs it without a cancellation watcher (a lookup takes microseconds).
+func (l *lookupConn) run(q driver.StmtQueryContext, dest []driver.Value) (found bool, err error) {
+	rows, err := q.QueryContext(context.Background(), l.args)
+	if err != nil {
+		return false, err
+	}
 	defer rows.Close()
-	switch err := rows.Next(l.dest); {
+	switch err := rows.Next(dest); {
 	case err == io.EOF:
-		return 0, 0, false, nil
+		return false, nil
 	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// query runs lookupQuery for l.h: status and valid-until from both tables.
+func (l *lookupConn) query() (s, u int64, ok bool, err error) {
+	found, err := l.run(l.q, l.dest)
+	if err != nil || !found {
 		return 0, 0, false, err
 	}
 	s, _ = l.dest[0].(int64)
