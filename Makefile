@@ -124,8 +124,8 @@ bench-camera:
 
 ## bench-cache: the cache and feed at scale (BENCHMARKS.md "Cache and feed"): publish and apply
 ## a BENCH_KEYS snapshot, two tenth-size deltas and a sixteenth-size one over a loopback feed,
-## merges, bytes per key, lookup latency; then the 1M-row lookup, delta-table lookup cost and
-## delta micro-benchmarks. Needs ~400 bytes of disk per key.
+## merges, bytes per key, lookup latency (and the machine's own stalls, internal/stall); then the
+## 1M-row lookup, delta-table lookup cost and delta micro-benchmarks. Needs ~400 bytes of disk per key.
 BENCH_KEYS ?= 10000000
 BENCH_DIR  ?= $(CURDIR)/.bench-cache
 bench-cache:

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"checkpoint"
 	"checkpoint/cache"
+	"checkpoint/internal/stall"
 )
 
 // TestScaleReport measures the feed at national scale and prints the
@@ -42,6 +42,8 @@ func TestScaleReport(t *testing.T) {
 	ctx := context.Background()
 	var rep []string
 	row := func(what, value string) { rep = append(rep, fmt.Sprintf("| %s | %s |", what, value)) }
+	// The machine's own stalls bound every latency below: probed first and last.
+	row("machine, at the start (2 s probe)", stall.Probe(2*time.Second).String())
 
 	// Inputs: n keys; then a tenth of them changed (half new statuses, a
 	// quarter removed, a quarter added).
@@ -112,8 +114,7 @@ func TestScaleReport(t *testing.T) {
 	snapApply := apply
 	size1, _ := dbSize(t, db)
 	row(fmt.Sprintf("cache file at %s keys", si(n)), fmt.Sprintf("%s: **%.1f bytes/key**", mib(size1), float64(size1)/float64(n)))
-	p50, p99, p999 := lookups(t, db, n, 200000)
-	row(fmt.Sprintf("lookup at %s keys (200k random, ½ present, steady state)", si(n)), fmt.Sprintf("p50 %s, **p99 %s**, p99.9 %s", us(p50), us(p99), us(p999)))
+	row(fmt.Sprintf("lookup at %s keys (200k random, ½ present, steady state)", si(n)), lookups(t, db, n, 200000).String())
 
 	// Each delta: publish it, then sync it while lookups run (one every
 	// ~100 µs, a busy gate). The apply ends at its commit; the merge of the
@@ -175,8 +176,7 @@ func TestScaleReport(t *testing.T) {
 		c, _ := db.Count(ctx)
 		row(fmt.Sprintf("cache file after %s (%s keys, %s rows in the delta table)", name, si(int(c.Statuses)), si(int(c.Deltas))),
 			fmt.Sprintf("%s in use: **%.1f bytes/key**; with %s of free pages: %.1f bytes/key", mib(used), float64(used)/float64(c.Statuses), mib(free), float64(used+free)/float64(c.Statuses)))
-		p50, p99, p999 := lookups(t, db, n, 200000)
-		row("lookup after "+name, fmt.Sprintf("p50 %s, **p99 %s**, p99.9 %s", us(p50), us(p99), us(p999)))
+		row("lookup after "+name, lookups(t, db, n, 200000).String())
 	}
 	delta(csv2, "delta 1")
 	delta(csv3, "delta 2")
@@ -189,6 +189,8 @@ func TestScaleReport(t *testing.T) {
 	}
 	row("open with quick_check (start-up)", fmt.Sprintf("%.1f s", time.Since(start).Seconds()))
 	db2.Close()
+
+	row("machine, at the end (2 s probe)", stall.Probe(2*time.Second).String())
 
 	// 100M, extrapolated: sizes scale linearly; apply rate holds (sorted
 	// appends); a lookup walks one more B-tree level.
@@ -288,9 +290,24 @@ func dbSize(t *testing.T, db *cache.DB) (used, free int64) {
 	return (pages - freePages) * size, freePages * size
 }
 
+// lookupStats are the percentiles of one lookup measurement.
+type lookupStats struct {
+	p50, p99, p999 time.Duration // one timed pass
+	minP50, minP99 time.Duration // each key's fastest of three passes
+}
+
+// String formats l for the report: the target is the one pass's p99.
+func (l lookupStats) String() string {
+	return fmt.Sprintf("p50 %s, **p99 %s**, p99.9 %s; each key's fastest of 3 passes: p50 %s, p99 %s",
+		us(l.p50), us(l.p99), us(l.p999), us(l.minP50), us(l.minP99))
+}
+
 // lookups times k lookups of random keys, half of them present, in steady
 // state: after the WAL is checkpointed and a first pass has touched the pages.
-func lookups(t *testing.T, db *cache.DB, n, k int) (p50, p99, p999 time.Duration) {
+// The first timed pass gives the percentiles a gate sees; the fastest of
+// three passes per key takes out the machine's stalls (a stall hits a key in
+// one pass, not in all three) and leaves what the lookup itself costs.
+func lookups(t *testing.T, db *cache.DB, n, k int) lookupStats {
 	ctx := context.Background()
 	if err := db.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
@@ -308,20 +325,25 @@ func lookups(t *testing.T, db *cache.DB, n, k int) (p50, p99, p999 time.Duration
 	for _, key := range keys { // warm-up pass
 		db.Status(ctx, key)
 	}
-	lat := make([]time.Duration, k)
-	var e checkpoint.StatusEntry
-	for i, key := range keys {
-		start := time.Now()
-		var err error
-		e, _, err = db.Status(ctx, key)
-		lat[i] = time.Since(start)
-		if err != nil {
-			t.Fatal(err)
+	first := make([]time.Duration, k)
+	fastest := make([]time.Duration, k)
+	for pass := range 3 {
+		for i, key := range keys {
+			start := time.Now()
+			_, _, err := db.Status(ctx, key)
+			d := time.Since(start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pass == 0 {
+				first[i], fastest[i] = d, d
+			}
+			fastest[i] = min(fastest[i], d)
 		}
 	}
-	_ = e
-	slices.Sort(lat)
-	return lat[k/2], lat[k*99/100], lat[k*999/1000]
+	slices.Sort(first)
+	slices.Sort(fastest)
+	return lookupStats{first[k/2], first[k*99/100], first[k*999/1000], fastest[k/2], fastest[k*99/100]}
 }
 
 func si(n int) string {
