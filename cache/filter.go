@@ -15,11 +15,13 @@ import (
 // delta table's generation (meta delta_gen, bumped by every commit that
 // changes the delta table, in any process) read in the same query: if it is
 // the generation the filter is complete for, the answer is right for that
-// view of the file. Otherwise, or when the key may be in the delta table,
-// the lookup reads both tables (lookupQuery), and a generation from another
-// process's commit has the filter rebuilt in the background. So a lookup
-// costs one B-tree probe however large the delta table grows, and a writer in
-// another process is never missed.
+// view of the file. Otherwise the lookup reads both tables (lookupQuery), and
+// a generation from another process's commit has the filter rebuilt in the
+// background. A key the filter may hold reads its delta row first: a row
+// there is the answer in any view that holds it (a tombstone: removed); with
+// none, the base probe above follows. So a lookup costs one B-tree probe
+// however large the delta table grows (two when the filter's maybe is
+// wrong), and a writer in another process is never missed.
 
 // filterBitsPerKey and filterProbes size the filter: a blocked Bloom filter,
 // one 64-byte block per key, 6 bits set in it; about 0.1% false positives
