@@ -177,9 +177,23 @@ type Certificate struct {
 	Vaccinations []Vaccination
 	Tests        []Test
 	Recoveries   []Recovery
-	// RevocationHashes are the EU DCC revocation hashes of this certificate,
-	// keyed by hash type ("UCI", "COUNTRYCODEUCI", "SIGNATURE").
-	RevocationHashes map[string][]byte
+	// RevocationHashes are the EU DCC revocation hashes of this
+	// certificate: SIGNATURE, and UCI and COUNTRYCODEUCI for every entry's
+	// identifier (the schema allows one entry; a certificate with more is
+	// refused, and each entry is checked all the same).
+	RevocationHashes []RevocationHash
+}
+
+// Entries is the number of vaccination, test and recovery entries; the
+// EU DCC schema allows exactly one.
+func (c *Certificate) Entries() int { return len(c.Vaccinations) + len(c.Tests) + len(c.Recoveries) }
+
+// RevocationHash is one EU DCC revocation hash: its type ("UCI",
+// "COUNTRYCODEUCI" or "SIGNATURE") and the full SHA-256 (revocation lists
+// compare the first 16 bytes).
+type RevocationHash struct {
+	Type string
+	Hash []byte
 }
 
 // Credential is a parsed payload.

@@ -244,15 +244,16 @@ func TestRevokedSignersRules(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name   string
-		hashes map[string][]byte
+		hashes []checkpoint.RevocationHash
 		want   bool
 	}{
-		{"signature", map[string][]byte{"SIGNATURE": full}, true},
-		{"16 bytes", map[string][]byte{"SIGNATURE": full[:16]}, true},
-		{"other type", map[string][]byte{"UCI": full}, false},
-		{"short", map[string][]byte{"SIGNATURE": full[:15]}, false},
-		{"unknown type", map[string][]byte{"FOO": full}, false},
-		{"one of many", map[string][]byte{"UCI": make([]byte, 32), "SIGNATURE": full}, true},
+		{"signature", []checkpoint.RevocationHash{{Type: "SIGNATURE", Hash: full}}, true},
+		{"16 bytes", []checkpoint.RevocationHash{{Type: "SIGNATURE", Hash: full[:16]}}, true},
+		{"other type", []checkpoint.RevocationHash{{Type: "UCI", Hash: full}}, false},
+		{"short", []checkpoint.RevocationHash{{Type: "SIGNATURE", Hash: full[:15]}}, false},
+		{"unknown type", []checkpoint.RevocationHash{{Type: "FOO", Hash: full}}, false},
+		{"one of many", []checkpoint.RevocationHash{{Type: "UCI", Hash: make([]byte, 32)}, {Type: "SIGNATURE", Hash: full}}, true},
+		{"second of one type", []checkpoint.RevocationHash{{Type: "SIGNATURE", Hash: make([]byte, 32)}, {Type: "SIGNATURE", Hash: full}}, true},
 		{"none", nil, false},
 	} {
 		got, err := d.Revoked(ctx, tt.hashes)

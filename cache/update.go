@@ -487,17 +487,17 @@ func (d *DB) Rules(ctx context.Context) ([]byte, error) {
 }
 
 // Revoked reports whether any given revocation hash is listed (implements
-// policy.Store). hashes maps a hash type name (UCI, COUNTRYCODEUCI,
-// SIGNATURE) to the full hash; the first 16 bytes are compared. Unknown types
-// and hashes shorter than 16 bytes are ignored.
-func (d *DB) Revoked(ctx context.Context, hashes map[string][]byte) (bool, error) {
-	for name, h := range hashes {
-		t, err := ParseHashType(name)
-		if err != nil || len(h) < HashSize {
+// policy.Store). Each names its type (UCI, COUNTRYCODEUCI, SIGNATURE) and
+// carries the full hash; the first 16 bytes are compared. Unknown types and
+// hashes shorter than 16 bytes are ignored.
+func (d *DB) Revoked(ctx context.Context, hashes []checkpoint.RevocationHash) (bool, error) {
+	for _, rh := range hashes {
+		t, err := ParseHashType(rh.Type)
+		if err != nil || len(rh.Hash) < HashSize {
 			continue
 		}
 		var one int
-		err = d.revoked.QueryRowContext(ctx, int64(t), h[:HashSize]).Scan(&one)
+		err = d.revoked.QueryRowContext(ctx, int64(t), rh.Hash[:HashSize]).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}

@@ -97,15 +97,41 @@ func decodeDCC(raw cbor.RawMessage) (*dcc, error) {
 	return &d, nil
 }
 
-// kind returns "v", "t" or "r" for the first entry.
-func (d *dcc) kind() string {
-	switch {
-	case len(d.V) > 0:
-		return "v"
-	case len(d.T) > 0:
-		return "t"
+// kinds returns the kind of every entry: "v", "t" or "r", in that order.
+// The schema allows one entry; the signer's usages are checked for each.
+func (d *dcc) kinds() []string {
+	k := make([]string, 0, len(d.V)+len(d.T)+len(d.R))
+	for range d.V {
+		k = append(k, "v")
 	}
-	return "r"
+	for range d.T {
+		k = append(k, "t")
+	}
+	for range d.R {
+		k = append(k, "r")
+	}
+	return k
+}
+
+// identifiers returns every entry's certificate identifier (ci), in entry
+// order, skipping empty ones.
+func (d *dcc) identifiers() []string {
+	var ids []string
+	add := func(ci string) {
+		if ci != "" {
+			ids = append(ids, ci)
+		}
+	}
+	for _, v := range d.V {
+		add(v.Ci)
+	}
+	for _, t := range d.T {
+		add(t.Ci)
+	}
+	for _, r := range d.R {
+		add(r.Ci)
+	}
+	return ids
 }
 
 // certificate converts the DCC into the domain type.
@@ -115,25 +141,19 @@ func (d *dcc) certificate() checkpoint.Certificate {
 		c.Vaccinations = append(c.Vaccinations, checkpoint.Vaccination{
 			Disease: v.Tg, Product: v.Mp, Dose: int(v.Dn), Of: int(v.Sd), Date: parseDay(v.Dt), Country: v.Co,
 		})
-		if c.UCI == "" {
-			c.UCI = v.Ci
-		}
 	}
 	for _, t := range d.T {
 		c.Tests = append(c.Tests, checkpoint.Test{
 			Disease: t.Tg, Type: t.Tt, Result: t.Tr, Sampled: parseInstant(t.Sc), Country: t.Co,
 		})
-		if c.UCI == "" {
-			c.UCI = t.Ci
-		}
 	}
 	for _, r := range d.R {
 		c.Recoveries = append(c.Recoveries, checkpoint.Recovery{
 			Disease: r.Tg, FirstPositive: parseDay(r.Fr), ValidFrom: parseDay(r.Df), ValidUntil: parseDay(r.Du), Country: r.Co,
 		})
-		if c.UCI == "" {
-			c.UCI = r.Ci
-		}
+	}
+	if ids := d.identifiers(); len(ids) > 0 {
+		c.UCI = ids[0]
 	}
 	return c
 }

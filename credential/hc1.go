@@ -57,8 +57,9 @@ type HC1 struct {
 	Cert checkpoint.Certificate
 	// Holder is what the operator may see of the holder.
 	Holder checkpoint.Holder
-	// Type is "v", "t" or "r": the kind of the first entry.
-	Type string
+	// Kinds are the kinds of the entries: "v", "t" or "r" each. The schema
+	// allows one entry; the signer must be allowed for every kind listed.
+	Kinds []string
 
 	msg *cose.Sign1Message
 }
@@ -122,8 +123,8 @@ func DecodeCOSE(b []byte) (*HC1, error) {
 	h.Cert.IssuedAt = claims.iat
 	h.Cert.Expires = claims.exp
 	h.Holder = d.holder()
-	h.Type = d.kind()
-	h.Cert.RevocationHashes = revocationHashes(h.Cert.Issuer, h.Cert.UCI, h.Algorithm, msg.Signature)
+	h.Kinds = d.kinds()
+	h.Cert.RevocationHashes = revocationHashes(h.Cert.Issuer, d.identifiers(), h.Algorithm, msg.Signature)
 	return h, nil
 }
 
@@ -131,14 +132,17 @@ func DecodeCOSE(b []byte) (*HC1, error) {
 func (h *HC1) Signature() []byte { return h.msg.Signature }
 
 // revocationHashes computes the EU DCC revocation hashes (full SHA-256; the
-// revocation lists compare the first 16 bytes).
-func revocationHashes(iss, uci string, alg cose.Algorithm, sig []byte) map[string][]byte {
-	m := make(map[string][]byte, 3)
-	if uci != "" {
-		u := sha256.Sum256([]byte(uci))
-		m["UCI"] = u[:]
-		cu := sha256.Sum256([]byte(iss + uci))
-		m["COUNTRYCODEUCI"] = cu[:]
+// revocation lists compare the first 16 bytes): UCI and COUNTRYCODEUCI for
+// each entry's identifier, and SIGNATURE.
+func revocationHashes(iss string, ucis []string, alg cose.Algorithm, sig []byte) []checkpoint.RevocationHash {
+	hs := make([]checkpoint.RevocationHash, 0, 2*len(ucis)+1)
+	sum := func(typ string, b []byte) {
+		h := sha256.Sum256(b)
+		hs = append(hs, checkpoint.RevocationHash{Type: typ, Hash: h[:]})
+	}
+	for _, uci := range ucis {
+		sum("UCI", []byte(uci))
+		sum("COUNTRYCODEUCI", []byte(iss+uci))
 	}
 	if len(sig) > 0 {
 		s := sig
@@ -146,10 +150,9 @@ func revocationHashes(iss, uci string, alg cose.Algorithm, sig []byte) map[strin
 		case cose.AlgorithmES256, cose.AlgorithmES384, cose.AlgorithmES512:
 			s = sig[:len(sig)/2] // r of r||s
 		}
-		h := sha256.Sum256(s)
-		m["SIGNATURE"] = h[:]
+		sum("SIGNATURE", s)
 	}
-	return m
+	return hs
 }
 
 // ValidAt checks the CWT issued-at and expiry claims at t: an error says

@@ -138,7 +138,7 @@ func TestParseHC1Content(t *testing.T) {
 		"COUNTRYCODEUCI": sum([]byte("VN" + uci)),
 		"SIGNATURE":      sum(sig[:32]),
 	} {
-		if got := ct.RevocationHashes[typ]; !bytes.Equal(got, want) {
+		if got := hashesOf(ct.RevocationHashes, typ); len(got) != 1 || !bytes.Equal(got[0], want) {
 			t.Errorf("revocation hash %s = %x, want %x", typ, got, want)
 		}
 	}
@@ -149,8 +149,61 @@ func TestParseHC1Content(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := h.Cert.RevocationHashes["SIGNATURE"], sum(h.Signature()); !bytes.Equal(got, want) || len(h.Signature()) != 256 {
+	if got, want := hashesOf(h.Cert.RevocationHashes, "SIGNATURE"), sum(h.Signature()); len(got) != 1 || !bytes.Equal(got[0], want) || len(h.Signature()) != 256 {
 		t.Errorf("PS256 SIGNATURE hash %x, want %x", got, want)
+	}
+}
+
+// hashesOf returns the revocation hashes of one type.
+func hashesOf(hs []checkpoint.RevocationHash, typ string) [][]byte {
+	var out [][]byte
+	for _, h := range hs {
+		if h.Type == typ {
+			out = append(out, h.Hash)
+		}
+	}
+	return out
+}
+
+// TestHC1EveryEntryChecked: a certificate holding a test and a recovery
+// (the schema allows one entry) is checked entry by entry: a signer for
+// tests only may not sign it, and each entry's identifier is hashed for the
+// revocation lists.
+func TestHC1EveryEntryChecked(t *testing.T) {
+	testOnly := newIssuer(t, hc1test.Options{Usages: []string{"t"}})
+	two := hc1test.Cert{IssuedAt: issued, Expires: issued.AddDate(0, 6, 0), DCC: hc1test.DCC{
+		Ver: "1.3.0", Nam: hc1test.Name{Fnt: "TRAN", Gnt: "THI<BINH"}, Dob: "1985-01-02",
+		T: []hc1test.Test{{Tg: "840539006", Tt: "LP6464-4", Sc: "2021-09-30T07:15:00+07:00", Tr: "260415000", Co: "VN", Is: "MoH", Ci: "URN:UVCI:T1"}},
+		R: []hc1test.Recovery{{Tg: "840539006", Fr: "2021-08-01", Df: "2021-08-12", Du: "2022-01-28", Co: "VN", Is: "MoH", Ci: "URN:UVCI:R1"}},
+	}}
+	text := testOnly.MustIssue(two)
+	c := (&credential.Parser{Trust: testOnly.Pool(), Clock: fixedClock(scanAt)}).Parse(text)
+	if c.Signature != checkpoint.SignerNotAllowed {
+		t.Errorf("signature %s, want %s: the recovery entry is not the signer's to sign", c.Signature, checkpoint.SignerNotAllowed)
+	}
+	h, err := credential.DecodeHC1(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Kinds) != 2 || h.Kinds[0] != "t" || h.Kinds[1] != "r" {
+		t.Errorf("kinds %q, want [t r]", h.Kinds)
+	}
+	sum := func(s string) []byte { b := sha256.Sum256([]byte(s)); return b[:] }
+	for _, want := range []struct{ typ, in string }{
+		{"UCI", "URN:UVCI:T1"}, {"UCI", "URN:UVCI:R1"},
+		{"COUNTRYCODEUCI", "VNURN:UVCI:T1"}, {"COUNTRYCODEUCI", "VNURN:UVCI:R1"},
+	} {
+		found := false
+		for _, got := range hashesOf(h.Cert.RevocationHashes, want.typ) {
+			found = found || bytes.Equal(got, sum(want.in))
+		}
+		if !found {
+			t.Errorf("no %s hash of %s", want.typ, want.in)
+		}
+	}
+	all := newIssuer(t, hc1test.Options{Usages: []string{"t", "r"}})
+	if c := (&credential.Parser{Trust: all.Pool(), Clock: fixedClock(scanAt)}).Parse(all.MustIssue(two)); c.Signature != checkpoint.SignatureValid {
+		t.Errorf("signer for tests and recoveries: %s", c.Signature)
 	}
 }
 

@@ -95,8 +95,16 @@ func (h *HC1) verifySignature(v cose.Verifier) error {
 }
 
 // UsageAllowedBy reports whether a signer certificate's DCC extended key
-// usages allow this certificate's type (vaccination, test or recovery).
-func (h *HC1) UsageAllowedBy(cert *x509.Certificate) bool { return usageAllows(cert, h.Type) }
+// usages allow every entry's type (vaccination, test or recovery); a
+// certificate without entries is allowed by none.
+func (h *HC1) UsageAllowedBy(cert *x509.Certificate) bool {
+	for _, k := range h.Kinds {
+		if !usageAllows(cert, k) {
+			return false
+		}
+	}
+	return len(h.Kinds) > 0
+}
 
 // usageAllows reports whether the signer's extended key usages allow a
 // certificate of kind "v", "t" or "r".

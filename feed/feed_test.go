@@ -245,7 +245,7 @@ func TestPublishSyncDeltas(t *testing.T) {
 	if s, _ := d.db.Signers(cache.KID(der2)); len(s) != 1 || !bytes.Equal(s[0], der2) {
 		t.Errorf("trust list not applied: %d signers", len(s))
 	}
-	if r, _ := d.db.Revoked(context.Background(), map[string][]byte{"UCI": revoked[:]}); !r {
+	if r, _ := d.db.Revoked(context.Background(), []checkpoint.RevocationHash{{Type: "UCI", Hash: revoked[:]}}); !r {
 		t.Error("revocation not applied")
 	}
 	if r, _ := d.db.Rules(context.Background()); string(r) != `{"profile":"vn-2021"}` {

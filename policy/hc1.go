@@ -33,11 +33,12 @@ const (
 	ReasonHC1Expired          = "HC1 certificate expired"
 	ReasonHC1NotYetValid      = "HC1 certificate not yet valid"
 	ReasonHC1NoRule           = "HC1 meets no rule"
+	ReasonHC1ManyEntries      = "HC1 certificate has more than one entry"
 )
 
 // Profile is the HC1 rule profile: which vaccinations, recoveries and tests
-// give green or yellow. A certificate is judged by its greenest entry; one
-// that meets no rule is red. It is data: JSON from the feed or a file.
+// give green or yellow. A certificate (one entry) is judged by the greenest rule
+// its entry meets; one that meets none is red. It is data: JSON from the feed or a file.
 type Profile struct {
 	// UTCOffset is the zone whole days are counted in, as "+07:00".
 	UTCOffset    string            `json:"utc_offset,omitempty"`
@@ -250,13 +251,18 @@ func daysSince(d, now time.Time, loc *time.Location) int {
 	return int(today.Sub(day).Hours() / 24)
 }
 
-// Judge decides the colour of a certificate at now: the greenest colour of
-// the rules its entries meet, with that rule's name as the reason; red with
-// ReasonHC1NoRule when none is met.
+// Judge decides the colour of a certificate at now: the colour of the rules
+// its entry meets (the greenest, where several rules fit), with that rule's
+// name as the reason; red with ReasonHC1NoRule when none is met, and red with
+// ReasonHC1ManyEntries for more than one entry (the EU DCC schema allows one:
+// the greenest of several would let one signer's allowed type carry another).
 func (p *Profile) Judge(c *checkpoint.Certificate, now time.Time) (checkpoint.Color, string) {
 	loc, err := p.zone()
 	if err != nil {
 		loc = time.UTC
+	}
+	if c.Entries() > 1 {
+		return checkpoint.Red, ReasonHC1ManyEntries
 	}
 	best, why, met := checkpoint.Red, ReasonHC1NoRule, false
 	take := func(col checkpoint.Color, name string) {
@@ -371,6 +377,10 @@ func (j *Judge) hc1(ctx context.Context, c checkpoint.Credential, now time.Time,
 		return
 	default:
 		red(ReasonHC1Unsigned)
+		return
+	}
+	if cert.Entries() > 1 {
+		red(ReasonHC1ManyEntries) // the schema allows one entry
 		return
 	}
 	revocationDown := false

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,13 +30,13 @@ func (s *revStore) Status(context.Context, string) (checkpoint.StatusEntry, bool
 	return checkpoint.StatusEntry{}, false, nil
 }
 
-func (s *revStore) Revoked(_ context.Context, hashes map[string][]byte) (bool, error) {
+func (s *revStore) Revoked(_ context.Context, hashes []checkpoint.RevocationHash) (bool, error) {
 	s.asked++
 	if s.err != nil {
 		return false, s.err
 	}
-	for typ, h := range hashes {
-		if len(h) >= 16 && s.revoked[typ+string(h[:16])] {
+	for _, h := range hashes {
+		if len(h.Hash) >= 16 && s.revoked[h.Type+string(h.Hash[:16])] {
 			return true, nil
 		}
 	}
@@ -99,10 +100,10 @@ func TestDefaultProfileBoundaries(t *testing.T) {
 		{"sampled in the future", test(policy.TestNAAT, policy.NotDetected, sc), sc.Add(-time.Minute), checkpoint.Red, policy.ReasonHC1NoRule},
 
 		{"no entries", &checkpoint.Certificate{}, at(2021, 10, 1, 12, 0), checkpoint.Red, policy.ReasonHC1NoRule},
-		{"greenest entry wins", &checkpoint.Certificate{
+		{"two entries", &checkpoint.Certificate{
 			Vaccinations: vac(1, 2, d0).Vaccinations,
 			Recoveries:   rec(d0.AddDate(0, 0, 10)).Recoveries,
-		}, at(2021, 10, 1, 12, 0), checkpoint.Green, "recovered within 180 days"},
+		}, at(2021, 10, 1, 12, 0), checkpoint.Red, policy.ReasonHC1ManyEntries},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,10 +226,30 @@ func TestJudgeHC1(t *testing.T) {
 		t.Fatal(err)
 	}
 	byType := func(typ string) *revStore {
-		return &revStore{revoked: map[string]bool{typ + string(h.Cert.RevocationHashes[typ][:16]): true}}
+		for _, rh := range h.Cert.RevocationHashes {
+			if rh.Type == typ {
+				return &revStore{revoked: map[string]bool{typ + string(rh.Hash[:16]): true}}
+			}
+		}
+		t.Fatalf("no %s hash", typ)
+		return nil
 	}
 
 	other, _ := hc1test.NewIssuer(hc1test.Options{})
+	// One certificate holding a negative test and a recovery: the EU DCC
+	// schema allows exactly one entry.
+	testOnly, err := hc1test.NewIssuer(hc1test.Options{Usages: []string{"t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	twoEntries := hc1test.Cert{IssuedAt: issued, Expires: issued.AddDate(0, 6, 0), DCC: hc1test.DCC{
+		Ver: "1.3.0", Nam: hc1test.Name{Fn: "Nguyễn", Fnt: "NGUYEN", Gn: "Văn An", Gnt: "VAN<AN"}, Dob: "1990-05-17",
+		T: []hc1test.Test{{Tg: policy.DiseaseCOVID19, Tt: policy.TestNAAT, Sc: now.Add(-time.Hour).Format(time.RFC3339), Tr: policy.NotDetected, Co: "VN", Is: "MoH", Ci: "URN:UVCI:T9"}},
+		R: []hc1test.Recovery{{Tg: policy.DiseaseCOVID19, Fr: "2021-09-01", Df: "2021-09-12", Du: "2022-02-28", Co: "VN", Is: "MoH", Ci: "URN:UVCI:R9"}},
+	}}
+	twoVaccinations := full
+	twoVaccinations.DCC.V = append(slices.Clone(full.DCC.V), full.DCC.V[0])
+	twoVaccinations.DCC.V[1].Ci = "URN:UVCI:V9"
 	for _, tt := range []struct {
 		name    string
 		text    string
@@ -251,6 +272,9 @@ func TestJudgeHC1(t *testing.T) {
 		{"expired", is.MustIssue(expired), is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1Expired}, checkpoint.SignatureValid, true},
 		{"expired and badly signed", is.MustIssue(func() hc1test.Cert { c := expired; c.TamperPayload = true; return c }()), is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1BadSignature}, checkpoint.SignatureInvalid, true},
 		{"not yet valid", is.MustIssue(early), is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1NotYetValid}, checkpoint.SignatureValid, false},
+		{"test and recovery from a test-only signer", testOnly.MustIssue(twoEntries), testOnly.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1SignerNotAllowed}, checkpoint.SignerNotAllowed, false},
+		{"test and recovery", is.MustIssue(twoEntries), is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1ManyEntries}, checkpoint.SignatureValid, false},
+		{"two vaccinations", is.MustIssue(twoVaccinations), is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1ManyEntries}, checkpoint.SignatureValid, false},
 		{"unreadable", "HC1:GGW", is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonInvalid}, checkpoint.Unsigned, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

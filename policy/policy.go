@@ -15,7 +15,7 @@ type Store interface {
 	Status(ctx context.Context, key string) (checkpoint.StatusEntry, bool, error)
 	// Revoked reports whether any of the given revocation hashes (by EU DCC
 	// hash type: UCI, COUNTRYCODEUCI, SIGNATURE) is on the revocation list.
-	Revoked(ctx context.Context, hashes map[string][]byte) (bool, error)
+	Revoked(ctx context.Context, hashes []checkpoint.RevocationHash) (bool, error)
 	// KeyHash returns the keyed hash of key in hex, for the event log.
 	KeyHash(key string) string
 }
