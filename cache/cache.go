@@ -30,7 +30,6 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"checkpoint"
-	"checkpoint/policy"
 )
 
 // HashSize is the length in bytes of a keyed hash as stored.
@@ -126,8 +125,6 @@ type feedState struct {
 	mono     time.Duration
 	hasMono  bool
 }
-
-var _ policy.Store = (*DB)(nil)
 
 // Open opens or creates the cache at path. A file that fails quick_check
 // gives an error wrapping ErrCorrupt (see Recover).
