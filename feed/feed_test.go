@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -24,8 +25,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
 	"checkpoint"
 	"checkpoint/cache"
+	"checkpoint/feed/format"
+	"checkpoint/feed/publish"
 )
 
 type fakeClock struct {
@@ -51,16 +56,16 @@ type testFeed struct {
 	clk    *fakeClock
 	srv    *httptest.Server
 	tamper atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
-	opts   PublishOptions
+	opts   publish.Options
 }
 
 func newFeed(t *testing.T) *testFeed {
 	t.Helper()
 	f := &testFeed{t: t, dir: t.TempDir(), clk: &fakeClock{t: t0}}
-	if err := Init(f.dir, InitOptions{Clock: f.clk}); err != nil {
+	if err := publish.Init(f.dir, publish.InitOptions{Clock: f.clk}); err != nil {
 		t.Fatal(err)
 	}
-	f.opts = PublishOptions{Clock: f.clk}
+	f.opts = publish.Options{Clock: f.clk}
 	files := http.FileServer(http.Dir(filepath.Join(f.dir, "repo")))
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := f.tamper.Load(); h != nil && (*h)(w, r) {
@@ -81,13 +86,13 @@ func (f *testFeed) setTamper(h func(w http.ResponseWriter, r *http.Request) bool
 }
 
 // publish publishes rows ("QID,status,until" lines) and optional side files.
-func (f *testFeed) publish(rows []string, side ...func(*Inputs)) *Manifest {
+func (f *testFeed) publish(rows []string, side ...func(*publish.Inputs)) *format.Manifest {
 	f.t.Helper()
-	in := Inputs{Statuses: strings.NewReader(strings.Join(rows, "\n") + "\n")}
+	in := publish.Inputs{Statuses: strings.NewReader(strings.Join(rows, "\n") + "\n")}
 	for _, s := range side {
 		s(&in)
 	}
-	m, err := Publish(context.Background(), f.dir, in, f.opts)
+	m, err := publish.Publish(context.Background(), f.dir, in, f.opts)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -215,7 +220,7 @@ func TestPublishWithRootKeyOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.publish([]string{"qid,status,valid_until", "A,green,"})
-	if err := Refresh(f.dir, f.opts); err != nil {
+	if err := publish.Refresh(f.dir, f.opts); err != nil {
 		t.Fatalf("refresh without the root key: %v", err)
 	}
 	f.publish([]string{"qid,status,valid_until", "A,red,"})
@@ -229,7 +234,7 @@ func TestPublishSyncDeltas(t *testing.T) {
 	f.opts.KeepDeltas = 2
 	der1, der2 := selfSigned(t, "DSC one"), selfSigned(t, "DSC two")
 	revoked := sha256.Sum256([]byte("revoked UCI"))
-	m1 := f.publish([]string{"qid,status,valid_until", "A,green,2022-01-01", "B,yellow,", "C,red,"}, func(in *Inputs) {
+	m1 := f.publish([]string{"qid,status,valid_until", "A,green,2022-01-01", "B,yellow,", "C,red,"}, func(in *publish.Inputs) {
 		in.TrustList = strings.NewReader(pemOf(der1, der2))
 		in.Revocations = strings.NewReader("hashtype,hash\nUCI," + hex.EncodeToString(revoked[:]) + "\n")
 		in.Rules = strings.NewReader(`{"profile":"vn-2021"}`)
@@ -280,7 +285,7 @@ func TestPublishSyncDeltas(t *testing.T) {
 
 	// Two versions at once: both deltas in one go; the rules change.
 	f.publish([]string{"A,green,", "C,red,", "D,green,2022-06-01"})
-	f.publish([]string{"A,green,", "C,yellow,", "E,green,"}, func(in *Inputs) { in.Rules = strings.NewReader(`{"profile":"v2"}`) })
+	f.publish([]string{"A,green,", "C,yellow,", "E,green,"}, func(in *publish.Inputs) { in.Rules = strings.NewReader(`{"profile":"v2"}`) })
 	if res := d.sync(t); res.Mode != "delta" || res.From != 2 || res.To != 4 {
 		t.Errorf("two-delta sync: %+v", res)
 	}
@@ -308,71 +313,41 @@ func TestPublishSyncDeltas(t *testing.T) {
 	}
 }
 
+// hmacOf is the keyed hash the feed publishes for key: HMAC-SHA-256 with
+// the feed's hash key (state/hashkey), cut to the cache's hash size.
 func hmacOf(t *testing.T, f *testFeed, key string) []byte {
-	r, err := openRepo(f.dir)
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.dir, "state", "hashkey"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	b.WriteString(key + ",green,\n")
-	recs, err := readStatuses(context.Background(), &b, r.hashKey, func(string, int64) {})
+	k, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return recs[0].hash[:]
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte(key))
+	return m.Sum(nil)[:cache.HashSize]
 }
 
-func TestPublishBadInput(t *testing.T) {
-	f := newFeed(t)
-	f.publish([]string{"A,green,"})
-	before := snapshotDir(t, filepath.Join(f.dir, "repo"))
-	for _, tt := range []struct {
-		name string
-		in   Inputs
-		want string
-	}{
-		{"bad status", Inputs{Statuses: strings.NewReader("A,green,\nB,blue,\n")}, "line 2: status"},
-		{"repeat", Inputs{Statuses: strings.NewReader("A,green,\nB,red,\nA,red,\n")}, "line 3: qid repeats line 1"},
-		{"empty", Inputs{Statuses: strings.NewReader("")}, "no rows"},
-		{"truncated", Inputs{Statuses: strings.NewReader("A,green,\nB,gr")}, "line 2: last line"},
-		{"bad revocation", Inputs{Statuses: strings.NewReader("A,green,\n"), Revocations: strings.NewReader("UCI,abcd\n")}, "line 1: hash is not"},
-		{"bad hash type", Inputs{Statuses: strings.NewReader("A,green,\n"), Revocations: strings.NewReader("UCI," + strings.Repeat("ab", 32) + "\nKID,00\n")}, "line 2: unknown revocation hash type"},
-		{"bad trust list", Inputs{Statuses: strings.NewReader("A,green,\n"), TrustList: strings.NewReader("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")}, "trust list block 1"},
-		{"empty trust list", Inputs{Statuses: strings.NewReader("A,green,\n"), TrustList: strings.NewReader("")}, "no certificates"},
-		{"bad rules", Inputs{Statuses: strings.NewReader("A,green,\n"), Rules: strings.NewReader("{")}, "not valid JSON"},
-		{"big rules", Inputs{Statuses: strings.NewReader("A,green,\n"), Rules: strings.NewReader(`"` + strings.Repeat("x", cache.MaxRules) + `"`)}, "at most"},
-	} {
-		_, err := Publish(context.Background(), f.dir, tt.in, f.opts)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: %v, want an error containing %q", tt.name, err, tt.want)
-		}
+// latestTargets reads the newest targets metadata the repository serves.
+func latestTargets(t *testing.T, f *testFeed) *metadata.Metadata[metadata.TargetsType] {
+	t.Helper()
+	ts, err := metadata.Timestamp().FromFile(filepath.Join(f.dir, "repo", "timestamp.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if after := snapshotDir(t, filepath.Join(f.dir, "repo")); after != before {
-		t.Error("a failed publish changed the served files")
+	sv := ts.Signed.Meta["snapshot.json"].Version
+	sn, err := metadata.Snapshot().FromFile(filepath.Join(f.dir, "repo", fmt.Sprintf("%d.snapshot.json", sv)))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := Init(f.dir, InitOptions{}); err == nil {
-		t.Error("init over an existing feed succeeded")
+	tv := sn.Signed.Meta["targets.json"].Version
+	tg, err := metadata.Targets().FromFile(filepath.Join(f.dir, "repo", fmt.Sprintf("%d.targets.json", tv)))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, k := range roles {
-		st, err := os.Stat(filepath.Join(f.dir, "keys", k+".pem"))
-		if err != nil || st.Mode().Perm() != 0o600 {
-			t.Errorf("%s key: %v %v", k, st.Mode(), err)
-		}
-	}
-}
-
-// snapshotDir lists a tree's files with their sizes and hashes.
-func snapshotDir(t *testing.T, dir string) string {
-	var b strings.Builder
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || fi.IsDir() {
-			return err
-		}
-		data, _ := os.ReadFile(p)
-		fmt.Fprintf(&b, "%s %x\n", p, sha256.Sum256(data))
-		return nil
-	})
-	return b.String()
+	return tg
 }
 
 // TestAttacks: each attack is rejected, the cache keeps its last good state,
@@ -422,20 +397,19 @@ func TestAttacks(t *testing.T) {
 				f.publish(v2)
 				// Re-sign timestamp.json with a key of another feed.
 				other := t.TempDir()
-				if err := Init(other, InitOptions{Clock: f.clk}); err != nil {
+				if err := publish.Init(other, publish.InitOptions{Clock: f.clk}); err != nil {
 					t.Fatal(err)
 				}
-				k, err := ReadKey(filepath.Join(other, "keys", "timestamp.pem"))
+				k, err := publish.ReadKey(filepath.Join(other, "keys", "timestamp.pem"))
 				if err != nil {
 					t.Fatal(err)
 				}
-				r, err := openRepo(f.dir)
+				ts, err := metadata.Timestamp().FromFile(filepath.Join(f.dir, "repo", "timestamp.json"))
 				if err != nil {
 					t.Fatal(err)
 				}
-				ts := r.timestamp
 				ts.Signed.Version++
-				if err := sign(ts, k); err != nil {
+				if err := publish.Sign(ts, k); err != nil {
 					t.Fatal(err)
 				}
 				b, _ := ts.ToBytes(false)
@@ -470,7 +444,7 @@ func TestAttacks(t *testing.T) {
 		{
 			name: "freeze: the timestamp expires",
 			attack: func(t *testing.T, f *testFeed, d *device) {
-				f.clk.Add(DefaultTimestampExpiry + time.Minute)
+				f.clk.Add(publish.DefaultTimestampExpiry + time.Minute)
 			},
 			kind: KindExpired, state: good1, stale: true,
 		},
@@ -478,7 +452,7 @@ func TestAttacks(t *testing.T) {
 			name: "targets mixed from two versions",
 			attack: func(t *testing.T, f *testFeed, d *device) {
 				// Keep v1's snapshot chunk to serve in place of v2's.
-				m1, _ := ParseManifest(readTarget(t, f, "manifest.json"))
+				m1, _ := format.ParseManifest(readTarget(t, f, "manifest.json"))
 				chunk1 := readTarget(t, f, m1.Snapshot[0])
 				f.publish(v2)
 				serveModified(f, func(r *http.Request) bool { return isTarget(r, "/v2/") }, func([]byte) []byte { return chunk1 })
@@ -567,7 +541,7 @@ func TestAttacks(t *testing.T) {
 			// Once the attack stops, the device catches up.
 			f.setTamper(nil)
 			if tt.kind == KindExpired {
-				if err := Refresh(f.dir, f.opts); err != nil {
+				if err := publish.Refresh(f.dir, f.opts); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -586,11 +560,7 @@ func TestAttacks(t *testing.T) {
 // readTarget reads a published target by its path, through targets metadata.
 func readTarget(t *testing.T, f *testFeed, path string) []byte {
 	t.Helper()
-	r, err := openRepo(f.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tf := r.targets.Signed.Targets[path]
+	tf := latestTargets(t, f).Signed.Targets[path]
 	if tf == nil {
 		t.Fatalf("no target %s", path)
 	}
@@ -738,7 +708,7 @@ func TestClockJumps(t *testing.T) {
 		t.Error("fresh after a refused sync")
 	}
 	// A refreshed feed makes it fresh again.
-	if err := Refresh(f.dir, f.opts); err != nil {
+	if err := publish.Refresh(f.dir, f.opts); err != nil {
 		t.Fatal(err)
 	}
 	d.sync(t)

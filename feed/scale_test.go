@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"checkpoint/cache"
+	"checkpoint/feed/format"
+	"checkpoint/feed/publish"
 	"checkpoint/internal/stall"
 )
 
@@ -59,24 +61,24 @@ func TestScaleReport(t *testing.T) {
 	writeCSV(t, csv4, n, d2, d3, d4)
 
 	f := &testFeed{t: t, dir: filepath.Join(dir, "feed"), clk: &fakeClock{t: t0}}
-	if err := Init(f.dir, InitOptions{Clock: f.clk}); err != nil {
+	if err := publish.Init(f.dir, publish.InitOptions{Clock: f.clk}); err != nil {
 		t.Fatal(err)
 	}
-	f.opts = PublishOptions{Clock: f.clk}
-	publish := func(csv string) (time.Duration, *Manifest) {
+	f.opts = publish.Options{Clock: f.clk}
+	publishCSV := func(csv string) (time.Duration, *format.Manifest) {
 		fh, err := os.Open(csv)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer fh.Close()
 		start := time.Now()
-		m, err := Publish(ctx, f.dir, Inputs{Statuses: bufio.NewReaderSize(fh, 1<<20)}, f.opts)
+		m, err := publish.Publish(ctx, f.dir, publish.Inputs{Statuses: bufio.NewReaderSize(fh, 1<<20)}, f.opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return time.Since(start), m
 	}
-	pt1, m1 := publish(csv1)
+	pt1, m1 := publishCSV(csv1)
 	snapBytes := targetBytes(t, f, m1.Snapshot)
 	row(fmt.Sprintf("publish snapshot, %s keys", si(n)), fmt.Sprintf("%.1f s (%s keys/s)", pt1.Seconds(), si(int(float64(n)/pt1.Seconds()))))
 	row("snapshot download size", fmt.Sprintf("%s (%.1f bytes/key, %d chunks)", mib(snapBytes), float64(snapBytes)/float64(n), len(m1.Snapshot)))
@@ -120,7 +122,7 @@ func TestScaleReport(t *testing.T) {
 	// ~100 µs, a busy gate). The apply ends at its commit; the merge of the
 	// delta table into the base, when the sync runs one, is timed apart.
 	delta := func(csv, name string) {
-		pt, m := publish(csv)
+		pt, m := publishCSV(csv)
 		d := m.Deltas[len(m.Deltas)-1]
 		deltaBytes := targetBytes(t, f, d.Chunks)
 		row(fmt.Sprintf("publish %s, %s changes over %s keys", name, si(int(d.Changes)), si(n)), fmt.Sprintf("%.1f s", pt.Seconds()))

@@ -1,3 +1,7 @@
+// Package feed is the gate's side of the status feed: a Syncer fetches the
+// authority's TUF repository of static files (built by package publish),
+// verifies every file against the provisioned root with go-tuf v2, and
+// applies the targets (package format) to the cache in one transaction.
 package feed
 
 import (
@@ -26,6 +30,7 @@ import (
 
 	"checkpoint"
 	"checkpoint/cache"
+	"checkpoint/feed/format"
 )
 
 // Defaults for syncing.
@@ -338,16 +343,16 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 	}
 	trusted := up.GetTrustedMetadataSet()
 	expires := trusted.Timestamp.Signed.Expires
-	mb, err := s.target(up, "manifest.json", MaxManifest)
+	mb, err := s.target(up, "manifest.json", format.MaxManifest)
 	if err != nil {
 		return res, err
 	}
-	m, err := ParseManifest(mb)
+	m, err := format.ParseManifest(mb)
 	if err != nil {
 		return res, fmt.Errorf("%w: %v", errFeed, err)
 	}
 	have := s.db.Version()
-	sameKey := bytes.Equal(s.db.HashKey(), m.key())
+	sameKey := bytes.Equal(s.db.HashKey(), m.Key())
 	switch {
 	case m.Version < have:
 		return res, fmt.Errorf("%w: feed version %d is older than version %d in the cache", errRollback, m.Version, have)
@@ -357,7 +362,7 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 		}
 		return res, nil
 	}
-	var deltas []Delta
+	var deltas []format.Delta
 	if have > 0 && sameKey && !s.db.Rebuilding() {
 		for _, d := range m.Deltas {
 			if d.From >= have {
@@ -462,11 +467,11 @@ func (s *Syncer) fetch(up *updater.Updater, paths []string) error {
 
 // apply fetches and applies either the deltas (when given) or the snapshot,
 // plus changed side files, in one transaction.
-func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *Manifest, deltas []Delta, expires time.Time, res Result) (Result, error) {
+func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *format.Manifest, deltas []format.Delta, expires time.Time, res Result) (Result, error) {
 	var chunks []string
-	kind := byte(kindSnapshot)
+	kind := byte(format.KindSnapshot)
 	if deltas != nil {
-		kind = kindDelta
+		kind = format.KindDelta
 		for _, d := range deltas {
 			chunks = append(chunks, d.Chunks...)
 		}
@@ -510,7 +515,7 @@ func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *Manifest, de
 		if err := u.ClearStatuses(); err != nil {
 			return res, err
 		}
-		if err := u.SetKey(m.key()); err != nil {
+		if err := u.SetKey(m.Key()); err != nil {
 			return res, err
 		}
 	}
@@ -524,7 +529,7 @@ func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *Manifest, de
 			return res, err
 		}
 		t1 := time.Now()
-		recs, err = decodeChunk(bytes.NewReader(b), kind, recs, MaxChunkRecords)
+		recs, err = format.DecodeChunk(bytes.NewReader(b), kind, recs, format.MaxChunkRecords)
 		if err != nil {
 			return res, fmt.Errorf("%w: %s: %v", errFeed, c, err)
 		}
@@ -556,7 +561,7 @@ func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *Manifest, de
 		}
 		switch p {
 		case m.Revocations:
-			list, err := decodeRevocations(b)
+			list, err := format.DecodeRevocations(b)
 			if err != nil {
 				return res, fmt.Errorf("%w: %v", errFeed, err)
 			}
@@ -565,7 +570,7 @@ func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *Manifest, de
 				return res, err
 			}
 		case m.TrustList:
-			ders, err := ParseTrustList(b)
+			ders, err := format.ParseTrustList(b)
 			if err != nil {
 				return res, fmt.Errorf("%w: %v", errFeed, err)
 			}
@@ -573,7 +578,7 @@ func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *Manifest, de
 				return res, err
 			}
 		case m.Rules:
-			if err := CheckRules(b); err != nil {
+			if err := format.CheckRules(b); err != nil {
 				return res, fmt.Errorf("%w: %v", errFeed, err)
 			}
 			if err := u.SetRules(b); err != nil {

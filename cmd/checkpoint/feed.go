@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"checkpoint/feed"
+	"checkpoint/feed/publish"
 )
 
 const feedUsage = `usage:
@@ -63,12 +63,12 @@ func parseDir(e *env, fs *flag.FlagSet, args []string) (string, int, bool) {
 
 func feedInit(e *env, args []string) int {
 	fs := newFlags(e, "feed init")
-	rootExp := fs.Duration("root-expires", feed.DefaultRootExpiry, "lifetime of the root metadata")
+	rootExp := fs.Duration("root-expires", publish.DefaultRootExpiry, "lifetime of the root metadata")
 	dir, code, ok := parseDir(e, fs, args)
 	if !ok {
 		return code
 	}
-	if err := feed.Init(dir, feed.InitOptions{RootExpiry: *rootExp}); err != nil {
+	if err := publish.Init(dir, publish.InitOptions{RootExpiry: *rootExp}); err != nil {
 		fmt.Fprintf(e.stderr, "checkpoint feed init: %v\n", err)
 		return exitFail
 	}
@@ -83,9 +83,9 @@ func feedPublish(ctx context.Context, e *env, args []string) int {
 	revocations := fs.String("revocations", "", "CSV of hashtype,hash rows (default: keep the previous list)")
 	trust := fs.String("trust-list", "", "PEM bundle of DSC certificates (default: keep the previous list)")
 	rules := fs.String("rules", "", "JSON rule profile (default: keep the previous one)")
-	expires := fs.Duration("expires", feed.DefaultTimestampExpiry, "timestamp lifetime: gates go stale this long after the last publish or refresh")
-	keep := fs.Int("keep-deltas", feed.DefaultKeepDeltas, "deltas kept for gates that are behind")
-	chunk := fs.Int("chunk", feed.DefaultChunkRecords, "status rows per chunk")
+	expires := fs.Duration("expires", publish.DefaultTimestampExpiry, "timestamp lifetime: gates go stale this long after the last publish or refresh")
+	keep := fs.Int("keep-deltas", publish.DefaultKeepDeltas, "deltas kept for gates that are behind")
+	chunk := fs.Int("chunk", publish.DefaultChunkRecords, "status rows per chunk")
 	dir, code, ok := parseDir(e, fs, args)
 	if !ok {
 		return code
@@ -94,7 +94,7 @@ func feedPublish(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "checkpoint feed publish: --statuses FILE is required\n%s\n", feedUsage)
 		return exitUsage
 	}
-	var in feed.Inputs
+	var in publish.Inputs
 	for _, f := range []struct {
 		path string
 		dst  *io.Reader
@@ -112,7 +112,7 @@ func feedPublish(ctx context.Context, e *env, args []string) int {
 	}
 	start := time.Now()
 	last := time.Now()
-	m, err := feed.Publish(ctx, dir, in, feed.PublishOptions{
+	m, err := publish.Publish(ctx, dir, in, publish.Options{
 		TimestampExpiry: *expires,
 		KeepDeltas:      *keep,
 		ChunkRecords:    *chunk,
@@ -137,12 +137,12 @@ func feedPublish(ctx context.Context, e *env, args []string) int {
 
 func feedRefresh(e *env, args []string) int {
 	fs := newFlags(e, "feed refresh")
-	expires := fs.Duration("expires", feed.DefaultTimestampExpiry, "timestamp lifetime")
+	expires := fs.Duration("expires", publish.DefaultTimestampExpiry, "timestamp lifetime")
 	dir, code, ok := parseDir(e, fs, args)
 	if !ok {
 		return code
 	}
-	if err := feed.Refresh(dir, feed.PublishOptions{TimestampExpiry: *expires}); err != nil {
+	if err := publish.Refresh(dir, publish.Options{TimestampExpiry: *expires}); err != nil {
 		fmt.Fprintf(e.stderr, "checkpoint feed refresh: %v\n", err)
 		return exitFail
 	}

@@ -1,4 +1,4 @@
-package feed
+package format
 
 import (
 	"bytes"
@@ -22,10 +22,10 @@ func FuzzFeedMetadata(f *testing.F) {
 	f.Add([]byte(`{"format":1,"version":-1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if m, err := ParseManifest(b); err == nil {
-			if err := m.check(); err != nil {
+			if err := m.Check(); err != nil {
 				t.Fatalf("accepted manifest fails its check: %v", err)
 			}
-			if len(m.key()) != cache.KeySize {
+			if len(m.Key()) != cache.KeySize {
 				t.Fatal("accepted manifest without a key")
 			}
 		}
@@ -42,10 +42,10 @@ func FuzzFeedMetadata(f *testing.F) {
 func FuzzFeedTargets(f *testing.F) {
 	var snap, delta bytes.Buffer
 	recs := []cache.Record{{Hash: [16]byte{1}, Color: 2, ValidUntil: 1700000000}, {Hash: [16]byte{1, 1}, Color: 0}}
-	encodeChunk(&snap, kindSnapshot, recs, gzip.BestSpeed)
+	EncodeChunk(&snap, KindSnapshot, recs, gzip.BestSpeed)
 	recs[1].Delete = true
-	encodeChunk(&delta, kindDelta, recs, gzip.BestSpeed)
-	rev, _ := encodeRevocations([]cache.Revocation{{Type: cache.HashUCI, Hash: [16]byte{9}}})
+	EncodeChunk(&delta, KindDelta, recs, gzip.BestSpeed)
+	rev, _ := EncodeRevocations([]cache.Revocation{{Type: cache.HashUCI, Hash: [16]byte{9}}})
 	for _, s := range [][]byte{snap.Bytes(), delta.Bytes(), rev, []byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n")} {
 		f.Add(s, false)
 	}
@@ -61,8 +61,8 @@ func FuzzFeedTargets(f *testing.F) {
 			w.Close()
 			b = z.Bytes()
 		}
-		for _, kind := range []byte{kindSnapshot, kindDelta} {
-			out, err := decodeChunk(bytes.NewReader(b), kind, nil, 1<<16)
+		for _, kind := range []byte{KindSnapshot, KindDelta} {
+			out, err := DecodeChunk(bytes.NewReader(b), kind, nil, 1<<16)
 			if err != nil {
 				continue
 			}
@@ -70,12 +70,12 @@ func FuzzFeedTargets(f *testing.F) {
 				if i > 0 && bytes.Compare(out[i-1].Hash[:], out[i].Hash[:]) >= 0 {
 					t.Fatal("accepted keys out of order")
 				}
-				if out[i].Color > 2 || out[i].ValidUntil < 0 || (out[i].Delete && kind == kindSnapshot) {
+				if out[i].Color > 2 || out[i].ValidUntil < 0 || (out[i].Delete && kind == KindSnapshot) {
 					t.Fatalf("accepted a bad record %+v", out[i])
 				}
 			}
 		}
-		if list, err := decodeRevocations(b); err == nil {
+		if list, err := DecodeRevocations(b); err == nil {
 			for _, r := range list {
 				if r.Type < cache.HashUCI || r.Type > cache.HashSignature {
 					t.Fatalf("accepted hash type %d", r.Type)

@@ -1,4 +1,8 @@
-package feed
+// Package format is what the authority's publisher (package publish) and the
+// gates (package feed) agree on: the manifest, the status chunks and the
+// revocation, trust-list and rule targets, with their size caps. It knows
+// nothing of TUF: every byte it reads was verified first.
+package format
 
 import (
 	"bufio"
@@ -35,16 +39,16 @@ import (
 const (
 	chunkMagic   = "CPST"
 	chunkFormat  = 1
-	kindSnapshot = 'S'
-	kindDelta    = 'D'
+	KindSnapshot = 'S'
+	KindDelta    = 'D'
 	opDelete     = 0xFF
 )
 
 // MaxChunkRecords caps the records of one chunk a device accepts.
 const MaxChunkRecords = 4 << 20
 
-// encodeChunk writes recs (sorted by hash, unique) as one chunk.
-func encodeChunk(w io.Writer, kind byte, recs []cache.Record, level int) error {
+// EncodeChunk writes recs (sorted by hash, unique) as one chunk.
+func EncodeChunk(w io.Writer, kind byte, recs []cache.Record, level int) error {
 	zw, err := gzip.NewWriterLevel(w, level)
 	if err != nil {
 		return err
@@ -83,9 +87,9 @@ func encodeChunk(w io.Writer, kind byte, recs []cache.Record, level int) error {
 	return zw.Close()
 }
 
-// decodeChunk reads one chunk of the given kind, checking every field; keys
+// DecodeChunk reads one chunk of the given kind, checking every field; keys
 // must be in strictly increasing order. It reuses recs' storage.
-func decodeChunk(r io.Reader, kind byte, recs []cache.Record, max uint64) ([]cache.Record, error) {
+func DecodeChunk(r io.Reader, kind byte, recs []cache.Record, max uint64) ([]cache.Record, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("status chunk: %w", err)
@@ -144,7 +148,7 @@ func decodeChunk(r io.Reader, kind byte, recs []cache.Record, max uint64) ([]cac
 		switch {
 		case op <= byte(checkpoint.Green):
 			recs[i].Color = checkpoint.Color(op)
-		case op == opDelete && kind == kindDelta:
+		case op == opDelete && kind == KindDelta:
 			recs[i].Delete = true
 		default:
 			return nil, fmt.Errorf("status chunk op %d: bad value %#x", i, op)
@@ -217,13 +221,13 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	if dec.More() {
 		return nil, errors.New("manifest: trailing data")
 	}
-	if err := m.check(); err != nil {
+	if err := m.Check(); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return &m, nil
 }
 
-func (m *Manifest) check() error {
+func (m *Manifest) Check() error {
 	if m.Format != 1 {
 		return fmt.Errorf("format %d, this build reads 1", m.Format)
 	}
@@ -252,7 +256,7 @@ func (m *Manifest) check() error {
 		}
 		want++
 	}
-	for _, p := range m.targets() {
+	for _, p := range m.Targets() {
 		if p == "" || strings.Contains(p, "..") || strings.HasPrefix(p, "/") || len(p) > 256 {
 			return fmt.Errorf("bad target path %q", p)
 		}
@@ -261,7 +265,7 @@ func (m *Manifest) check() error {
 }
 
 // targets lists every target path the manifest names.
-func (m *Manifest) targets() []string {
+func (m *Manifest) Targets() []string {
 	var ps []string
 	ps = append(ps, m.Snapshot...)
 	for _, d := range m.Deltas {
@@ -276,7 +280,7 @@ func (m *Manifest) targets() []string {
 }
 
 // key returns the manifest's hash key.
-func (m *Manifest) key() []byte {
+func (m *Manifest) Key() []byte {
 	k, _ := hex.DecodeString(m.HashKey)
 	return k
 }
@@ -331,7 +335,7 @@ func ParseRevocationsCSV(r io.Reader) ([]cache.Revocation, error) {
 	return out, nil
 }
 
-func encodeRevocations(list []cache.Revocation) ([]byte, error) {
+func EncodeRevocations(list []cache.Revocation) ([]byte, error) {
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
 	var hdr [16]byte
@@ -349,7 +353,7 @@ func encodeRevocations(list []cache.Revocation) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func decodeRevocations(b []byte) ([]cache.Revocation, error) {
+func DecodeRevocations(b []byte) ([]cache.Revocation, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("revocation list: %w", err)

@@ -1,5 +1,7 @@
-// Package feed publishes (authority side) and fetches (device side) the
-// signed status feed: a TUF repository of static files built with go-tuf v2.
+// Package publish is the authority's side of the status feed: it builds and
+// signs a TUF repository of static files with go-tuf v2, which gates fetch
+// and verify with package feed. Both read and write the targets through
+// package format.
 //
 // A feed directory holds three folders:
 //
@@ -9,10 +11,10 @@
 //	        N.snapshot.json, timestamp.json and targets/ (consistent snapshots:
 //	        every target is named by its SHA-256, so nothing is overwritten)
 //
-// The target "manifest.json" (see Manifest) names, for the newest version,
-// the chunks of the full snapshot, the deltas of the last versions, the
-// revocation list, the trust list and the rule profile.
-package feed
+// The target "manifest.json" (see format.Manifest) names, for the newest
+// version, the chunks of the full snapshot, the deltas of the last versions,
+// the revocation list, the trust list and the rule profile.
+package publish
 
 import (
 	"bytes"
@@ -44,6 +46,7 @@ import (
 
 	"checkpoint"
 	"checkpoint/cache"
+	"checkpoint/feed/format"
 )
 
 // Defaults for publishing.
@@ -54,7 +57,8 @@ const (
 	DefaultChunkRecords    = 1 << 20
 )
 
-var roles = []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP}
+// Roles are the four top-level TUF roles, each with its key in keys/ROLE.pem.
+var Roles = []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP}
 
 // onlineRoles are the keys publish and refresh sign with. The root key is
 // only needed by init, so it can be moved offline (off the publishing
@@ -90,7 +94,7 @@ func Init(dir string, opts InitOptions) error {
 	root := metadata.Root(opts.Clock.Now().UTC().Add(opts.RootExpiry))
 	root.Signed.ConsistentSnapshot = true
 	keys := map[string]ed25519.PrivateKey{}
-	for _, role := range roles {
+	for _, role := range Roles {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			return err
@@ -114,7 +118,7 @@ func Init(dir string, opts InitOptions) error {
 	if err := writeFile(filepath.Join(dir, "state", "hashkey"), []byte(hex.EncodeToString(hk)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("init feed %s: %w", dir, err)
 	}
-	if err := sign(root, keys[metadata.ROOT]); err != nil {
+	if err := Sign(root, keys[metadata.ROOT]); err != nil {
 		return err
 	}
 	b, err := root.ToBytes(true)
@@ -158,7 +162,8 @@ func ReadKey(name string) (ed25519.PrivateKey, error) {
 	return ek, nil
 }
 
-func sign[T metadata.Roles](m *metadata.Metadata[T], k ed25519.PrivateKey) error {
+// Sign replaces the signatures of m with one by k.
+func Sign[T metadata.Roles](m *metadata.Metadata[T], k ed25519.PrivateKey) error {
 	s, err := signature.LoadSigner(k, crypto.Hash(0))
 	if err != nil {
 		return err
@@ -204,8 +209,8 @@ type Inputs struct {
 	Rules       io.Reader // JSON rule profile, at most cache.MaxRules bytes
 }
 
-// PublishOptions tune Publish.
-type PublishOptions struct {
+// Options tune Publish.
+type Options struct {
 	Clock           checkpoint.Clock // SystemClock when nil
 	TimestampExpiry time.Duration    // DefaultTimestampExpiry when zero
 	// MetadataExpiry is the lifetime of the targets and snapshot metadata
@@ -217,7 +222,7 @@ type PublishOptions struct {
 	Progress func(stage string, done int64)
 }
 
-func (o *PublishOptions) defaults() {
+func (o *Options) defaults() {
 	if o.Clock == nil {
 		o.Clock = checkpoint.SystemClock{}
 	}
@@ -233,8 +238,8 @@ func (o *PublishOptions) defaults() {
 	if o.ChunkRecords <= 0 {
 		o.ChunkRecords = DefaultChunkRecords
 	}
-	if o.ChunkRecords > MaxChunkRecords {
-		o.ChunkRecords = MaxChunkRecords
+	if o.ChunkRecords > format.MaxChunkRecords {
+		o.ChunkRecords = format.MaxChunkRecords
 	}
 	if o.Progress == nil {
 		o.Progress = func(string, int64) {}
@@ -250,7 +255,7 @@ type repo struct {
 	targets   *metadata.Metadata[metadata.TargetsType]   // nil before the first publish
 	snapshot  *metadata.Metadata[metadata.SnapshotType]  // nil before the first publish
 	timestamp *metadata.Metadata[metadata.TimestampType] // nil before the first publish
-	manifest  *Manifest                                  // nil before the first publish
+	manifest  *format.Manifest                           // nil before the first publish
 }
 
 func openRepo(dir string) (*repo, error) {
@@ -309,7 +314,7 @@ func openRepo(dir string) (*repo, error) {
 	if b, err = os.ReadFile(filepath.Join(dir, "state", "manifest.json")); err != nil {
 		return nil, fmt.Errorf("read state/manifest.json: %w", err)
 	}
-	if r.manifest, err = ParseManifest(b); err != nil {
+	if r.manifest, err = format.ParseManifest(b); err != nil {
 		return nil, fmt.Errorf("state/manifest.json: %w", err)
 	}
 	return r, nil
@@ -330,7 +335,7 @@ type pubRec struct {
 // files, the manifest, and signed targets, snapshot and timestamp metadata.
 // Every input is checked before anything is written: on a bad row the error
 // names its line and nothing is published.
-func Publish(ctx context.Context, dir string, in Inputs, opts PublishOptions) (*Manifest, error) {
+func Publish(ctx context.Context, dir string, in Inputs, opts Options) (*format.Manifest, error) {
 	opts.defaults()
 	r, err := openRepo(dir)
 	if err != nil {
@@ -345,7 +350,7 @@ func Publish(ctx context.Context, dir string, in Inputs, opts PublishOptions) (*
 	}
 	side := map[string][]byte{}
 	if in.Revocations != nil {
-		list, err := ParseRevocationsCSV(in.Revocations)
+		list, err := format.ParseRevocationsCSV(in.Revocations)
 		if err != nil {
 			return nil, fmt.Errorf("publish: revocations: %w", err)
 		}
@@ -353,16 +358,16 @@ func Publish(ctx context.Context, dir string, in Inputs, opts PublishOptions) (*
 			return cmp.Or(cmp.Compare(a.Type, b.Type), bytes.Compare(a.Hash[:], b.Hash[:]))
 		})
 		list = slices.Compact(list)
-		if side["revocations.bin.gz"], err = encodeRevocations(list); err != nil {
+		if side["revocations.bin.gz"], err = format.EncodeRevocations(list); err != nil {
 			return nil, err
 		}
 	}
 	if in.TrustList != nil {
-		b, err := io.ReadAll(io.LimitReader(in.TrustList, MaxTrustList+1))
+		b, err := io.ReadAll(io.LimitReader(in.TrustList, format.MaxTrustList+1))
 		if err != nil {
 			return nil, fmt.Errorf("publish: trust list: %w", err)
 		}
-		if _, err := ParseTrustList(b); err != nil {
+		if _, err := format.ParseTrustList(b); err != nil {
 			return nil, fmt.Errorf("publish: %w", err)
 		}
 		side["trustlist.pem"] = b
@@ -372,7 +377,7 @@ func Publish(ctx context.Context, dir string, in Inputs, opts PublishOptions) (*
 		if err != nil {
 			return nil, fmt.Errorf("publish: rules: %w", err)
 		}
-		if err := CheckRules(b); err != nil {
+		if err := format.CheckRules(b); err != nil {
 			return nil, fmt.Errorf("publish: %w", err)
 		}
 		side["rules.json"] = b
@@ -433,10 +438,10 @@ func readState(dir string) ([]cache.Record, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return decodeChunk(f, kindSnapshot, nil, 1<<40)
+	return format.DecodeChunk(f, format.KindSnapshot, nil, 1<<40)
 }
 
-func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, side map[string][]byte, opts PublishOptions) (*Manifest, error) {
+func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, side map[string][]byte, opts Options) (*format.Manifest, error) {
 	now := opts.Clock.Now().UTC()
 	version := int64(1)
 	if r.manifest != nil {
@@ -467,7 +472,7 @@ func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, 
 		files[name] = tf
 		return nil
 	}
-	m := &Manifest{Format: 1, Version: version, Published: now, HashKey: hex.EncodeToString(r.hashKey), Statuses: int64(len(full))}
+	m := &format.Manifest{Format: 1, Version: version, Published: now, HashKey: hex.EncodeToString(r.hashKey), Statuses: int64(len(full))}
 	chunks := func(kind byte, name string, recs []cache.Record) ([]string, error) {
 		var names []string
 		var buf bytes.Buffer
@@ -476,7 +481,7 @@ func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, 
 				return nil, err
 			}
 			buf.Reset()
-			if err := encodeChunk(&buf, kind, recs[i:min(i+opts.ChunkRecords, len(recs))], gzip.BestSpeed); err != nil {
+			if err := format.EncodeChunk(&buf, kind, recs[i:min(i+opts.ChunkRecords, len(recs))], gzip.BestSpeed); err != nil {
 				return nil, err
 			}
 			n := fmt.Sprintf("%s/%s-%d.bin.gz", vdir, name, len(names))
@@ -489,12 +494,12 @@ func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, 
 		return names, nil
 	}
 	var err error
-	if m.Snapshot, err = chunks(kindSnapshot, "snapshot", full); err != nil {
+	if m.Snapshot, err = chunks(format.KindSnapshot, "snapshot", full); err != nil {
 		return nil, err
 	}
 	if r.manifest != nil {
-		d := Delta{From: version - 1, To: version, Changes: int64(len(delta))}
-		if d.Chunks, err = chunks(kindDelta, "delta", delta); err != nil {
+		d := format.Delta{From: version - 1, To: version, Changes: int64(len(delta))}
+		if d.Chunks, err = chunks(format.KindDelta, "delta", delta); err != nil {
 			return nil, err
 		}
 		keep := r.manifest.Deltas
@@ -527,7 +532,7 @@ func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, 
 			}
 		}
 	}
-	if err := m.check(); err != nil {
+	if err := m.Check(); err != nil {
 		return nil, fmt.Errorf("built a bad manifest: %w", err)
 	}
 	mb, err := json.MarshalIndent(m, "", " ")
@@ -542,7 +547,7 @@ func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, 
 	}
 	// The device-visible switch happened with timestamp.json; now the state.
 	var sb bytes.Buffer
-	if err := encodeChunk(&sb, kindSnapshot, full, gzip.BestSpeed); err != nil {
+	if err := format.EncodeChunk(&sb, format.KindSnapshot, full, gzip.BestSpeed); err != nil {
 		return nil, err
 	}
 	if err := writeFile(statePath(r.dir), sb.Bytes(), 0o600); err != nil {
@@ -556,7 +561,7 @@ func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, 
 }
 
 // sign writes new targets, snapshot and timestamp metadata for files.
-func (r *repo) sign(files map[string]*metadata.TargetFiles, now time.Time, opts PublishOptions) error {
+func (r *repo) sign(files map[string]*metadata.TargetFiles, now time.Time, opts Options) error {
 	tv, sv, tsv := int64(1), int64(1), int64(1)
 	if r.targets != nil {
 		tv, sv, tsv = r.targets.Signed.Version+1, r.snapshot.Signed.Version+1, r.timestamp.Signed.Version+1
@@ -564,7 +569,7 @@ func (r *repo) sign(files map[string]*metadata.TargetFiles, now time.Time, opts 
 	t := metadata.Targets(now.Add(opts.MetadataExpiry))
 	t.Signed.Version = tv
 	t.Signed.Targets = files
-	if err := sign(t, r.keys[metadata.TARGETS]); err != nil {
+	if err := Sign(t, r.keys[metadata.TARGETS]); err != nil {
 		return err
 	}
 	tb, err := t.ToBytes(false)
@@ -580,7 +585,7 @@ func (r *repo) sign(files map[string]*metadata.TargetFiles, now time.Time, opts 
 
 // signSnapshot writes snapshot version sv over the targets metadata tb, then
 // timestamp version tsv over it.
-func (r *repo) signSnapshot(tb []byte, sv, tsv int64, now time.Time, opts PublishOptions) error {
+func (r *repo) signSnapshot(tb []byte, sv, tsv int64, now time.Time, opts Options) error {
 	s := metadata.Snapshot(now.Add(opts.MetadataExpiry))
 	s.Signed.Version = sv
 	mf := metadata.MetaFile(r.targets.Signed.Version)
@@ -588,7 +593,7 @@ func (r *repo) signSnapshot(tb []byte, sv, tsv int64, now time.Time, opts Publis
 	h := sha256.Sum256(tb)
 	mf.Hashes = metadata.Hashes{"sha256": h[:]}
 	s.Signed.Meta = map[string]*metadata.MetaFiles{"targets.json": mf}
-	if err := sign(s, r.keys[metadata.SNAPSHOT]); err != nil {
+	if err := Sign(s, r.keys[metadata.SNAPSHOT]); err != nil {
 		return err
 	}
 	sb, err := s.ToBytes(false)
@@ -606,7 +611,7 @@ func (r *repo) signSnapshot(tb []byte, sv, tsv int64, now time.Time, opts Publis
 	sh := sha256.Sum256(sb)
 	smf.Hashes = metadata.Hashes{"sha256": sh[:]}
 	ts.Signed.Meta = map[string]*metadata.MetaFiles{"snapshot.json": smf}
-	if err := sign(ts, r.keys[metadata.TIMESTAMP]); err != nil {
+	if err := Sign(ts, r.keys[metadata.TIMESTAMP]); err != nil {
 		return err
 	}
 	tsb, err := ts.ToBytes(false)
@@ -623,7 +628,7 @@ func (r *repo) signSnapshot(tb []byte, sv, tsv int64, now time.Time, opts Publis
 // Refresh re-signs the timestamp with a new expiry (and the snapshot and
 // targets metadata when they would expire first), without new data: run it
 // more often than the timestamp expiry so gates do not go stale.
-func Refresh(dir string, opts PublishOptions) error {
+func Refresh(dir string, opts Options) error {
 	opts.defaults()
 	r, err := openRepo(dir)
 	if err != nil {
@@ -640,7 +645,7 @@ func Refresh(dir string, opts PublishOptions) error {
 	ts := metadata.Timestamp(tsExp)
 	ts.Signed.Version = r.timestamp.Signed.Version + 1
 	ts.Signed.Meta = r.timestamp.Signed.Meta
-	if err := sign(ts, r.keys[metadata.TIMESTAMP]); err != nil {
+	if err := Sign(ts, r.keys[metadata.TIMESTAMP]); err != nil {
 		return err
 	}
 	b, err := ts.ToBytes(false)
@@ -652,7 +657,7 @@ func Refresh(dir string, opts PublishOptions) error {
 
 // prune removes the target folders of versions no delta of m refers to any
 // more (keeping one extra for gates fetching right now).
-func (r *repo) prune(m *Manifest) {
+func (r *repo) prune(m *format.Manifest) {
 	oldest := m.Version
 	if len(m.Deltas) > 0 {
 		oldest = m.Deltas[0].To

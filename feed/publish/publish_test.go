@@ -1,0 +1,80 @@
+package publish_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"checkpoint/cache"
+	"checkpoint/feed/publish"
+)
+
+// fixedClock is a clock stopped at one instant.
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
+
+func TestPublishBadInput(t *testing.T) {
+	dir := t.TempDir()
+	clk := fixedClock(time.Date(2021, 10, 1, 8, 0, 0, 0, time.UTC))
+	if err := publish.Init(dir, publish.InitOptions{Clock: clk}); err != nil {
+		t.Fatal(err)
+	}
+	opts := publish.Options{Clock: clk}
+	if _, err := publish.Publish(context.Background(), dir, publish.Inputs{Statuses: strings.NewReader("A,green,\n")}, opts); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotDir(t, filepath.Join(dir, "repo"))
+	for _, tt := range []struct {
+		name string
+		in   publish.Inputs
+		want string
+	}{
+		{"bad status", publish.Inputs{Statuses: strings.NewReader("A,green,\nB,blue,\n")}, "line 2: status"},
+		{"repeat", publish.Inputs{Statuses: strings.NewReader("A,green,\nB,red,\nA,red,\n")}, "line 3: qid repeats line 1"},
+		{"empty", publish.Inputs{Statuses: strings.NewReader("")}, "no rows"},
+		{"truncated", publish.Inputs{Statuses: strings.NewReader("A,green,\nB,gr")}, "line 2: last line"},
+		{"bad revocation", publish.Inputs{Statuses: strings.NewReader("A,green,\n"), Revocations: strings.NewReader("UCI,abcd\n")}, "line 1: hash is not"},
+		{"bad hash type", publish.Inputs{Statuses: strings.NewReader("A,green,\n"), Revocations: strings.NewReader("UCI," + strings.Repeat("ab", 32) + "\nKID,00\n")}, "line 2: unknown revocation hash type"},
+		{"bad trust list", publish.Inputs{Statuses: strings.NewReader("A,green,\n"), TrustList: strings.NewReader("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")}, "trust list block 1"},
+		{"empty trust list", publish.Inputs{Statuses: strings.NewReader("A,green,\n"), TrustList: strings.NewReader("")}, "no certificates"},
+		{"bad rules", publish.Inputs{Statuses: strings.NewReader("A,green,\n"), Rules: strings.NewReader("{")}, "not valid JSON"},
+		{"big rules", publish.Inputs{Statuses: strings.NewReader("A,green,\n"), Rules: strings.NewReader(`"` + strings.Repeat("x", cache.MaxRules) + `"`)}, "at most"},
+	} {
+		_, err := publish.Publish(context.Background(), dir, tt.in, opts)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error containing %q", tt.name, err, tt.want)
+		}
+	}
+	if after := snapshotDir(t, filepath.Join(dir, "repo")); after != before {
+		t.Error("a failed publish changed the served files")
+	}
+	if err := publish.Init(dir, publish.InitOptions{}); err == nil {
+		t.Error("init over an existing feed succeeded")
+	}
+	for _, k := range publish.Roles {
+		st, err := os.Stat(filepath.Join(dir, "keys", k+".pem"))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s key: %v %v", k, st.Mode(), err)
+		}
+	}
+}
+
+// snapshotDir lists a tree's files with their sizes and hashes.
+func snapshotDir(t *testing.T, dir string) string {
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		data, _ := os.ReadFile(p)
+		fmt.Fprintf(&b, "%s %x\n", p, sha256.Sum256(data))
+		return nil
+	})
+	return b.String()
+}
