@@ -13,12 +13,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -349,7 +351,7 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 	}
 	m, err := format.ParseManifest(mb)
 	if err != nil {
-		return res, fmt.Errorf("%w: %v", errFeed, err)
+		return res, fmt.Errorf("%w: %w", errFeed, err)
 	}
 	have := s.db.Version()
 	sameKey := bytes.Equal(s.db.HashKey(), m.Key())
@@ -374,7 +376,7 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 		}
 	}
 	if deltas != nil {
-		res, err = s.apply(ctx, up, m, deltas, expires, res)
+		res, err = s.applyDeltas(ctx, up, m, deltas, expires, res)
 		// Only wrong data warrants the (larger) snapshot; network and disk
 		// errors are retried later.
 		if err == nil || ctx.Err() != nil || (Kind(err) != KindDigest && Kind(err) != KindFeed) {
@@ -382,7 +384,7 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 		}
 		res.Fallback = err
 	}
-	res, err = s.apply(ctx, up, m, nil, expires, res)
+	res, err = s.applySnapshot(ctx, up, m, expires, res)
 	if err != nil && res.Fallback != nil {
 		err = &fallbackError{delta: res.Fallback, snapshot: err}
 	}
@@ -439,7 +441,7 @@ func (s *Syncer) updater(f *fetcher) (*updater.Updater, error) {
 func (s *Syncer) target(up *updater.Updater, path string, limit int64) ([]byte, error) {
 	tf, err := up.GetTargetInfo(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: target %s: %v", errFeed, path, err)
+		return nil, fmt.Errorf("%w: target %s: %w", errFeed, path, err)
 	}
 	if tf.Length > limit {
 		return nil, fmt.Errorf("%w: target %s is %d bytes, at most %d allowed", errFeed, path, tf.Length, limit)
@@ -465,125 +467,114 @@ func (s *Syncer) fetch(up *updater.Updater, paths []string) error {
 	return nil
 }
 
-// apply fetches and applies either the deltas (when given) or the snapshot,
-// plus changed side files, in one transaction.
-func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *format.Manifest, deltas []format.Delta, expires time.Time, res Result) (Result, error) {
+// applyDeltas applies the deltas from the cache's version on, with the side
+// files that changed, in one transaction; then folds the delta table into
+// the base when it has grown enough.
+func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format.Manifest, deltas []format.Delta, expires time.Time, res Result) (Result, error) {
 	var chunks []string
-	kind := byte(format.KindSnapshot)
-	if deltas != nil {
-		kind = format.KindDelta
-		for _, d := range deltas {
-			chunks = append(chunks, d.Chunks...)
-		}
-	} else {
-		chunks = m.Snapshot
+	for _, d := range deltas {
+		chunks = append(chunks, d.Chunks...)
 	}
-	side := map[string]string{} // target → meta key, for side files that changed
+	side, err := s.sideFiles(ctx, up, m, false)
+	if err != nil {
+		return res, err
+	}
+	rows, err := s.transaction(ctx, up, m, expires, chunks, side, func(u *cache.Update) (int64, error) {
+		return s.putChunks(ctx, up, u, format.KindDelta, chunks)
+	})
+	if err != nil {
+		return res, err
+	}
+	res.To, res.Applied, res.Mode = m.Version, rows, "delta"
+	// The delta is applied and visible; folding the delta table into the
+	// base, when it has grown enough, is housekeeping: a failure leaves the
+	// cache whole and is retried after the next delta.
+	ms, err := s.db.MergeDeltas(ctx, false)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("cache merge failed", "err", err)
+	case err == nil:
+		res.Merged, res.MergeDuration = ms.Rows, ms.Duration
+	}
+	return res, nil
+}
+
+// applySnapshot replaces the statuses with the full snapshot under the
+// manifest's hash key, and every side file, in one transaction.
+func (s *Syncer) applySnapshot(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time, res Result) (Result, error) {
+	side, err := s.sideFiles(ctx, up, m, true)
+	if err != nil {
+		return res, err
+	}
+	rows, err := s.transaction(ctx, up, m, expires, m.Snapshot, side, func(u *cache.Update) (int64, error) {
+		if err := u.ClearStatuses(); err != nil {
+			return 0, err
+		}
+		if err := u.SetKey(m.Key()); err != nil {
+			return 0, err
+		}
+		rows, err := s.putChunks(ctx, up, u, format.KindSnapshot, m.Snapshot)
+		if err == nil && rows != m.Statuses {
+			err = fmt.Errorf("%w: snapshot holds %d rows, manifest says %d", errFeed, rows, m.Statuses)
+		}
+		return rows, err
+	})
+	if err != nil {
+		return res, err
+	}
+	res.To, res.Applied, res.Mode = m.Version, rows, "snapshot"
+	return res, nil
+}
+
+// sideFiles returns the side files (revocations, trust list, rules) to
+// apply, each with its SHA-256 in hex: all of them, or only those whose
+// hash differs from the one last applied.
+func (s *Syncer) sideFiles(ctx context.Context, up *updater.Updater, m *format.Manifest, all bool) (map[string]string, error) {
+	side := map[string]string{}
 	for _, p := range []string{m.Revocations, m.TrustList, m.Rules} {
 		if p == "" {
 			continue
 		}
 		tf, err := up.GetTargetInfo(p)
 		if err != nil {
-			return res, fmt.Errorf("%w: target %s: %v", errFeed, p, err)
+			return nil, fmt.Errorf("%w: target %s: %w", errFeed, p, err)
 		}
 		old, err := s.db.Meta(ctx, "applied:"+p)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
-		if h := hex.EncodeToString(tf.Hashes["sha256"]); h != string(old) || deltas == nil {
+		if h := hex.EncodeToString(tf.Hashes["sha256"]); all || h != string(old) {
 			side[p] = h
 		}
 	}
-	all := append([]string(nil), chunks...)
-	for p := range side {
-		all = append(all, p)
-	}
-	// Download everything first: the write transaction never waits on the network.
-	if err := s.fetch(up, all); err != nil {
-		return res, err
+	return side, nil
+}
+
+// transaction downloads the chunks and side files first (the write
+// transaction never waits on the network), then in one transaction runs
+// put, writes the side files and records the feed version. It returns the
+// status rows put wrote.
+func (s *Syncer) transaction(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time,
+	chunks []string, side map[string]string, put func(*cache.Update) (int64, error)) (int64, error) {
+	downloads := slices.Concat(chunks, slices.Collect(maps.Keys(side)))
+	if err := s.fetch(up, downloads); err != nil {
+		return 0, err
 	}
 	u, err := s.db.Begin(ctx)
 	if err != nil {
-		return res, err
+		return 0, err
 	}
 	defer u.Rollback()
 	if s.afterBegin != nil {
 		s.afterBegin()
 	}
-	if deltas == nil {
-		if err := u.ClearStatuses(); err != nil {
-			return res, err
-		}
-		if err := u.SetKey(m.Key()); err != nil {
-			return res, err
-		}
-	}
-	var recs []cache.Record
-	var rows int64
-	var last []byte
-	for _, c := range chunks {
-		t0 := time.Now()
-		b, err := s.target(up, c, s.cfg.MaxTarget)
-		if err != nil {
-			return res, err
-		}
-		t1 := time.Now()
-		recs, err = format.DecodeChunk(bytes.NewReader(b), kind, recs, format.MaxChunkRecords)
-		if err != nil {
-			return res, fmt.Errorf("%w: %s: %v", errFeed, c, err)
-		}
-		if deltas == nil && len(recs) > 0 {
-			if last != nil && bytes.Compare(recs[0].Hash[:], last) <= 0 {
-				return res, fmt.Errorf("%w: %s: keys out of order across chunks", errFeed, c)
-			}
-			last = append(last[:0], recs[len(recs)-1].Hash[:]...)
-		}
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		t2 := time.Now()
-		if err := u.Put(recs...); err != nil {
-			return res, fmt.Errorf("apply %s: %w", c, err)
-		}
-		rows += int64(len(recs))
-		if s.chunkDone != nil {
-			s.chunkDone(t1.Sub(t0), t2.Sub(t1), time.Since(t2))
-		}
-	}
-	if deltas == nil && rows != m.Statuses {
-		return res, fmt.Errorf("%w: snapshot holds %d rows, manifest says %d", errFeed, rows, m.Statuses)
+	rows, err := put(u)
+	if err != nil {
+		return 0, err
 	}
 	for p, h := range side {
-		b, err := s.target(up, p, s.cfg.MaxTarget)
-		if err != nil {
-			return res, err
-		}
-		switch p {
-		case m.Revocations:
-			list, err := format.DecodeRevocations(b)
-			if err != nil {
-				return res, fmt.Errorf("%w: %v", errFeed, err)
-			}
-			err = u.SetRevocations(list)
-			if err != nil {
-				return res, err
-			}
-		case m.TrustList:
-			ders, err := format.ParseTrustList(b)
-			if err != nil {
-				return res, fmt.Errorf("%w: %v", errFeed, err)
-			}
-			if err := u.SetSigners(ders); err != nil {
-				return res, err
-			}
-		case m.Rules:
-			if err := format.CheckRules(b); err != nil {
-				return res, fmt.Errorf("%w: %v", errFeed, err)
-			}
-			if err := u.SetRules(b); err != nil {
-				return res, err
-			}
+		if err := s.putSide(up, u, m, p); err != nil {
+			return 0, err
 		}
 		u.SetMeta("applied:"+p, []byte(h))
 	}
@@ -592,37 +583,95 @@ func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *format.Manif
 		s.beforeCommit()
 	}
 	if err := u.Commit(); err != nil {
-		return res, err
+		return 0, err
 	}
 	if s.afterCommit != nil {
 		s.afterCommit()
 	}
 	s.cleanDownloads()
-	res.To, res.Applied = m.Version, rows
-	res.Mode = "snapshot"
-	if deltas != nil {
-		res.Mode = "delta"
-		// The delta is applied and visible; folding the delta table into
-		// the base, when it has grown enough, is housekeeping: a failure
-		// leaves the cache whole and is retried after the next delta.
-		ms, err := s.db.MergeDeltas(ctx, false)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("cache merge failed", "err", err)
-			}
-		} else {
-			res.Merged, res.MergeDuration = ms.Rows, ms.Duration
-		}
-	}
-	return res, nil
+	return rows, nil
 }
 
-// cleanDownloads removes applied downloads.
+// putChunks writes the status chunks of one kind; a snapshot's keys must
+// rise across chunks as they do within each. It returns the rows written.
+func (s *Syncer) putChunks(ctx context.Context, up *updater.Updater, u *cache.Update, kind byte, chunks []string) (int64, error) {
+	var recs []cache.Record
+	var rows int64
+	var last []byte
+	for _, c := range chunks {
+		t0 := time.Now()
+		b, err := s.target(up, c, s.cfg.MaxTarget)
+		if err != nil {
+			return rows, err
+		}
+		t1 := time.Now()
+		recs, err = format.DecodeChunk(bytes.NewReader(b), kind, recs, format.MaxChunkRecords)
+		if err != nil {
+			return rows, fmt.Errorf("%w: %s: %w", errFeed, c, err)
+		}
+		if kind == format.KindSnapshot && len(recs) > 0 {
+			if last != nil && bytes.Compare(recs[0].Hash[:], last) <= 0 {
+				return rows, fmt.Errorf("%w: %s: keys out of order across chunks", errFeed, c)
+			}
+			last = append(last[:0], recs[len(recs)-1].Hash[:]...)
+		}
+		if err := ctx.Err(); err != nil {
+			return rows, err
+		}
+		t2 := time.Now()
+		if err := u.Put(recs...); err != nil {
+			return rows, fmt.Errorf("apply %s: %w", c, err)
+		}
+		rows += int64(len(recs))
+		if s.chunkDone != nil {
+			s.chunkDone(t1.Sub(t0), t2.Sub(t1), time.Since(t2))
+		}
+	}
+	return rows, nil
+}
+
+// putSide checks one side file (revocations, trust list or rules) and
+// writes it in u.
+func (s *Syncer) putSide(up *updater.Updater, u *cache.Update, m *format.Manifest, p string) error {
+	b, err := s.target(up, p, s.cfg.MaxTarget)
+	if err != nil {
+		return err
+	}
+	switch p {
+	case m.Revocations:
+		list, err := format.DecodeRevocations(b)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errFeed, err)
+		}
+		return u.SetRevocations(list)
+	case m.TrustList:
+		ders, err := format.ParseTrustList(b)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errFeed, err)
+		}
+		return u.SetSigners(ders)
+	case m.Rules:
+		if err := format.CheckRules(b); err != nil {
+			return fmt.Errorf("%w: %w", errFeed, err)
+		}
+		return u.SetRules(b)
+	}
+	return nil
+}
+
+// cleanDownloads removes applied downloads. A failure costs only disk
+// space until the next apply tries again, so it is logged, not returned.
 func (s *Syncer) cleanDownloads() {
 	dir := filepath.Join(s.cfg.Dir, "targets")
-	ents, _ := os.ReadDir(dir)
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.log.Warn("feed downloads not removed", "err", err)
+		return
+	}
 	for _, e := range ents {
-		os.RemoveAll(filepath.Join(dir, e.Name()))
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			s.log.Warn("feed download not removed", "err", err)
+		}
 	}
 }
 
