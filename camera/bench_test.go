@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"checkpoint"
-	"checkpoint/config"
 )
 
 // The cost of handing over one 1280x720 frame, per source. Run with
@@ -87,7 +86,7 @@ func BenchmarkReplayTicked(b *testing.B) {
 // includes the fake's writes (another process on the same cores).
 func BenchmarkRPiCam(b *testing.B) {
 	installFakeB(b, "run fast")
-	cfg := config.Default().Camera
+	cfg := DefaultRPiCamSettings()
 	args, err := RPiCamArgs(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -242,7 +242,11 @@ func fakeRPiCam(dir string, args []string) int {
 				out.Flush()
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			case "stall":
-				select {}
+				// Alive and silent. Not select{}: with no other goroutine
+				// the runtime would end the process as deadlocked.
+				for {
+					time.Sleep(time.Hour)
+				}
 			case "exit":
 				return 0
 			}

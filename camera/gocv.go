@@ -15,33 +15,10 @@ import (
 	"gocv.io/x/gocv"
 
 	"checkpoint"
-	"checkpoint/config"
 )
 
 // GoCVBuilt reports whether this binary has the gocv source.
 const GoCVBuilt = true
-
-// GoCVOptions configure the gocv source.
-type GoCVOptions struct {
-	// Device is a V4L2 device index ("0") or path ("/dev/video0"), or a
-	// video file. Ignored when Pipeline is set.
-	Device string
-	// Pipeline is a GStreamer pipeline ending in an appsink.
-	Pipeline string
-	// Width, Height, FPS and FourCC (e.g. "MJPG") are asked of the device
-	// when set; the device may choose otherwise.
-	Width, Height int
-	FPS           float64
-	FourCC        string
-	// ReadFailures is how many reads in a row may fail before the device
-	// is closed and opened again (0: 5).
-	ReadFailures int
-	// Backoff is the first pause before reopening, doubled while reopening
-	// fails, up to MaxBackoff (0: 500ms and 30s).
-	Backoff, MaxBackoff time.Duration
-	Logger              *slog.Logger
-	Now                 func() time.Time
-}
 
 // GoCV is a Source reading a V4L2 camera, a video file or a GStreamer
 // pipeline through OpenCV. A grabber goroutine reads frames as fast as the
@@ -58,22 +35,18 @@ type GoCV struct {
 
 var _ checkpoint.Source = (*GoCV)(nil)
 
-func openGoCV(cfg config.Camera, log *slog.Logger) (checkpoint.Source, error) {
-	if cfg.FourCC != "" && len(cfg.FourCC) != 4 {
-		return nil, fmt.Errorf("camera.fourcc: %q is not four characters such as MJPG", cfg.FourCC)
-	}
-	return NewGoCV(GoCVOptions{
-		Device: cfg.Device, Pipeline: cfg.Pipeline,
-		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, FourCC: cfg.FourCC,
-		Logger: log,
-	})
-}
+// OpenGoCV is NewGoCV as a checkpoint.Source; in a binary built without
+// gocv it returns an error saying how to build one.
+func OpenGoCV(opts GoCVOptions) (checkpoint.Source, error) { return NewGoCV(opts) }
 
 // NewGoCV opens the device and starts grabbing. A device that cannot be
 // opened now is an error; one that fails later is reopened.
 func NewGoCV(opts GoCVOptions) (*GoCV, error) {
 	if opts.Device == "" && opts.Pipeline == "" {
 		return nil, errors.New("camera: gocv needs camera.device or camera.pipeline")
+	}
+	if opts.FourCC != "" && len(opts.FourCC) != 4 {
+		return nil, fmt.Errorf("camera.fourcc: %q is not four characters such as MJPG", opts.FourCC)
 	}
 	if opts.ReadFailures <= 0 {
 		opts.ReadFailures = 5

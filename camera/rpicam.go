@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"checkpoint"
-	"checkpoint/config"
 )
 
 // RPiCamOptions configure the rpicam source.
@@ -74,11 +73,27 @@ func YUV420Size(width, height int) int {
 	return s*height + 2*(s/2)*((height+1)/2)
 }
 
-// RPiCamArgs returns the rpicam-vid arguments for the camera config:
-// endless (-t 0), no preview (-n), raw YUV420 on standard output, the size
-// and frame rate, then exposure, shutter, gain and focus when set, then
-// camera.args. Values the config cannot hold are errors naming the key.
-func RPiCamArgs(cfg config.Camera) ([]string, error) {
+// RPiCamSettings are what RPiCamArgs asks of rpicam-vid.
+type RPiCamSettings struct {
+	Width, Height int
+	FPS           float64
+	Exposure      string        // normal, sport or long; "": the camera's default
+	Shutter       time.Duration // 0: automatic
+	Gain          float64       // analogue gain; 0: automatic
+	Focus         string        // auto, continuous or manual; "": the camera's default
+	LensPosition  float64       // dioptres (0: infinity), with Focus "manual"
+	Extra         []string      // more arguments, passed as they are
+}
+
+// DefaultRPiCamSettings is 1280x720 at 15 fps with the camera's own
+// exposure and focus.
+func DefaultRPiCamSettings() RPiCamSettings { return RPiCamSettings{Width: 1280, Height: 720, FPS: 15} }
+
+// RPiCamArgs returns the rpicam-vid arguments for the settings: endless
+// (-t 0), no preview (-n), raw YUV420 on standard output, the size and frame
+// rate, then exposure, shutter, gain and focus when set, then the extra
+// arguments. Values rpicam-vid cannot take are errors naming the setting.
+func RPiCamArgs(cfg RPiCamSettings) ([]string, error) {
 	fps := strconv.FormatFloat(cfg.FPS, 'f', -1, 64)
 	args := []string{"-t", "0", "-n", "--codec", "yuv420",
 		"--width", strconv.Itoa(cfg.Width), "--height", strconv.Itoa(cfg.Height), "--framerate", fps}
@@ -89,7 +104,7 @@ func RPiCamArgs(cfg config.Camera) ([]string, error) {
 	default:
 		return nil, fmt.Errorf("camera.exposure: %q is not normal, sport or long", cfg.Exposure)
 	}
-	if d := cfg.Shutter.D(); d < 0 {
+	if d := cfg.Shutter; d < 0 {
 		return nil, errors.New("camera.shutter: must not be negative")
 	} else if d > 0 {
 		args = append(args, "--shutter", strconv.FormatInt(d.Microseconds(), 10))
@@ -112,23 +127,8 @@ func RPiCamArgs(cfg config.Camera) ([]string, error) {
 	default:
 		return nil, fmt.Errorf("camera.focus: %q is not auto, continuous or manual", cfg.Focus)
 	}
-	args = append(args, cfg.Args...)
+	args = append(args, cfg.Extra...)
 	return append(args, "-o", "-"), nil
-}
-
-func openRPiCam(cfg config.Camera, log *slog.Logger) (checkpoint.Source, error) {
-	args, err := RPiCamArgs(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return NewRPiCam(RPiCamOptions{
-		Command:      cfg.Command,
-		Args:         args,
-		Width:        cfg.Width,
-		Height:       cfg.Height,
-		StallTimeout: 2 * cfg.StallTimeout.D(),
-		Logger:       log,
-	})
 }
 
 // NewRPiCam starts rpicam-vid and returns the source reading it. The

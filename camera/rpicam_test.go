@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"checkpoint"
-	"checkpoint/config"
 	"checkpoint/decode"
 	"checkpoint/gpio"
 	"checkpoint/gpio/pintest"
@@ -21,7 +20,7 @@ import (
 const fakeW, fakeH = 780, 200 // stride 832: rows are padded
 
 func fakeOptions() RPiCamOptions {
-	cfg := config.Default().Camera
+	cfg := DefaultRPiCamSettings()
 	cfg.Width, cfg.Height, cfg.FPS = fakeW, fakeH, 60
 	args, err := RPiCamArgs(cfg)
 	if err != nil {
@@ -56,14 +55,18 @@ func next(t *testing.T, s checkpoint.Source) *checkpoint.Frame {
 	return f
 }
 
-func TestRPiCamFramesThroughOpen(t *testing.T) {
+func TestRPiCamFramesThroughArgs(t *testing.T) {
 	dir := installFake(t, "run")
-	cfg := config.Default().Camera
+	cfg := DefaultRPiCamSettings()
 	cfg.Width, cfg.Height, cfg.FPS = fakeW, fakeH, 60
-	cfg.Exposure, cfg.Shutter, cfg.Gain = "sport", config.Duration(10*time.Millisecond), 2.5
+	cfg.Exposure, cfg.Shutter, cfg.Gain = "sport", 10*time.Millisecond, 2.5
 	cfg.Focus, cfg.LensPosition = "manual", 0.5
-	cfg.Args = []string{"--denoise", "cdn_off"}
-	src, err := Open(cfg, nil)
+	cfg.Extra = []string{"--denoise", "cdn_off"}
+	args, err := RPiCamArgs(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewRPiCam(RPiCamOptions{Args: args, Width: cfg.Width, Height: cfg.Height})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,10 +85,10 @@ func TestRPiCamFramesThroughOpen(t *testing.T) {
 			t.Fatalf("decoded %v, %v from frame %d; want %q", syms, err, k, fakeFrameText(n, k))
 		}
 	}
-	args := readLines(filepath.Join(dir, "args"))
+	ran := readLines(filepath.Join(dir, "args"))
 	want := "-t 0 -n --codec yuv420 --width 780 --height 200 --framerate 60 --exposure sport --shutter 10000 --gain 2.5 --autofocus-mode manual --lens-position 0.5 --denoise cdn_off -o -"
-	if len(args) != 1 || args[0] != want {
-		t.Fatalf("rpicam-vid ran with %q, want %q", args, want)
+	if len(ran) != 1 || ran[0] != want {
+		t.Fatalf("rpicam-vid ran with %q, want %q", ran, want)
 	}
 	st := src.Stats()
 	if st.Frames < 5 || st.Width != fakeW || st.Height != fakeH || st.LastFrame.IsZero() || st.Restarts != 0 {
@@ -95,24 +98,22 @@ func TestRPiCamFramesThroughOpen(t *testing.T) {
 
 func TestRPiCamArgsErrors(t *testing.T) {
 	for _, tc := range []struct {
-		set  func(*config.Camera)
+		set  func(*RPiCamSettings)
 		want string
 	}{
-		{func(c *config.Camera) { c.Exposure = "night" }, `camera.exposure: "night"`},
-		{func(c *config.Camera) { c.Focus = "fixed" }, `camera.focus: "fixed"`},
-		{func(c *config.Camera) { c.Gain = -1 }, "camera.gain"},
-		{func(c *config.Camera) { c.Shutter = -1 }, "camera.shutter"},
-		{func(c *config.Camera) { c.Focus, c.LensPosition = "manual", -2 }, "camera.lens_position"},
+		{func(c *RPiCamSettings) { c.Exposure = "night" }, `camera.exposure: "night"`},
+		{func(c *RPiCamSettings) { c.Focus = "fixed" }, `camera.focus: "fixed"`},
+		{func(c *RPiCamSettings) { c.Gain = -1 }, "camera.gain"},
+		{func(c *RPiCamSettings) { c.Shutter = -1 }, "camera.shutter"},
+		{func(c *RPiCamSettings) { c.Focus, c.LensPosition = "manual", -2 }, "camera.lens_position"},
 	} {
-		cfg := config.Default().Camera
+		cfg := DefaultRPiCamSettings()
 		tc.set(&cfg)
 		if _, err := RPiCamArgs(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want %q", err, tc.want)
 		}
 	}
-	cfg := config.Default().Camera
-	cfg.Command = "/nonexistent/rpicam-vid"
-	if _, err := Open(cfg, nil); err == nil || !strings.Contains(err.Error(), "/nonexistent/rpicam-vid") {
+	if _, err := NewRPiCam(RPiCamOptions{Command: "/nonexistent/rpicam-vid", Width: 640, Height: 480}); err == nil || !strings.Contains(err.Error(), "/nonexistent/rpicam-vid") {
 		t.Errorf("missing command: %v", err)
 	}
 }

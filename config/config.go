@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"regexp"
@@ -18,6 +19,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"checkpoint"
+	"checkpoint/internal/netutil"
 )
 
 // ExitConfig is the process exit status for a configuration error (EX_CONFIG);
@@ -30,7 +34,7 @@ const MaxSize = 1 << 20
 // Config is the whole configuration.
 type Config struct {
 	Gate     string `toml:"gate"` // gate name, written to the event log
-	LogLevel string `toml:"log_level"`
+	LogLevel Level  `toml:"log_level"`
 	Camera   Camera `toml:"camera"`
 	Decode   Decode `toml:"decode"`
 	Cache    Cache  `toml:"cache"`
@@ -88,9 +92,9 @@ type Feed struct {
 // Policy holds the site's verdict rules.
 type Policy struct {
 	Cooldown     Duration `toml:"cooldown"`
-	Stale        string   `toml:"stale"`   // verdict when the cache is stale
-	Unknown      string   `toml:"unknown"` // 1405 QID not in the cache
-	CCCD         string   `toml:"cccd"`    // CCCD without a cached status
+	Stale        Color    `toml:"stale"`   // verdict when the cache is stale
+	Unknown      Color    `toml:"unknown"` // 1405 QID not in the cache
+	CCCD         Color    `toml:"cccd"`    // CCCD without a cached status
 	Rules        string   `toml:"rules"`   // HC1 rule profile file; empty: feed or defaults
 	ShowFullName bool     `toml:"show_full_name"`
 }
@@ -125,7 +129,7 @@ type Events struct {
 func Default() Config {
 	return Config{
 		Gate:     "gate",
-		LogLevel: "info",
+		LogLevel: Level(slog.LevelInfo),
 		Camera: Camera{
 			Source:       "rpicam",
 			FPS:          15,
@@ -144,9 +148,9 @@ func Default() Config {
 		},
 		Policy: Policy{
 			Cooldown: Duration(3 * time.Second),
-			Stale:    "yellow",
-			Unknown:  "yellow",
-			CCCD:     "yellow",
+			Stale:    Color(checkpoint.Yellow),
+			Unknown:  Color(checkpoint.Yellow),
+			CCCD:     Color(checkpoint.Yellow),
 		},
 		GPIO: GPIO{
 			Driver:   "periph",
@@ -258,37 +262,48 @@ var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]+)"\): (.*)
 
 var pinName = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
 
-// validate checks values the TOML types cannot.
+// validate checks values the TOML types cannot, section by section.
 func (c *Config) validate() error {
 	if c.Gate == "" || len(c.Gate) > 64 {
 		return bad("gate", "must be 1 to 64 characters")
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return bad("log_level", "%q is not debug, info, warn or error", c.LogLevel)
+	for _, check := range []func() error{c.Camera.validate, c.validateDecodeCache, c.Feed.validate, c.validatePolicy, c.GPIO.validate, c.Web.validate} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
-	switch c.Camera.Source {
+	if c.Events.Retention.D() < time.Hour {
+		return bad("events.retention", "must be at least 1h")
+	}
+	return nil
+}
+
+func (c *Camera) validate() error {
+	switch c.Source {
 	case "replay":
-		if c.Camera.Path == "" {
+		if c.Path == "" {
 			return bad("camera.path", "replay needs a path to an image file or directory")
 		}
 	case "rpicam", "gocv":
 	default:
-		return bad("camera.source", "%q is not replay, rpicam or gocv", c.Camera.Source)
+		return bad("camera.source", "%q is not replay, rpicam or gocv", c.Source)
 	}
-	if c.Camera.FPS <= 0 || c.Camera.FPS > 240 {
+	if c.FPS <= 0 || c.FPS > 240 {
 		return bad("camera.fps", "must be above 0 and at most 240")
 	}
-	if c.Camera.Width < 16 || c.Camera.Width > 8192 {
+	if c.Width < 16 || c.Width > 8192 {
 		return bad("camera.width", "must be 16 to 8192")
 	}
-	if c.Camera.Height < 16 || c.Camera.Height > 8192 {
+	if c.Height < 16 || c.Height > 8192 {
 		return bad("camera.height", "must be 16 to 8192")
 	}
-	if c.Camera.StallTimeout.D() < 100*time.Millisecond {
+	if c.StallTimeout.D() < 100*time.Millisecond {
 		return bad("camera.stall_timeout", "must be at least 100ms")
 	}
+	return nil
+}
+
+func (c *Config) validateDecodeCache() error {
 	if c.Decode.Workers < 1 || c.Decode.Workers > 64 {
 		return bad("decode.workers", "must be 1 to 64")
 	}
@@ -301,43 +316,44 @@ func (c *Config) validate() error {
 	if c.Cache.MaxAge.D() <= 0 {
 		return bad("cache.max_age", "must be positive")
 	}
-	if c.Feed.URL != "" {
-		if !strings.HasPrefix(c.Feed.URL, "http://") && !strings.HasPrefix(c.Feed.URL, "https://") {
+	return nil
+}
+
+func (f *Feed) validate() error {
+	if f.URL != "" {
+		if !strings.HasPrefix(f.URL, "http://") && !strings.HasPrefix(f.URL, "https://") {
 			return bad("feed.url", "must start with http:// or https://")
 		}
-		if c.Feed.Root == "" {
+		if f.Root == "" {
 			return bad("feed.root", "must name the provisioned root.json when feed.url is set")
 		}
 	}
-	if c.Feed.Interval.D() < time.Second {
+	if f.Interval.D() < time.Second {
 		return bad("feed.interval", "must be at least 1s")
 	}
-	if c.Feed.Timeout.D() <= 0 {
+	if f.Timeout.D() <= 0 {
 		return bad("feed.timeout", "must be positive")
 	}
+	return nil
+}
+
+func (c *Config) validatePolicy() error {
 	if c.Policy.Cooldown.D() < 0 {
 		return bad("policy.cooldown", "must not be negative")
 	}
-	for _, kv := range []struct{ key, v string }{
-		{"policy.stale", c.Policy.Stale},
-		{"policy.unknown", c.Policy.Unknown},
-		{"policy.cccd", c.Policy.CCCD},
-	} {
-		switch kv.v {
-		case "green", "yellow", "red":
-		default:
-			return bad(kv.key, "%q is not green, yellow or red", kv.v)
-		}
-	}
-	switch c.GPIO.Driver {
+	return nil
+}
+
+func (g *GPIO) validate() error {
+	switch g.Driver {
 	case "periph", "terminal", "none":
 	default:
-		return bad("gpio.driver", "%q is not periph, terminal or none", c.GPIO.Driver)
+		return bad("gpio.driver", "%q is not periph, terminal or none", g.Driver)
 	}
 	used := map[string]string{}
 	for _, kv := range []struct{ key, v string }{
-		{"gpio.green", c.GPIO.Green}, {"gpio.yellow", c.GPIO.Yellow}, {"gpio.red", c.GPIO.Red},
-		{"gpio.buzzer", c.GPIO.Buzzer}, {"gpio.relay", c.GPIO.Relay}, {"gpio.button", c.GPIO.Button},
+		{"gpio.green", g.Green}, {"gpio.yellow", g.Yellow}, {"gpio.red", g.Red},
+		{"gpio.buzzer", g.Buzzer}, {"gpio.relay", g.Relay}, {"gpio.button", g.Button},
 	} {
 		if kv.v == "" {
 			continue
@@ -353,39 +369,31 @@ func (c *Config) validate() error {
 		}
 		used[kv.v] = kv.key
 	}
-	for _, n := range c.GPIO.ActiveLow {
+	for _, n := range g.ActiveLow {
 		switch n {
 		case "green", "yellow", "red", "buzzer", "relay":
 		default:
 			return bad("gpio.active_low", "%q is not one of green, yellow, red, buzzer, relay", n)
 		}
 	}
-	if c.GPIO.Debounce.D() < 0 || c.GPIO.Debounce.D() > 5*time.Second {
+	if g.Debounce.D() < 0 || g.Debounce.D() > 5*time.Second {
 		return bad("gpio.debounce", "must be 0 to 5s")
-	}
-	if c.Web.Listen != "" {
-		host, _, err := net.SplitHostPort(c.Web.Listen)
-		if err != nil {
-			return bad("web.listen", "%q is not host:port", c.Web.Listen)
-		}
-		if !IsLoopback(host) && c.Web.Token == "" {
-			return bad("web.token", "required when web.listen (%s) is beyond loopback", c.Web.Listen)
-		}
-	}
-	if c.Events.Retention.D() < time.Hour {
-		return bad("events.retention", "must be at least 1h")
 	}
 	return nil
 }
 
-// IsLoopback reports whether host (a name or address, as in web.listen) is
-// only reachable from this machine.
-func IsLoopback(host string) bool {
-	if host == "localhost" {
-		return true
+func (w *Web) validate() error {
+	if w.Listen == "" {
+		return nil
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	host, _, err := net.SplitHostPort(w.Listen)
+	if err != nil {
+		return bad("web.listen", "%q is not host:port", w.Listen)
+	}
+	if !netutil.IsLoopback(host) && w.Token == "" {
+		return bad("web.token", "required when web.listen (%s) is beyond loopback", w.Listen)
+	}
+	return nil
 }
 
 // keyLines maps each dotted key to the line it is set on, for error messages.
@@ -419,6 +427,49 @@ func keyLines(text []byte) map[string]int {
 	}
 	return m
 }
+
+// Color is a verdict colour written as green, yellow or red.
+type Color checkpoint.Color
+
+// C returns the colour.
+func (c Color) C() checkpoint.Color { return checkpoint.Color(c) }
+
+// UnmarshalText parses green, yellow or red.
+func (c *Color) UnmarshalText(b []byte) error {
+	v, err := checkpoint.ParseColor(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not green, yellow or red", b)
+	}
+	*c = Color(v)
+	return nil
+}
+
+// MarshalText writes the colour's name.
+func (c Color) MarshalText() ([]byte, error) { return checkpoint.Color(c).MarshalText() }
+
+// Level is a log level written as debug, info, warn or error.
+type Level slog.Level
+
+// L returns the level.
+func (l Level) L() slog.Level { return slog.Level(l) }
+
+// UnmarshalText parses debug, info, warn or error.
+func (l *Level) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("%q is not debug, info, warn or error", b)
+	}
+	var v slog.Level
+	if err := v.UnmarshalText(b); err != nil {
+		return err
+	}
+	*l = Level(v)
+	return nil
+}
+
+// MarshalText writes the level's name in lower case.
+func (l Level) MarshalText() ([]byte, error) { return []byte(strings.ToLower(slog.Level(l).String())), nil }
 
 // Duration is a time.Duration written as a string such as "3s" or "24h".
 type Duration time.Duration

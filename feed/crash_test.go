@@ -54,7 +54,7 @@ func syncChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}
-	s, err := NewSyncer(db, Config{URL: os.Getenv(envURL), Root: root, Dir: os.Getenv(envDir), Clock: clk})
+	s, err := NewSyncer(db, Options{URL: os.Getenv(envURL), Root: root, Dir: os.Getenv(envDir), Clock: clk})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3

@@ -135,7 +135,7 @@ type device struct {
 	path string
 }
 
-func (f *testFeed) device(t *testing.T, copts cache.Options, mod ...func(*Config)) *device {
+func (f *testFeed) device(t *testing.T, copts cache.Options, mod ...func(*Options)) *device {
 	t.Helper()
 	dir := t.TempDir()
 	d := &device{logs: &logBuf{}, path: filepath.Join(dir, "cache.db")}
@@ -146,7 +146,7 @@ func (f *testFeed) device(t *testing.T, copts cache.Options, mod ...func(*Config
 	}
 	t.Cleanup(func() { db.Close() })
 	d.db = db
-	cfg := Config{
+	cfg := Options{
 		URL:     f.srv.URL,
 		Root:    f.root(),
 		Dir:     filepath.Join(dir, "feed"),
@@ -656,7 +656,7 @@ func TestCorruptCacheRebuiltFromSnapshot(t *testing.T) {
 	if !db.Rebuilding() || !db.Stale(f.clk.Now()) {
 		t.Fatal("recovered cache not rebuilding/stale")
 	}
-	s, err := NewSyncer(db, Config{URL: f.srv.URL, Root: f.root(), Dir: feedDir, Clock: f.clk, Logger: log})
+	s, err := NewSyncer(db, Options{URL: f.srv.URL, Root: f.root(), Dir: feedDir, Clock: f.clk, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -720,7 +720,7 @@ func TestClockJumps(t *testing.T) {
 func TestRunBacksOffAndStats(t *testing.T) {
 	f := newFeed(t)
 	f.publish([]string{"A,green,"})
-	d := f.device(t, cache.Options{}, func(c *Config) {
+	d := f.device(t, cache.Options{}, func(c *Options) {
 		c.Interval = time.Hour
 		c.MinBackoff = time.Millisecond
 	})

@@ -91,7 +91,7 @@ func TestScaleReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s, err := NewSyncer(db, Config{URL: srv, Root: readFile(t, filepath.Join(f.dir, "repo", "root.json")), Dir: filepath.Join(gate, "feed"), Clock: f.clk})
+	s, err := NewSyncer(db, Options{URL: srv, Root: readFile(t, filepath.Join(f.dir, "repo", "root.json")), Dir: filepath.Join(gate, "feed"), Clock: f.clk})
 	if err != nil {
 		t.Fatal(err)
 	}

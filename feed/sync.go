@@ -44,8 +44,8 @@ const (
 	DefaultMaxTarget = 256 << 20
 )
 
-// Config configures a Syncer.
-type Config struct {
+// Options configure a Syncer.
+type Options struct {
 	URL  string // base URL of the repository: metadata at URL/, targets at URL/targets/
 	Root []byte // the provisioned root.json
 	// Dir holds the trusted metadata and verified downloads between syncs
@@ -103,7 +103,7 @@ type Result struct {
 // concurrently with each other; Stats may be called at any time.
 type Syncer struct {
 	db      *cache.DB
-	cfg     Config
+	cfg     Options
 	log     *slog.Logger
 	client  *http.Client
 	trigger chan struct{}
@@ -120,7 +120,7 @@ type Syncer struct {
 }
 
 // NewSyncer returns a syncer for db.
-func NewSyncer(db *cache.DB, cfg Config) (*Syncer, error) {
+func NewSyncer(db *cache.DB, cfg Options) (*Syncer, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("feed: no URL")
 	}

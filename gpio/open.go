@@ -5,38 +5,57 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"time"
 
 	pgpio "periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/host/v3"
-
-	"checkpoint/config"
 )
 
-// Open builds the Signal the config asks for: gpio.driver "periph" (real
-// pins, initialising periph.io's host drivers), "terminal" (lines on w) or
-// "none". With a button configured (periph only), a debounced press pulses
-// the relay.
-func Open(cfg config.GPIO, w io.Writer, log *slog.Logger) (*Signal, error) {
-	switch cfg.Driver {
+// Wiring says which pin drives each output, and which reads the optional
+// button. Pins are BCM names such as GPIO17; an empty name is not driven.
+type Wiring struct {
+	Green, Yellow, Red, Buzzer, Relay string
+	// ActiveLow names the outputs driven low when on (green, yellow, red,
+	// buzzer, relay): most relay boards are.
+	ActiveLow []string
+	// Button, when set, is an input whose debounced press pulses the relay.
+	Button          string
+	ButtonActiveLow bool
+	Debounce        time.Duration
+}
+
+// DefaultWiring is the standard gate wiring: green LED GPIO17, yellow
+// GPIO27, red GPIO22, buzzer GPIO23, relay GPIO24, all active-high, no
+// button.
+func DefaultWiring() Wiring {
+	return Wiring{Green: "GPIO17", Yellow: "GPIO27", Red: "GPIO22", Buzzer: "GPIO23", Relay: "GPIO24", Debounce: 50 * time.Millisecond}
+}
+
+// Open builds the Signal of a driver: "periph" (real pins as wired,
+// initialising periph.io's host drivers), "terminal" (lines on w) or
+// "none". With a button wired (periph only), a debounced press pulses the
+// relay.
+func Open(driver string, wr Wiring, w io.Writer, log *slog.Logger) (*Signal, error) {
+	switch driver {
 	case "periph":
 		if _, err := host.Init(); err != nil {
 			return nil, fmt.Errorf("gpio: initialise periph.io host drivers: %w", err)
 		}
-		return OpenPins(cfg, func(name string) pgpio.PinIO { return gpioreg.ByName(name) }, Options{Logger: log})
+		return OpenPins(wr, func(name string) pgpio.PinIO { return gpioreg.ByName(name) }, Options{Logger: log})
 	case "terminal":
 		return New(NewTerminal(w, ColorEnabled(w, nil)), Options{Logger: log}), nil
 	case "none", "":
 		return New(None{}, Options{Logger: log}), nil
 	}
-	return nil, fmt.Errorf("gpio.driver: %q is not periph, terminal or none", cfg.Driver)
+	return nil, fmt.Errorf("gpio.driver: %q is not periph, terminal or none", driver)
 }
 
-// OpenPins claims the configured pins through byName (gpioreg.ByName on a
-// gate; a map of gpiotest pins in tests) and starts a Signal on them,
-// watching the button when one is configured.
-func OpenPins(cfg config.GPIO, byName func(string) pgpio.PinIO, opts Options) (*Signal, error) {
-	pins, err := ConfigPins(cfg, byName)
+// OpenPins claims the wired pins through byName (gpioreg.ByName on a gate; a
+// map of gpiotest pins in tests) and starts a Signal on them, watching the
+// button when one is wired.
+func OpenPins(wr Wiring, byName func(string) pgpio.PinIO, opts Options) (*Signal, error) {
+	pins, err := wr.Pins(byName)
 	if err != nil {
 		return nil, err
 	}
@@ -45,13 +64,13 @@ func OpenPins(cfg config.GPIO, byName func(string) pgpio.PinIO, opts Options) (*
 		return nil, err
 	}
 	s := New(ps, opts)
-	if cfg.Button != "" {
-		in := byName(cfg.Button)
+	if wr.Button != "" {
+		in := byName(wr.Button)
 		if in == nil {
 			s.Close()
-			return nil, fmt.Errorf("gpio.button: pin %s not found", cfg.Button)
+			return nil, fmt.Errorf("gpio.button: pin %s not found", wr.Button)
 		}
-		b := Button{Name: cfg.Button, IO: in, ActiveLow: cfg.ButtonActiveLow, Debounce: cfg.Debounce.D()}
+		b := Button{Name: wr.Button, IO: in, ActiveLow: wr.ButtonActiveLow, Debounce: wr.Debounce}
 		if err := s.WatchButton(b, func(pressed bool) {
 			if pressed {
 				s.Open()
@@ -64,11 +83,11 @@ func OpenPins(cfg config.GPIO, byName func(string) pgpio.PinIO, opts Options) (*
 	return s, nil
 }
 
-// ConfigPins looks up the configured output pins by name. A pin that does
-// not exist is an error naming its key and pin.
-func ConfigPins(cfg config.GPIO, byName func(string) pgpio.PinIO) ([]Pin, error) {
-	names := [NumOutputs]string{cfg.Green, cfg.Yellow, cfg.Red, cfg.Buzzer, cfg.Relay}
-	for _, n := range cfg.ActiveLow {
+// Pins looks up the wired output pins by name. A pin that does not exist is
+// an error naming its output and pin.
+func (wr Wiring) Pins(byName func(string) pgpio.PinIO) ([]Pin, error) {
+	names := [NumOutputs]string{wr.Green, wr.Yellow, wr.Red, wr.Buzzer, wr.Relay}
+	for _, n := range wr.ActiveLow {
 		if _, err := ParseOutput(n); err != nil {
 			return nil, fmt.Errorf("gpio.active_low: %w", err)
 		}
@@ -83,7 +102,7 @@ func ConfigPins(cfg config.GPIO, byName func(string) pgpio.PinIO) ([]Pin, error)
 		if pin == nil {
 			return nil, fmt.Errorf("gpio.%s: pin %s not found (pins are BCM names such as GPIO17)", o, name)
 		}
-		pins = append(pins, Pin{Output: o, Name: name, IO: pin, ActiveLow: slices.Contains(cfg.ActiveLow, o.String())})
+		pins = append(pins, Pin{Output: o, Name: name, IO: pin, ActiveLow: slices.Contains(wr.ActiveLow, o.String())})
 	}
 	return pins, nil
 }

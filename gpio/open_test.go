@@ -11,7 +11,6 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"checkpoint"
-	"checkpoint/config"
 	"checkpoint/gpio"
 	"checkpoint/gpio/pintest"
 )
@@ -33,7 +32,7 @@ func TestOpenPinsFromConfigThroughGpioreg(t *testing.T) {
 			gpioreg.Unregister(n)
 		}
 	})
-	cfg := config.Default().GPIO
+	cfg := gpio.DefaultWiring()
 	cfg.Green, cfg.Yellow, cfg.Red, cfg.Buzzer, cfg.Relay = names[0], names[1], names[2], names[3], names[4]
 	cfg.ActiveLow = []string{"relay"}
 	clk := pintest.NewClock()
@@ -61,19 +60,19 @@ func TestOpenPinsFromConfigThroughGpioreg(t *testing.T) {
 	}
 }
 
-func TestConfigPinsErrors(t *testing.T) {
+func TestWiringErrors(t *testing.T) {
 	pins := map[string]pgpio.PinIO{"GPIO17": &gpiotest.Pin{N: "GPIO17"}}
 	byName := func(n string) pgpio.PinIO { return pins[n] }
-	cfg := config.GPIO{Driver: "periph", Green: "GPIO17", Relay: "GPIO99"}
+	cfg := gpio.Wiring{Green: "GPIO17", Relay: "GPIO99"}
 	_, err := gpio.OpenPins(cfg, byName, gpio.Options{})
 	if err == nil || err.Error() != "gpio.relay: pin GPIO99 not found (pins are BCM names such as GPIO17)" {
 		t.Fatalf("missing relay pin: %v", err)
 	}
-	cfg = config.GPIO{Driver: "periph", Green: "GPIO17", Button: "GPIO5"}
+	cfg = gpio.Wiring{Green: "GPIO17", Button: "GPIO5"}
 	if _, err := gpio.OpenPins(cfg, byName, gpio.Options{}); err == nil || !strings.Contains(err.Error(), "gpio.button: pin GPIO5 not found") {
 		t.Fatalf("missing button pin: %v", err)
 	}
-	cfg = config.GPIO{Driver: "periph", Green: "GPIO17", ActiveLow: []string{"door"}}
+	cfg = gpio.Wiring{Green: "GPIO17", ActiveLow: []string{"door"}}
 	if _, err := gpio.OpenPins(cfg, byName, gpio.Options{}); err == nil || !strings.Contains(err.Error(), `gpio.active_low: unknown output "door"`) {
 		t.Fatalf("bad active_low: %v", err)
 	}
@@ -82,7 +81,7 @@ func TestConfigPinsErrors(t *testing.T) {
 func TestOpenDrivers(t *testing.T) {
 	var buf bytes.Buffer
 	for _, d := range []string{"terminal", "none"} {
-		sig, err := gpio.Open(config.GPIO{Driver: d}, &buf, nil)
+		sig, err := gpio.Open(d, gpio.Wiring{}, &buf, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", d, err)
 		}
@@ -93,7 +92,7 @@ func TestOpenDrivers(t *testing.T) {
 	if got := buf.String(); got != "! YELLOW  yellow 1.5s, beep 100ms, beep 100ms\n" {
 		t.Fatalf("terminal wrote %q", got)
 	}
-	if _, err := gpio.Open(config.GPIO{Driver: "lpt"}, &buf, nil); err == nil || !strings.Contains(err.Error(), `"lpt"`) {
+	if _, err := gpio.Open("lpt", gpio.Wiring{}, &buf, nil); err == nil || !strings.Contains(err.Error(), `"lpt"`) {
 		t.Fatalf("unknown driver: %v", err)
 	}
 }

@@ -5,13 +5,12 @@ import (
 	"time"
 
 	"checkpoint"
-	"checkpoint/config"
 )
 
 // BenchmarkFrame is what the server adds to every frame of the loop while
 // nobody watches the preview.
 func BenchmarkFrame(b *testing.B) {
-	s, err := New(Options{Config: config.Web{Preview: true}})
+	s, err := New(Options{Preview: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -119,7 +119,7 @@ func (s *Server) State() State {
 		Boot:    s.boot,
 		Gate:    s.opts.Gate,
 		HoldMS:  s.opts.Hold.Milliseconds(),
-		Preview: s.opts.Config.Preview,
+		Preview: s.opts.Preview,
 	}
 	s.mu.Lock()
 	last, idle, idleSet := s.last, s.idle, s.idleSet

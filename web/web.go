@@ -29,7 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"checkpoint"
-	"checkpoint/config"
+	"checkpoint/internal/netutil"
 )
 
 // DefaultListen is the address used when the config leaves web.listen empty.
@@ -59,11 +59,16 @@ const cookieName = "checkpoint_auth"
 //go:embed ui
 var uiFiles embed.FS
 
-// Options configure a Server. Every field but Config may be left zero.
+// Options configure a Server. Every field may be left zero.
 type Options struct {
-	// Config is the [web] section: Listen ("" means DefaultListen), Token
-	// (required beyond loopback) and Preview (off by default, for privacy).
-	Config config.Web
+	// Listen is the address, host:port ("" means DefaultListen).
+	Listen string
+	// Token is required of every request when set; it must be set when
+	// Listen is beyond loopback.
+	Token string
+	// Preview enables the camera stream for aiming (off by default, for
+	// privacy).
+	Preview bool
 	// Gate is the gate's name, shown small on the page.
 	Gate string
 
@@ -114,7 +119,7 @@ var _ checkpoint.Observer = (*Server)(nil)
 // New checks the options and returns a Server. It fails when the listen
 // address is not host:port, or is beyond loopback and no token is set.
 func New(opts Options) (*Server, error) {
-	listen := opts.Config.Listen
+	listen := opts.Listen
 	if listen == "" {
 		listen = DefaultListen
 	}
@@ -122,7 +127,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: listen address %q is not host:port: %w", listen, err)
 	}
-	if opts.Config.Token == "" && !config.IsLoopback(host) {
+	if opts.Token == "" && !netutil.IsLoopback(host) {
 		return nil, fmt.Errorf("web: refusing to listen on %s without a token: set web.token, or listen on 127.0.0.1", listen)
 	}
 	if opts.Clock == nil {
@@ -150,13 +155,13 @@ func New(opts Options) (*Server, error) {
 		log:    opts.Logger,
 		subs:   make(map[chan struct{}]struct{}),
 	}
-	if opts.Config.Token != "" {
-		s.token = []byte(opts.Config.Token)
+	if opts.Token != "" {
+		s.token = []byte(opts.Token)
 		m := hmac.New(sha256.New, s.token)
 		m.Write([]byte("checkpoint web cookie"))
 		s.cookie = hex.EncodeToString(m.Sum(nil))
 	}
-	s.preview = newPreview(opts.Config.Preview, time.Duration(float64(time.Second)/opts.FPS), s.clock)
+	s.preview = newPreview(opts.Preview, time.Duration(float64(time.Second)/opts.FPS), s.clock)
 	s.reg, s.metrics = newMetrics(s)
 	for _, c := range opts.Extra {
 		if err := s.reg.Register(c); err != nil {
@@ -205,7 +210,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext: func(net.Listener) context.Context { return ctx },
 		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	s.log.Info("web: serving", "addr", ln.Addr().String(), "token", len(s.token) > 0, "preview", s.opts.Config.Preview)
+	s.log.Info("web: serving", "addr", ln.Addr().String(), "token", len(s.token) > 0, "preview", s.opts.Preview)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

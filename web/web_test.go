@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"checkpoint"
-	"checkpoint/config"
 )
 
 // rig is a server with fake parts, healthy at the start.
@@ -35,7 +34,8 @@ type rig struct {
 	logs  *bytes.Buffer
 }
 
-func newRig(t *testing.T, cfg config.Web, edit func(*Options)) *rig {
+// newRig starts a Server on fakes; base gives Listen, Token and Preview.
+func newRig(t *testing.T, base Options, edit func(*Options)) *rig {
 	t.Helper()
 	r := &rig{clock: newFakeClock(), scan: &fakeScanner{}, logs: &bytes.Buffer{}}
 	now := r.clock.Now()
@@ -43,7 +43,9 @@ func newRig(t *testing.T, cfg config.Web, edit func(*Options)) *rig {
 	r.cam = &fakeCamera{st: checkpoint.SourceStats{Frames: 50, Dropped: 7, Restarts: 2, LastFrame: now, Width: 1280, Height: 720}}
 	r.cache = &fakeCache{feed: now.Add(-2 * time.Hour), maxAge: 24 * time.Hour}
 	opts := Options{
-		Config:  cfg,
+		Listen:  base.Listen,
+		Token:   base.Token,
+		Preview: base.Preview,
 		Gate:    "gate-1",
 		Scanner: r.scan,
 		Camera:  r.cam,
@@ -100,7 +102,7 @@ func TestNewListenRules(t *testing.T) {
 		{"0.0.0.0:8080", "s3cret", true},
 		{"8080", "", false},
 	} {
-		_, err := New(Options{Config: config.Web{Listen: tc.listen, Token: tc.token}})
+		_, err := New(Options{Listen: tc.listen, Token: tc.token})
 		if (err == nil) != tc.ok {
 			t.Errorf("New(listen %q, token %q): err = %v, want ok %v", tc.listen, tc.token, err, tc.ok)
 		}
@@ -142,7 +144,7 @@ func TestServeRefusesListenerBeyondLoopbackWithoutToken(t *testing.T) {
 // every way of presenting it.
 func TestTokenRealServer(t *testing.T) {
 	const token = "s3cret token; with \"odd\" bytes"
-	r := newRig(t, config.Web{Listen: "127.0.0.1:0", Token: token}, nil)
+	r := newRig(t, Options{Listen: "127.0.0.1:0", Token: token}, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +228,7 @@ func urlQuery(s string) string {
 }
 
 func TestNoTokenOnLoopbackIsOpen(t *testing.T) {
-	r := newRig(t, config.Web{}, nil)
+	r := newRig(t, Options{}, nil)
 	for _, p := range []string{"/", "/app.js", "/app.css", "/state", "/healthz", "/metrics"} {
 		if w := get(t, r.s.Handler(), p); w.Code != 200 {
 			t.Errorf("GET %s = %d, want 200", p, w.Code)
@@ -261,7 +263,7 @@ func readEvent(t *testing.T, sc *bufio.Scanner) State {
 }
 
 func TestEventsDeliverVerdict(t *testing.T) {
-	r := newRig(t, config.Web{}, nil)
+	r := newRig(t, Options{}, nil)
 	srv := httptest.NewServer(r.s.Handler())
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(t.Context())
@@ -315,7 +317,7 @@ func TestEventsDeliverVerdict(t *testing.T) {
 }
 
 func TestStateIdle(t *testing.T) {
-	r := newRig(t, config.Web{}, nil)
+	r := newRig(t, Options{}, nil)
 	r.s.Idle(checkpoint.IdleStale)
 	w := get(t, r.s.Handler(), "/state")
 	var st State
@@ -353,7 +355,7 @@ func TestHealthz(t *testing.T) {
 		{"camera only", func(o *Options) { o.Scanner = nil }, 0, 200, "camera: last frame 0s ago"},
 		{"never synced", func(o *Options) { o.Cache = &fakeCache{maxAge: time.Hour} }, 0, 200, "cache: open, never synced\ncache: stale\n"},
 	} {
-		r := newRig(t, config.Web{}, tc.edit)
+		r := newRig(t, Options{}, tc.edit)
 		r.clock.Add(tc.after)
 		w := get(t, r.s.Handler(), "/healthz")
 		if w.Code != tc.code || !strings.Contains(w.Body.String(), tc.want) {
@@ -366,7 +368,7 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	r := newRig(t, config.Web{}, nil)
+	r := newRig(t, Options{}, nil)
 	r.scan.set(checkpoint.ScannerStats{Frames: 42, Symbols: 5, Repeats: 3, Faults: 1,
 		LastFrame: r.clock.Now().Add(-500 * time.Millisecond), Idle: checkpoint.IdleStale})
 	f := &checkpoint.Frame{Width: 4, Height: 4, Stride: 4, Y: make([]byte, 16)}
@@ -409,7 +411,7 @@ func TestMetrics(t *testing.T) {
 
 	// Absent parts give no series; a second server registers without
 	// conflict, and nothing lands in the default registry.
-	r2 := newRig(t, config.Web{}, func(o *Options) { o.Scanner, o.Camera, o.Cache, o.Sync = nil, nil, nil, nil })
+	r2 := newRig(t, Options{}, func(o *Options) { o.Scanner, o.Camera, o.Cache, o.Sync = nil, nil, nil, nil })
 	body2 := get(t, r2.s.Handler(), "/metrics").Body.String()
 	for _, absent := range []string{"checkpoint_frames_total", "checkpoint_camera_frames_total", "checkpoint_feed_version", "checkpoint_cache_stale"} {
 		if strings.Contains(body2, absent) {
@@ -417,7 +419,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	// Without a sync, the feed version comes from the cache.
-	r3 := newRig(t, config.Web{}, func(o *Options) { o.Sync = nil; o.Cache = &fakeCache{version: 9, maxAge: time.Hour} })
+	r3 := newRig(t, Options{}, func(o *Options) { o.Sync = nil; o.Cache = &fakeCache{version: 9, maxAge: time.Hour} })
 	if body := get(t, r3.s.Handler(), "/metrics").Body.String(); !hasLine(body, "checkpoint_feed_version 9") || strings.Contains(body, "checkpoint_sync_errors_total") {
 		t.Errorf("/metrics without sync: want the cache's feed version 9 and no sync series")
 	}
@@ -442,7 +444,7 @@ func hasLine(text, want string) bool {
 }
 
 func TestPageHasNoExternalAssets(t *testing.T) {
-	r := newRig(t, config.Web{}, nil)
+	r := newRig(t, Options{}, nil)
 	w := get(t, r.s.Handler(), "/")
 	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		t.Errorf("/ Content-Type = %q", ct)
@@ -473,7 +475,7 @@ func TestPageHasNoExternalAssets(t *testing.T) {
 }
 
 func TestPreviewOff(t *testing.T) {
-	r := newRig(t, config.Web{}, nil)
+	r := newRig(t, Options{}, nil)
 	for _, p := range []string{"/preview", "/preview.jpg"} {
 		w := get(t, r.s.Handler(), p)
 		if w.Code != 404 || !strings.Contains(w.Body.String(), "preview = true") {
@@ -493,7 +495,7 @@ func TestPreviewOff(t *testing.T) {
 }
 
 func TestPreviewCopiesOnlyWhenWatchedAndThrottled(t *testing.T) {
-	r := newRig(t, config.Web{Preview: true}, nil)
+	r := newRig(t, Options{Preview: true}, nil)
 	f := &checkpoint.Frame{Width: 1280, Height: 720, Stride: 1280, Y: make([]byte, 1280*720)}
 	for range 100 {
 		r.clock.Add(10 * time.Millisecond)
@@ -513,7 +515,7 @@ func TestPreviewCopiesOnlyWhenWatchedAndThrottled(t *testing.T) {
 }
 
 func TestPreviewStream(t *testing.T) {
-	r := newRig(t, config.Web{Preview: true}, nil)
+	r := newRig(t, Options{Preview: true}, nil)
 	srv := httptest.NewServer(r.s.Handler())
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(t.Context())
@@ -580,7 +582,7 @@ func TestPreviewStream(t *testing.T) {
 }
 
 func TestServeStopsWithOpenStreams(t *testing.T) {
-	r := newRig(t, config.Web{}, nil)
+	r := newRig(t, Options{}, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -7,61 +7,67 @@ import (
 	"time"
 
 	"checkpoint/cache"
-	"checkpoint/config"
 )
 
+const cacheUsage = "cache import --csv FILE [--config FILE | --db PATH]"
+
 // cmdCache manages the local status cache: `cache import --csv FILE`.
-func cmdCache(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || args[0] != "import" {
-		fmt.Fprintln(e.stderr, "usage: checkpoint cache import --csv FILE [--config FILE | --db PATH]")
-		return exitUsage
+func cmdCache(ctx context.Context, e *env, args []string) error {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		verbHelp(e.stdout, "cache", []string{cacheUsage})
+		return errHelp
+	case len(args) == 0 || args[0] != "import":
+		verbHelp(e.stderr, "cache", []string{cacheUsage})
+		if len(args) == 0 {
+			return exitStatus(exitUsage)
+		}
+		return usageErrorf("unknown verb %q", args[0])
 	}
-	fs := newFlags(e, "cache import")
+	fs := newFlags(e, "cache import", cacheUsage)
 	csvPath := fs.String("csv", "", "CSV file of qid,status,valid_until rows")
 	cfgPath := fs.String("config", "", "config file (its cache.path is the cache)")
 	dbPath := fs.String("db", "", "cache file (overrides the config)")
-	if code, ok := parseFlags(fs, args[1:]); !ok {
-		return code
+	if err := noArgs(e, fs, args[1:]); err != nil {
+		return err
 	}
-	if *csvPath == "" || fs.NArg() != 0 {
-		fmt.Fprintln(e.stderr, "checkpoint cache import: --csv FILE is required and no other arguments are taken")
-		return exitUsage
+	if *csvPath == "" {
+		return usageErrorf("--csv FILE is required")
 	}
-	path, maxAge, code := cachePath(e, *cfgPath, *dbPath)
-	if code != 0 {
-		return code
+	path, maxAge, err := cachePath(e, "cache import", *cfgPath, *dbPath)
+	if err != nil {
+		return err
 	}
 	f, err := os.Open(*csvPath)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint cache import: %v\n", err)
-		return exitFail
+		return err
 	}
 	defer f.Close()
 	db, err := cache.OpenOrRecover(ctx, path, cache.Options{MaxAge: maxAge})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint cache import: %v\n", err)
-		return exitFail
+		return err
 	}
 	defer db.Close()
 	n, err := db.ImportCSV(ctx, f)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint cache import: %s: %v\n", *csvPath, err)
-		return exitFail
+		return fmt.Errorf("%s: %w", *csvPath, err)
 	}
 	fmt.Fprintf(e.stdout, "imported %d rows into %s\n", n, path)
-	return exitOK
+	return nil
 }
 
 // cachePath picks the cache file from --db or the config, with the config's
-// max_age. A config error exits with config.ExitConfig.
-func cachePath(e *env, cfgPath, dbPath string) (string, time.Duration, int) {
-	cfg, err := loadConfig(cfgPath)
+// max_age.
+func cachePath(e *env, name, cfgPath, dbPath string) (string, time.Duration, error) {
+	if cfgPath == "" && dbPath != "" {
+		return dbPath, 0, nil // the cache's default max_age
+	}
+	cfg, err := loadConfig(e.stderr, name, cfgPath)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint: %v\n", err)
-		return "", 0, config.ExitConfig
+		return "", 0, err
 	}
 	if dbPath != "" {
-		return dbPath, cfg.Cache.MaxAge.D(), 0
+		return dbPath, cfg.Cache.MaxAge.D(), nil
 	}
-	return cfg.Cache.Path, cfg.Cache.MaxAge.D(), 0
+	return cfg.Cache.Path, cfg.Cache.MaxAge.D(), nil
 }

@@ -9,50 +9,51 @@ import (
 	"checkpoint/cache"
 )
 
+const eventsUsage = "events export --since TIME [--hourly] [--config FILE | --db PATH]"
+
 // cmdEvents exports the event log: `events export --since TIME [--hourly]`.
 // Output is JSON lines (see cache.ExportEvents).
-func cmdEvents(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || args[0] != "export" {
-		fmt.Fprintln(e.stderr, "usage: checkpoint events export --since TIME [--hourly] [--config FILE | --db PATH]")
-		return exitUsage
+func cmdEvents(ctx context.Context, e *env, args []string) error {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		verbHelp(e.stdout, "events", []string{eventsUsage})
+		return errHelp
+	case len(args) == 0 || args[0] != "export":
+		verbHelp(e.stderr, "events", []string{eventsUsage})
+		if len(args) == 0 {
+			return exitStatus(exitUsage)
+		}
+		return usageErrorf("unknown verb %q", args[0])
 	}
-	fs := newFlags(e, "events export")
+	fs := newFlags(e, "events export", eventsUsage)
 	since := fs.String("since", "", "first time to export: RFC 3339, YYYY-MM-DD (UTC) or a duration ago such as 24h")
 	hourly := fs.Bool("hourly", false, "export the hourly counts instead of the entries")
 	cfgPath := fs.String("config", "", "config file (its cache.path holds the log)")
 	dbPath := fs.String("db", "", "cache file (overrides the config)")
-	if code, ok := parseFlags(fs, args[1:]); !ok {
-		return code
+	if err := noArgs(e, fs, args[1:]); err != nil {
+		return err
 	}
-	if *since == "" || fs.NArg() != 0 {
-		fmt.Fprintln(e.stderr, "checkpoint events export: --since TIME is required and no other arguments are taken")
-		return exitUsage
+	if *since == "" {
+		return usageErrorf("--since TIME is required")
 	}
 	t, err := parseSince(*since, time.Now())
 	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint events export: --since: %v\n", err)
-		return exitUsage
+		return usageErrorf("--since: %w", err)
 	}
-	path, maxAge, code := cachePath(e, *cfgPath, *dbPath)
-	if code != 0 {
-		return code
+	path, maxAge, err := cachePath(e, "events export", *cfgPath, *dbPath)
+	if err != nil {
+		return err
 	}
 	db, err := cache.Open(ctx, path, cache.Options{MaxAge: maxAge, SkipCheck: true})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint events export: %v\n", err)
-		return exitFail
+		return err
 	}
 	defer db.Close()
 	w := bufio.NewWriter(e.stdout)
 	if _, err := db.ExportEvents(ctx, w, t, *hourly); err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint events export: %v\n", err)
-		return exitFail
+		return err
 	}
-	if err := w.Flush(); err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint events export: %v\n", err)
-		return exitFail
-	}
-	return exitOK
+	return w.Flush()
 }
 
 // parseSince reads RFC 3339, a date (UTC midnight) or a duration before now.

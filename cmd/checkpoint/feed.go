@@ -16,17 +16,36 @@ import (
 	"checkpoint/feed/publish"
 )
 
-const feedUsage = `usage:
-  checkpoint feed init DIR
-  checkpoint feed publish DIR --statuses FILE.csv [--revocations FILE] [--trust-list FILE] [--rules FILE] [--expires 24h]
-  checkpoint feed refresh DIR [--expires 24h]
-  checkpoint feed serve DIR [--listen 127.0.0.1:8000]`
+// feedVerbs are the synopsis lines of `checkpoint feed`.
+var feedVerbs = []string{
+	"feed init DIR [--root-expires 8760h]: create the authority's signing keys and an empty feed",
+	"feed publish DIR --statuses FILE.csv [--revocations FILE] [--trust-list FILE] [--rules FILE] [--expires 24h]: sign a new version",
+	"feed refresh DIR [--expires 24h]: re-sign the timestamp (daily, from cron)",
+	"feed serve DIR [--listen 127.0.0.1:8000]: serve DIR/repo over HTTP (tests and demos)",
+}
+
+// feedUsage is the synopsis of the verb named (feedVerbs without the text).
+func feedUsage(verb string) string {
+	for _, v := range feedVerbs {
+		if syn, _, _ := strings.Cut(v, ": "); strings.HasPrefix(syn, "feed "+verb+" ") {
+			return syn
+		}
+	}
+	return "feed " + verb
+}
 
 // cmdFeed builds the signed status feed (authority side).
-func cmdFeed(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, feedUsage)
-		return exitUsage
+func cmdFeed(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || isHelp(args[0]) {
+		w := e.stderr
+		if len(args) > 0 {
+			w = e.stdout
+		}
+		verbHelp(w, "feed", feedVerbs)
+		if len(args) == 0 {
+			return exitStatus(exitUsage)
+		}
+		return errHelp
 	}
 	switch args[0] {
 	case "init":
@@ -38,47 +57,46 @@ func cmdFeed(ctx context.Context, e *env, args []string) int {
 	case "serve":
 		return feedServe(ctx, e, args[1:])
 	}
-	fmt.Fprintf(e.stderr, "checkpoint feed: unknown verb %q\n%s\n", args[0], feedUsage)
-	return exitUsage
+	verbHelp(e.stderr, "feed", feedVerbs)
+	return usageErrorf("unknown verb %q", args[0])
 }
 
 // parseDir parses flags and the one DIR argument, which may come before or
 // after the flags.
-func parseDir(e *env, fs *flag.FlagSet, args []string) (string, int, bool) {
+func parseDir(e *env, fs *flag.FlagSet, args []string) (string, error) {
 	var dir string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		dir, args = args[0], args[1:]
 	}
-	if code, ok := parseFlags(fs, args); !ok {
-		return "", code, false
+	if err := parseFlags(e, fs, args); err != nil {
+		return "", err
 	}
 	if dir == "" && fs.NArg() == 1 {
 		dir = fs.Arg(0)
 	} else if fs.NArg() != 0 || dir == "" {
-		fmt.Fprintf(e.stderr, "%s: one DIR argument is required\n%s\n", fs.Name(), feedUsage)
-		return "", exitUsage, false
+		fs.Usage()
+		return "", usageErrorf("one DIR argument is required")
 	}
-	return dir, 0, true
+	return dir, nil
 }
 
-func feedInit(e *env, args []string) int {
-	fs := newFlags(e, "feed init")
+func feedInit(e *env, args []string) error {
+	fs := newFlags(e, "feed init", feedUsage("init"))
 	rootExp := fs.Duration("root-expires", publish.DefaultRootExpiry, "lifetime of the root metadata")
-	dir, code, ok := parseDir(e, fs, args)
-	if !ok {
-		return code
+	dir, err := parseDir(e, fs, args)
+	if err != nil {
+		return err
 	}
 	if err := publish.Init(dir, publish.InitOptions{RootExpiry: *rootExp}); err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint feed init: %v\n", err)
-		return exitFail
+		return err
 	}
 	fmt.Fprintf(e.stdout, "feed created in %s\n  serve:     %s\n  provision: %s (as feed.root on every gate)\n  keep safe: %s\n",
 		dir, filepath.Join(dir, "repo"), filepath.Join(dir, "repo", "root.json"), filepath.Join(dir, "keys"))
-	return exitOK
+	return nil
 }
 
-func feedPublish(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "feed publish")
+func feedPublish(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "feed publish", feedUsage("publish"))
 	statuses := fs.String("statuses", "", "CSV of qid,status,valid_until rows (required)")
 	revocations := fs.String("revocations", "", "CSV of hashtype,hash rows (default: keep the previous list)")
 	trust := fs.String("trust-list", "", "PEM bundle of DSC certificates (default: keep the previous list)")
@@ -86,13 +104,13 @@ func feedPublish(ctx context.Context, e *env, args []string) int {
 	expires := fs.Duration("expires", publish.DefaultTimestampExpiry, "timestamp lifetime: gates go stale this long after the last publish or refresh")
 	keep := fs.Int("keep-deltas", publish.DefaultKeepDeltas, "deltas kept for gates that are behind")
 	chunk := fs.Int("chunk", publish.DefaultChunkRecords, "status rows per chunk")
-	dir, code, ok := parseDir(e, fs, args)
-	if !ok {
-		return code
+	dir, err := parseDir(e, fs, args)
+	if err != nil {
+		return err
 	}
 	if *statuses == "" {
-		fmt.Fprintf(e.stderr, "checkpoint feed publish: --statuses FILE is required\n%s\n", feedUsage)
-		return exitUsage
+		fs.Usage()
+		return usageErrorf("--statuses FILE is required")
 	}
 	var in publish.Inputs
 	for _, f := range []struct {
@@ -104,8 +122,7 @@ func feedPublish(ctx context.Context, e *env, args []string) int {
 		}
 		fh, err := os.Open(f.path)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "checkpoint feed publish: %v\n", err)
-			return exitFail
+			return err
 		}
 		defer fh.Close()
 		*f.dst = fh
@@ -124,57 +141,52 @@ func feedPublish(ctx context.Context, e *env, args []string) int {
 		},
 	})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint feed publish: %v\n", err)
-		return exitFail
+		return err
 	}
 	changes := int64(-1)
 	if len(m.Deltas) > 0 {
 		changes = m.Deltas[len(m.Deltas)-1].Changes
 	}
 	fmt.Fprintf(e.stdout, "published version %d: %d statuses, %d changes, in %v\n", m.Version, m.Statuses, max(changes, 0), time.Since(start).Round(time.Millisecond))
-	return exitOK
+	return nil
 }
 
-func feedRefresh(e *env, args []string) int {
-	fs := newFlags(e, "feed refresh")
+func feedRefresh(e *env, args []string) error {
+	fs := newFlags(e, "feed refresh", feedUsage("refresh"))
 	expires := fs.Duration("expires", publish.DefaultTimestampExpiry, "timestamp lifetime")
-	dir, code, ok := parseDir(e, fs, args)
-	if !ok {
-		return code
+	dir, err := parseDir(e, fs, args)
+	if err != nil {
+		return err
 	}
 	if err := publish.Refresh(dir, publish.Options{TimestampExpiry: *expires}); err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint feed refresh: %v\n", err)
-		return exitFail
+		return err
 	}
 	fmt.Fprintln(e.stdout, "timestamp renewed")
-	return exitOK
+	return nil
 }
 
 // feedServe serves DIR/repo over HTTP: for tests and demos (any static
 // server or CDN does in production).
-func feedServe(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "feed serve")
+func feedServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "feed serve", feedUsage("serve"))
 	listen := fs.String("listen", "127.0.0.1:8000", "address to listen on")
-	dir, code, ok := parseDir(e, fs, args)
-	if !ok {
-		return code
+	dir, err := parseDir(e, fs, args)
+	if err != nil {
+		return err
 	}
 	repo := filepath.Join(dir, "repo")
 	if _, err := os.Stat(filepath.Join(repo, "root.json")); err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint feed serve: %s holds no feed: %v\n", dir, err)
-		return exitFail
+		return fmt.Errorf("%s holds no feed: %w", dir, err)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint feed serve: %v\n", err)
-		return exitFail
+		return fmt.Errorf("--listen: %s", listenProblem(*listen, err))
 	}
 	srv := &http.Server{Handler: http.FileServer(http.Dir(repo)), ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); srv.Close() }()
 	fmt.Fprintf(e.stdout, "serving %s on http://%s/\n", repo, ln.Addr())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintf(e.stderr, "checkpoint feed serve: %v\n", err)
-		return exitFail
+		return err
 	}
-	return exitOK
+	return nil
 }

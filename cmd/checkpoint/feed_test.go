@@ -54,7 +54,7 @@ func TestFeedPublishAndSyncCommands(t *testing.T) {
 		t.Errorf("refresh: %d %q", code, out)
 	}
 	srv.Close()
-	if code, _, errs := runCmd(t, syncArgs...); code != exitFail || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "feed sync failed") {
+	if code, _, errs := runCmd(t, syncArgs...); code != exitFail || strings.Count(errs, "level=") != 1 || !strings.Contains(errs, "feed sync failed") {
 		t.Errorf("sync with the server gone: %d %q", code, errs)
 	}
 	if code, _, _ := runCmd(t, "sync", "--once", "--db", db); code != exitUsage {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os/user"
 	"path/filepath"
@@ -11,25 +10,20 @@ import (
 
 	"checkpoint"
 	"checkpoint/config"
-	"checkpoint/gpio"
 	"checkpoint/provision"
 )
 
 // cmdFirstboot imports the gate config from the boot partition (run by
 // checkpoint-firstboot.service), or with --fault holds the fault pattern
 // while the gate cannot run (checkpoint-fault.service).
-func cmdFirstboot(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "firstboot")
+func cmdFirstboot(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "firstboot", "firstboot [--boot DIR] [--etc DIR] [--group NAME] [--fault]")
 	boot := fs.String("boot", "/boot/firmware", "where the boot partition is mounted")
 	etc := fs.String("etc", "/etc/checkpoint", "the config directory")
 	group := fs.String("group", "checkpoint", "group given read access to the imported config; empty: leave as created")
 	fault := fs.Bool("fault", false, "log why the gate cannot run and show the fault pattern until stopped")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(e.stderr, "checkpoint firstboot: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+	if err := noArgs(e, fs, args); err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	if *fault {
@@ -40,11 +34,11 @@ func cmdFirstboot(ctx context.Context, e *env, args []string) int {
 		g, err := user.LookupGroup(*group)
 		if err != nil {
 			log.Error("config not imported: group missing (did systemd-sysusers run?)", "group", *group, "err", err)
-			return exitFail
+			return exitStatus(exitFail)
 		}
 		if gid, err = strconv.Atoi(g.Gid); err != nil {
 			log.Error("config not imported: group has no numeric id", "group", *group, "gid", g.Gid)
-			return exitFail
+			return exitStatus(exitFail)
 		}
 	}
 	res, err := provision.Importer{Boot: *boot, Etc: *etc, GID: gid, Logger: log}.Import()
@@ -52,10 +46,10 @@ func cmdFirstboot(ctx context.Context, e *env, args []string) int {
 	switch {
 	case errors.As(err, &refused):
 		log.Error("config on the boot partition refused; the gate shows the fault pattern", "file", refused.File, "reason", err.Error())
-		return config.ExitConfig
+		return exitStatus(exitConfig)
 	case err != nil:
 		log.Error("config import failed", "err", err)
-		return exitFail
+		return exitStatus(exitFail)
 	case !res.Imported:
 		log.Info("no config on the boot partition to import", "dir", *boot)
 	case res.Stub:
@@ -63,12 +57,12 @@ func cmdFirstboot(ctx context.Context, e *env, args []string) int {
 	case len(res.Redacted) > 0:
 		log.Info("secrets removed from the boot partition's copy", "keys", res.Redacted)
 	}
-	return exitOK
+	return nil
 }
 
 // holdFault logs why the gate cannot run and shows the fault pattern until
 // ctx is done.
-func holdFault(ctx context.Context, e *env, log *slog.Logger, boot, etc string) int {
+func holdFault(ctx context.Context, e *env, log *slog.Logger, boot, etc string) error {
 	reason := provision.FaultReason(boot, etc)
 	if reason == "" {
 		reason = "the scanner daemon stopped; see journalctl -u checkpoint"
@@ -82,18 +76,18 @@ func holdFault(ctx context.Context, e *env, log *slog.Logger, boot, etc string) 
 	ind, closeInd, err := openIndicator(cfg, e, log)
 	if err != nil {
 		log.Error("fault pattern cannot be shown", "err", err)
-		return exitFail
+		return exitStatus(exitFail)
 	}
 	defer closeInd()
 	ind.Idle(checkpoint.IdleFault)
 	<-ctx.Done()
-	return exitOK
+	return nil
 }
 
 // openIndicator opens the gate's outputs as the config describes; the
 // returned function returns every output to its safe state.
 func openIndicator(cfg config.Config, e *env, log *slog.Logger) (checkpoint.Indicator, func(), error) {
-	sig, err := gpio.Open(cfg.GPIO, e.stdout, log)
+	sig, err := openGPIO(cfg.GPIO, e.stdout, log)
 	if err != nil {
 		return nil, nil, err
 	}

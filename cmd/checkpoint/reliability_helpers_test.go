@@ -339,7 +339,7 @@ func startDaemon(t *testing.T, cfgPath string, o daemonOptions) *daemonRun {
 		d.web, d.token = "http://"+cfg.Web.Listen, cfg.Web.Token
 	}
 	e := &env{stdin: strings.NewReader(""), stdout: d.out, stderr: d.errs, getenv: func(string) string { return "" }}
-	go func() { d.done <- daemon(ctx, e, cfg, o) }()
+	go func() { d.done <- report(e, "run", daemon(ctx, e, cfg, o)) }()
 	t.Cleanup(func() { d.stop() })
 	return d
 }

@@ -18,65 +18,60 @@ import (
 
 	"checkpoint"
 	"checkpoint/cache"
-	"checkpoint/camera"
 	"checkpoint/config"
-	"checkpoint/credential"
-	"checkpoint/decode"
 	"checkpoint/demo"
-	"checkpoint/feed"
-	"checkpoint/gpio"
-	"checkpoint/notify"
 	"checkpoint/policy"
-	"checkpoint/web"
 )
 
 // defaultConfigPath is where the daemon's config lives on a gate.
 const defaultConfigPath = "/etc/checkpoint/checkpoint.toml"
 
-func cmdRun(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "run")
+func cmdRun(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "run", "run [--config FILE]")
 	cfgPath := fs.String("config", defaultConfigPath, "config file")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageErrorf("unexpected argument %q: the config file is given with --config FILE", fs.Arg(0))
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint run: config error: %v\n", err)
-		return config.ExitConfig
+		return configError{fmt.Errorf("config error: %w", err)}
 	}
-	return daemon(ctx, e, cfg, daemonOptions{})
+	return daemon(ctx, e, cfg, daemonOptions{configPath: *cfgPath})
 }
 
-func cmdDemo(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "demo")
+func cmdDemo(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "demo", "demo [--loop] [--listen ADDR] [--fps N]")
 	loop := fs.Bool("loop", false, "replay the demo scene forever")
 	listen := fs.String("listen", "127.0.0.1:8080", "operator screen address (empty: off)")
 	dir := fs.String("dir", filepath.Join(os.TempDir(), "checkpoint-demo"), "where the demo frames and cache are made")
 	fps := fs.Float64("fps", demo.FPS, "replay rate")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn or error")
 	budget := fs.Duration("budget", config.Default().Decode.Budget.D(), "decode time budget per frame (0: none, every retry runs)")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := noArgs(e, fs, args); err != nil {
+		return err
 	}
-	cfg, err := demoConfig(ctx, e, *dir, *listen, *loop, *fps, *level)
-	if err == nil && *budget < 0 {
-		err = fmt.Errorf("--budget must not be negative")
+	if *budget < 0 {
+		return usageErrorf("--budget must not be negative")
 	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return usageErrorf("--log-level %q is not debug, info, warn or error", *level)
+	}
+	cfg, err := demoConfig(ctx, e, *dir, *listen, *loop, *fps, lvl)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint demo: %v\n", err)
-		return exitFail
+		return err
 	}
 	fmt.Fprintf(e.stdout, "checkpoint demo: %d frames at %g fps from %s\n", demo.FrameCount(demo.Scenes()), *fps, cfg.Camera.Path)
-	if *listen != "" {
-		fmt.Fprintf(e.stdout, "operator screen: http://%s/\n", *listen)
-	}
 	cfg.Decode.Budget = config.Duration(*budget)
 	return daemon(ctx, e, cfg, daemonOptions{demo: true})
 }
 
 // demoConfig makes the demo frames and cache under dir and returns the
 // daemon config that replays them.
-func demoConfig(ctx context.Context, e *env, dir, listen string, loop bool, fps float64, level string) (config.Config, error) {
+func demoConfig(ctx context.Context, e *env, dir, listen string, loop bool, fps float64, level slog.Level) (config.Config, error) {
 	frames := filepath.Join(dir, "frames-v1")
 	if _, err := demo.WriteFrames(frames); err != nil {
 		return config.Config{}, err
@@ -87,7 +82,7 @@ func demoConfig(ctx context.Context, e *env, dir, listen string, loop bool, fps 
 	}
 	cfg := config.Default()
 	cfg.Gate = "demo"
-	cfg.LogLevel = level
+	cfg.LogLevel = config.Level(level)
 	cfg.Camera.Source = "replay"
 	cfg.Camera.Path = frames
 	cfg.Camera.Loop = loop
@@ -101,7 +96,8 @@ func demoConfig(ctx context.Context, e *env, dir, listen string, loop bool, fps 
 
 // daemonOptions are what differs between `run` and `demo`.
 type daemonOptions struct {
-	demo bool // print each verdict with its latency and a summary at the end
+	configPath string // the file cfg came from, for the log; "" for the demo
+	demo       bool   // print each verdict with its latency and a summary at the end
 	// clock replaces the system clock as the wall clock (tests that make it
 	// jump); nil: the system clock. The cache's monotonic guard stays real.
 	clock checkpoint.Clock
@@ -110,10 +106,8 @@ type daemonOptions struct {
 }
 
 // newLogger returns the daemon's logger at the given level.
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // latencyPrinter prints each verdict with its frame-to-verdict latency and
@@ -160,144 +154,6 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	i := int(q*float64(len(sorted))+0.5) - 1
 	i = max(0, min(len(sorted)-1, i))
 	return sorted[i]
-}
-
-// daemon runs the scanner from cfg until ctx is done (or, for a replay
-// without loop, until the last frame).
-func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int {
-	log := newLogger(e.stderr, cfg.LogLevel)
-	notifier := notify.New(log)
-	ind, err := gpio.Open(cfg.GPIO, e.stdout, log)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint: outputs: %v\n", err)
-		return exitFail
-	}
-	defer ind.Close() // every output back to its safe state
-	wall := o.clock
-	if wall == nil {
-		wall = checkpoint.SystemClock{}
-	}
-	db, err := cache.OpenOrRecover(ctx, cfg.Cache.Path, cache.Options{MaxAge: cfg.Cache.MaxAge.D(), Logger: log, Clock: wall, MaxPages: o.maxPages})
-	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint: %v\n", err)
-		ind.Idle(checkpoint.IdleFault)
-		return exitFail
-	}
-	defer db.Close()
-	// Never earlier than the newest verified feed time, and still running
-	// while the wall clock lags behind it.
-	clock := &checkpoint.RunningFloorClock{Clock: wall, Floor: db.FeedTime}
-	rules, err := siteRules(ctx, cfg.Policy, db, log)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint: %v\n", err)
-		return config.ExitConfig
-	}
-	src, err := camera.Open(cfg.Camera, log)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint: camera: %v\n", err)
-		ind.Idle(checkpoint.IdleFault)
-		return exitFail
-	}
-	defer src.Close()
-
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	events := cache.NewEventLog(db, cache.EventLogOptions{Gate: cfg.Gate, Retention: cfg.Events.Retention.D(), Clock: clock, Logger: log})
-	wg.Add(1)
-	go func() { defer wg.Done(); events.Run(ctx) }()
-
-	// With several workers, frames are decoded in parallel ahead of the
-	// loop and handed on in order; with one, the loop decodes each itself.
-	var frames checkpoint.Source = src
-	var dec checkpoint.Decoder = decode.New(decode.Options{Workers: cfg.Decode.Workers, Budget: cfg.Decode.Budget.D()})
-	if cfg.Decode.Workers > 1 {
-		p := dec.(*decode.Decoder).Pipeline(ctx, src)
-		defer p.Close()
-		frames, dec = p, p
-	}
-
-	judge := &swapJudge{}
-	judge.cur.Store(&policy.Judge{Store: db, Rules: rules, Stale: db.Stale})
-	var syncStats func() web.SyncStats
-	if cfg.Feed.URL != "" {
-		fc, err := feed.ConfigFrom(cfg.Feed, cfg.Cache.Path, log)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "checkpoint: feed: %v\n", err)
-			return config.ExitConfig
-		}
-		fc.Clock = clock // what NewSyncer defaults to, on the daemon's wall clock
-		syncer, err := feed.NewSyncer(db, fc)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "checkpoint: feed: %v\n", err)
-			return config.ExitConfig
-		}
-		wg.Add(2)
-		go func() { defer wg.Done(); syncer.Run(ctx) }()
-		go func() { defer wg.Done(); judge.follow(ctx, db, cfg.Policy, log) }()
-		syncStats = func() web.SyncStats {
-			st := syncer.Stats()
-			return web.SyncStats{Version: st.Version, Errors: st.Failures, LastSuccess: st.LastSuccess}
-		}
-	}
-
-	s := &checkpoint.Scanner{
-		Source:       frames,
-		Decoder:      dec,
-		Parser:       &credential.Parser{Trust: db, Clock: clock},
-		Judge:        judge,
-		Indicator:    ind,
-		Clock:        clock,
-		Logger:       log,
-		Cooldown:     cfg.Policy.Cooldown.D(),
-		StallTimeout: cfg.Camera.StallTimeout.D(),
-		Stale:        db.Stale,
-		Fault:        db.Rebuilding,
-		Heartbeat:    notifier.Heartbeat,
-		FirstFrame:   func() { notifier.Ready() },
-		Observers:    []checkpoint.Observer{events},
-	}
-	if cfg.Web.Listen != "" {
-		srv, err := web.New(web.Options{Config: cfg.Web, Gate: cfg.Gate, Scanner: s, Camera: src, Cache: db,
-			Sync: syncStats, Clock: clock, Logger: log, Stall: cfg.Camera.StallTimeout.D()})
-		if err != nil {
-			fmt.Fprintf(e.stderr, "checkpoint: operator screen: %v\n", err)
-			return config.ExitConfig
-		}
-		s.Observers = append(s.Observers, srv)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.ListenAndServe(ctx); err != nil && ctx.Err() == nil {
-				// The gate keeps scanning without its screen.
-				log.Error("operator screen stopped", "err", err)
-			}
-		}()
-	}
-	var printer *latencyPrinter
-	if o.demo {
-		printer = &latencyPrinter{w: e.stdout}
-		s.Observers = append(s.Observers, printer)
-	}
-
-	err = s.Run(ctx)
-	notifier.Stopping()
-	if o.demo && ctx.Err() == nil {
-		// Let the last verdict's pattern finish before the outputs go safe.
-		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
-		ind.Wait(wctx)
-		wcancel()
-	}
-	if printer != nil {
-		printer.summary(s.Stats(), src.Stats())
-	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint: %v\n", err)
-		return exitFail
-	}
-	return exitOK
 }
 
 // buildDemoCache makes a fresh demo cache from the embedded statuses.

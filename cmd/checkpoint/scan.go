@@ -38,41 +38,34 @@ type scanCode struct {
 	Expired   *bool    `json:"expired,omitempty"`   // HC1: outside iat..exp at the verification time
 }
 
-func cmdScan(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "scan")
+const scanUsage = "scan [--json] [--text] [--at RFC3339] [--config FILE] [--trust-cert FILE] [--rules FILE] PATH..."
+
+func cmdScan(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "scan", scanUsage)
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
 	asText := fs.Bool("text", false, "read PATHs as payload text files ('-': standard input, one payload a line)")
 	at := fs.String("at", "", "judge at this time (RFC3339) instead of now")
 	cfgPath := fs.String("config", "", "config file: judge against its cache and rules")
 	trust := fs.String("trust-cert", "", "trusted HC1 signer certificates (DER or PEM), for offline use")
 	rules := fs.String("rules", "", "HC1 rule profile file (JSON), for offline use")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: checkpoint scan [--json] [--text] [--at RFC3339] [--config FILE] [--trust-cert FILE] [--rules FILE] PATH...")
-		fs.PrintDefaults()
-	}
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return exitUsage
+		return exitStatus(exitUsage)
 	}
 	clock := checkpoint.Clock(checkpoint.SystemClock{})
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "checkpoint scan: --at %q is not an RFC3339 time such as 2021-10-01T08:00:00+07:00\n", *at)
-			return exitUsage
+			return usageErrorf("--at %q is not an RFC3339 time such as 2021-10-01T08:00:00+07:00", *at)
 		}
 		clock = fixedClock(t)
 	}
 	j, closeFn, err := newScanJudge(ctx, *cfgPath, *trust, *rules, clock)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "checkpoint scan: %v\n", err)
-		if _, ok := err.(usageError); ok {
-			return exitUsage
-		}
-		return exitFail
+		return err
 	}
 	defer closeFn()
 
@@ -106,7 +99,7 @@ func cmdScan(ctx context.Context, e *env, args []string) int {
 			}
 			for _, f := range files {
 				if ctx.Err() != nil {
-					return exitFail
+					return exitStatus(exitFail)
 				}
 				r := scanImage(ctx, dec, j, f)
 				if r.Error != "" {
@@ -117,13 +110,10 @@ func cmdScan(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	if failed {
-		return exitFail
+		return exitStatus(exitFail) // each failed input has its line
 	}
-	return exitOK
+	return nil
 }
-
-// usageError is a bad command line, as opposed to a file that cannot be read.
-type usageError struct{ error }
 
 // scanJudge parses and judges payloads for scan.
 type scanJudge struct {

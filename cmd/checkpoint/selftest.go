@@ -23,20 +23,15 @@ const selftestBudget = 10 * time.Second
 // cmdSelftest checks a gate's hardware for a technician: each output in
 // turn, the camera (frame rate, size, brightness, focus), and the cache's
 // freshness. Exit 0 when nothing failed, 1 otherwise, 78 on a config error.
-func cmdSelftest(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "selftest")
+func cmdSelftest(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "selftest", "selftest [--config FILE]")
 	path := fs.String("config", "", "config `FILE` (default: built-in defaults)")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := noArgs(e, fs, args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "checkpoint selftest: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
-	}
-	cfg, err := loadConfig(*path)
+	cfg, err := loadConfig(e.stdout, "selftest", *path)
 	if err != nil {
-		fmt.Fprintln(e.stderr, "checkpoint selftest:", err)
-		return config.ExitConfig
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	st := &selftest{
@@ -46,12 +41,13 @@ func cmdSelftest(ctx context.Context, e *env, args []string) int {
 		firstFrame: 5 * time.Second,
 		capture:    3 * time.Second,
 		pulse:      400 * time.Millisecond,
-		openGPIO: func() (*gpio.Signal, error) {
-			return gpio.Open(cfg.GPIO, e.stdout, log)
-		},
-		openCamera: func() (checkpoint.Source, error) { return camera.Open(cfg.Camera, log) },
+		openGPIO:   func() (*gpio.Signal, error) { return openGPIO(cfg.GPIO, e.stdout, log) },
+		openCamera: func() (checkpoint.Source, error) { return openCamera(cfg.Camera, log) },
 	}
-	return st.run(ctx)
+	if code := st.run(ctx); code != exitOK {
+		return exitStatus(code)
+	}
+	return nil
 }
 
 // selftest is one run of the checks; tests fill in their own openers.

@@ -108,7 +108,7 @@ driver = "none"
 	}
 	for _, want := range []string{
 		"SKIP  output green   gpio.driver is none\n",
-		"FAIL  camera         camera: list images " + filepath.Join(dir, "no-frames"),
+		"FAIL  camera         camera.path: stat " + filepath.Join(dir, "no-frames"),
 		"FAIL  cache          no cache file: ",
 		"selftest: FAIL (2 of 7 items failed)\n",
 	} {
@@ -153,7 +153,7 @@ func TestSelftestCyclesEachPinInTurn(t *testing.T) {
 	st := &selftest{
 		out: &out, cfg: cfg, firstFrame: 5 * time.Second, capture: 100 * time.Millisecond, pulse: 10 * time.Millisecond,
 		openGPIO: func() (*gpio.Signal, error) {
-			return gpio.OpenPins(cfg.GPIO, func(n string) pgpio.PinIO {
+			return gpio.OpenPins(gpioWiring(cfg.GPIO), func(n string) pgpio.PinIO {
 				if p, ok := byName[n].IO.(pgpio.PinIO); ok {
 					return p
 				}

@@ -2,35 +2,102 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
 	"checkpoint"
 	"checkpoint/cache"
+	"checkpoint/camera"
 	"checkpoint/config"
 	"checkpoint/credential"
+	"checkpoint/feed"
+	"checkpoint/gpio"
 	"checkpoint/policy"
 	"checkpoint/web"
 )
 
 // policyRules builds the verdict rules from the config's [policy] table.
-// The colours were validated when the config was loaded.
 func policyRules(p config.Policy) policy.Rules {
 	r := policy.DefaultRules()
-	r.Unknown = mustColor(p.Unknown)
-	r.CCCD = mustColor(p.CCCD)
-	r.Stale = mustColor(p.Stale)
+	r.Unknown = p.Unknown.C()
+	r.CCCD = p.CCCD.C()
+	r.Stale = p.Stale.C()
 	r.ShowFullName = p.ShowFullName
 	return r
 }
 
-func mustColor(s string) checkpoint.Color {
-	c, err := checkpoint.ParseColor(s)
-	if err != nil {
-		panic(fmt.Sprintf("config validation let through %v", err))
+// gpioWiring is the [gpio] table as the gpio package takes it.
+func gpioWiring(g config.GPIO) gpio.Wiring {
+	return gpio.Wiring{
+		Green: g.Green, Yellow: g.Yellow, Red: g.Red, Buzzer: g.Buzzer, Relay: g.Relay,
+		ActiveLow: g.ActiveLow, Button: g.Button, ButtonActiveLow: g.ButtonActiveLow, Debounce: g.Debounce.D(),
 	}
-	return c
+}
+
+// openGPIO opens the outputs the [gpio] table describes.
+func openGPIO(g config.GPIO, w io.Writer, log *slog.Logger) (*gpio.Signal, error) {
+	return gpio.Open(g.Driver, gpioWiring(g), w, log)
+}
+
+// openCamera opens the source the [camera] table selects: "replay"
+// (camera.path at camera.fps, camera.loop), "rpicam" or "gocv". A replay
+// path that does not exist is a config error.
+func openCamera(c config.Camera, log *slog.Logger) (checkpoint.Source, error) {
+	switch c.Source {
+	case "replay":
+		if _, err := os.Stat(c.Path); err != nil {
+			return nil, configError{fmt.Errorf("camera.path: %w", err)}
+		}
+		r, err := camera.NewReplay([]string{c.Path}, camera.ReplayOptions{FPS: c.FPS, Loop: c.Loop})
+		if err != nil {
+			return nil, fmt.Errorf("camera: %w", err)
+		}
+		return r, nil
+	case "rpicam":
+		args, err := camera.RPiCamArgs(camera.RPiCamSettings{
+			Width: c.Width, Height: c.Height, FPS: c.FPS,
+			Exposure: c.Exposure, Shutter: c.Shutter.D(), Gain: c.Gain,
+			Focus: c.Focus, LensPosition: c.LensPosition, Extra: c.Args,
+		})
+		if err != nil {
+			return nil, configError{err}
+		}
+		return camera.NewRPiCam(camera.RPiCamOptions{
+			Command: c.Command, Args: args, Width: c.Width, Height: c.Height,
+			StallTimeout: 2 * c.StallTimeout.D(), Logger: log,
+		})
+	case "gocv":
+		return camera.OpenGoCV(camera.GoCVOptions{
+			Device: c.Device, Pipeline: c.Pipeline,
+			Width: c.Width, Height: c.Height, FPS: c.FPS, FourCC: c.FourCC, Logger: log,
+		})
+	}
+	return nil, configError{fmt.Errorf("camera.source: %q is not replay, rpicam or gocv", c.Source)}
+}
+
+// feedOptions builds the Syncer's options from the [feed] table: the root
+// metadata is read from feed.root, and the state lives beside the cache
+// (cachePath + ".feed"). Clock is left to NewSyncer's default (the system
+// clock floored at the cache's feed time).
+func feedOptions(c config.Feed, cachePath string, log *slog.Logger) (feed.Options, error) {
+	if c.URL == "" {
+		return feed.Options{}, configError{errors.New("feed.url is not set")}
+	}
+	root, err := os.ReadFile(c.Root)
+	if err != nil {
+		return feed.Options{}, configError{fmt.Errorf("feed.root: read the feed's root metadata: %w", err)}
+	}
+	return feed.Options{
+		URL:      c.URL,
+		Root:     root,
+		Dir:      cachePath + ".feed",
+		Timeout:  c.Timeout.D(),
+		Interval: c.Interval.D(),
+		Logger:   log,
+	}, nil
 }
 
 // newScanJudge builds the parser and judge for `scan`: from a config's cache
@@ -45,6 +112,7 @@ func newScanJudge(ctx context.Context, cfgPath, trustPath, rulesPath string, clo
 	if cfgPath != "" {
 		cfg, err := config.Load(cfgPath)
 		if err != nil {
+			// scan's contract: a bad command line, its --config included, is 2.
 			return nil, nil, usageError{fmt.Errorf("config error: %w", err)}
 		}
 		db, err := cache.Open(ctx, cfg.Cache.Path, cache.Options{MaxAge: cfg.Cache.MaxAge.D(), SkipCheck: true,

@@ -451,86 +451,21 @@ func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, 
 	for i, p := range recs {
 		full[i] = cache.Record{Hash: p.hash, Color: p.color, ValidUntil: p.until}
 	}
-	delta := diff(prev, full)
-
-	tdir := filepath.Join(r.dir, "repo", "targets")
-	vdir := fmt.Sprintf("v%d", version)
-	if err := os.MkdirAll(filepath.Join(tdir, vdir), 0o755); err != nil {
+	b, err := r.newBuild(ctx, version, opts)
+	if err != nil {
 		return nil, err
 	}
-	files := map[string]*metadata.TargetFiles{}
-	put := func(name string, b []byte) error {
-		tf, err := metadata.TargetFile().FromBytes(name, b, "sha256")
-		if err != nil {
-			return err
-		}
-		h := hex.EncodeToString(tf.Hashes["sha256"])
-		dirName, base := path.Split(name)
-		if err := writeFile(filepath.Join(tdir, filepath.FromSlash(dirName), h+"."+base), b, 0o644); err != nil {
-			return fmt.Errorf("write target %s: %w", name, err)
-		}
-		files[name] = tf
-		return nil
-	}
 	m := &format.Manifest{Format: 1, Version: version, Published: now, HashKey: hex.EncodeToString(r.hashKey), Statuses: int64(len(full))}
-	chunks := func(kind byte, name string, recs []cache.Record) ([]string, error) {
-		var names []string
-		var buf bytes.Buffer
-		for i := 0; i == 0 || i < len(recs); i += opts.ChunkRecords {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			buf.Reset()
-			if err := format.EncodeChunk(&buf, kind, recs[i:min(i+opts.ChunkRecords, len(recs))], gzip.BestSpeed); err != nil {
-				return nil, err
-			}
-			n := fmt.Sprintf("%s/%s-%d.bin.gz", vdir, name, len(names))
-			if err := put(n, buf.Bytes()); err != nil {
-				return nil, err
-			}
-			names = append(names, n)
-			opts.Progress("write "+name, int64(min(i+opts.ChunkRecords, len(recs))))
-		}
-		return names, nil
-	}
-	var err error
-	if m.Snapshot, err = chunks(format.KindSnapshot, "snapshot", full); err != nil {
+	if m.Snapshot, err = b.chunks(format.KindSnapshot, "snapshot", full); err != nil {
 		return nil, err
 	}
 	if r.manifest != nil {
-		d := format.Delta{From: version - 1, To: version, Changes: int64(len(delta))}
-		if d.Chunks, err = chunks(format.KindDelta, "delta", delta); err != nil {
+		if m.Deltas, err = b.deltas(version, diff(prev, full)); err != nil {
 			return nil, err
 		}
-		keep := r.manifest.Deltas
-		if len(keep) >= opts.KeepDeltas {
-			keep = keep[len(keep)-opts.KeepDeltas+1:]
-		}
-		m.Deltas = append(slices.Clone(keep), d)
-		for _, od := range m.Deltas[:len(m.Deltas)-1] {
-			for _, c := range od.Chunks {
-				tf, ok := r.targets.Signed.Targets[c]
-				if !ok {
-					return nil, fmt.Errorf("previous targets lack %s", c)
-				}
-				files[c] = tf
-			}
-		}
 	}
-	for name, dst := range map[string]*string{"revocations.bin.gz": &m.Revocations, "trustlist.pem": &m.TrustList, "rules.json": &m.Rules} {
-		if b, ok := side[name]; ok {
-			if err := put(name, b); err != nil {
-				return nil, err
-			}
-			*dst = name
-			continue
-		}
-		if r.manifest != nil {
-			if tf, ok := r.targets.Signed.Targets[name]; ok {
-				files[name] = tf
-				*dst = name
-			}
-		}
+	if err := b.sideFiles(m, side); err != nil {
+		return nil, err
 	}
 	if err := m.Check(); err != nil {
 		return nil, fmt.Errorf("built a bad manifest: %w", err)
@@ -539,25 +474,144 @@ func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, 
 	if err != nil {
 		return nil, err
 	}
-	if err := put("manifest.json", mb); err != nil {
+	if err := b.put("manifest.json", mb); err != nil {
 		return nil, err
 	}
-	if err := r.sign(files, now, opts); err != nil {
+	if err := r.sign(b.files, now, opts); err != nil {
 		return nil, err
 	}
 	// The device-visible switch happened with timestamp.json; now the state.
-	var sb bytes.Buffer
-	if err := format.EncodeChunk(&sb, format.KindSnapshot, full, gzip.BestSpeed); err != nil {
+	if err := r.saveState(full, mb); err != nil {
 		return nil, err
-	}
-	if err := writeFile(statePath(r.dir), sb.Bytes(), 0o600); err != nil {
-		return nil, fmt.Errorf("write state: %w", err)
-	}
-	if err := writeFile(filepath.Join(r.dir, "state", "manifest.json"), mb, 0o600); err != nil {
-		return nil, fmt.Errorf("write state: %w", err)
 	}
 	r.prune(m)
 	return m, nil
+}
+
+// build is one version being published: the targets written so far, and
+// those carried over from the previous version.
+type build struct {
+	ctx   context.Context
+	r     *repo
+	opts  Options
+	tdir  string // repo/targets
+	vdir  string // this version's folder under it, "vN"
+	files map[string]*metadata.TargetFiles
+}
+
+func (r *repo) newBuild(ctx context.Context, version int64, opts Options) (*build, error) {
+	b := &build{ctx: ctx, r: r, opts: opts, tdir: filepath.Join(r.dir, "repo", "targets"),
+		vdir: fmt.Sprintf("v%d", version), files: map[string]*metadata.TargetFiles{}}
+	if err := os.MkdirAll(filepath.Join(b.tdir, b.vdir), 0o755); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// put writes a target under its hash (consistent snapshots) and lists it.
+func (b *build) put(name string, data []byte) error {
+	tf, err := metadata.TargetFile().FromBytes(name, data, "sha256")
+	if err != nil {
+		return err
+	}
+	h := hex.EncodeToString(tf.Hashes["sha256"])
+	dirName, base := path.Split(name)
+	if err := writeFile(filepath.Join(b.tdir, filepath.FromSlash(dirName), h+"."+base), data, 0o644); err != nil {
+		return fmt.Errorf("write target %s: %w", name, err)
+	}
+	b.files[name] = tf
+	return nil
+}
+
+// carry lists a target of the previous version again, unchanged; it
+// reports whether there was one.
+func (b *build) carry(name string) bool {
+	if b.r.manifest == nil {
+		return false
+	}
+	tf, ok := b.r.targets.Signed.Targets[name]
+	if ok {
+		b.files[name] = tf
+	}
+	return ok
+}
+
+// chunks writes recs as chunks of at most opts.ChunkRecords rows and
+// returns their target names.
+func (b *build) chunks(kind byte, name string, recs []cache.Record) ([]string, error) {
+	var names []string
+	var buf bytes.Buffer
+	step := b.opts.ChunkRecords
+	for i := 0; i == 0 || i < len(recs); i += step {
+		if err := b.ctx.Err(); err != nil {
+			return nil, err
+		}
+		buf.Reset()
+		if err := format.EncodeChunk(&buf, kind, recs[i:min(i+step, len(recs))], gzip.BestSpeed); err != nil {
+			return nil, err
+		}
+		n := fmt.Sprintf("%s/%s-%d.bin.gz", b.vdir, name, len(names))
+		if err := b.put(n, buf.Bytes()); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+		b.opts.Progress("write "+name, int64(min(i+step, len(recs))))
+	}
+	return names, nil
+}
+
+// deltas writes the delta to version and returns the deltas the manifest
+// keeps: the newest opts.KeepDeltas, the older ones carried over.
+func (b *build) deltas(version int64, delta []cache.Record) ([]format.Delta, error) {
+	d := format.Delta{From: version - 1, To: version, Changes: int64(len(delta))}
+	var err error
+	if d.Chunks, err = b.chunks(format.KindDelta, "delta", delta); err != nil {
+		return nil, err
+	}
+	keep := b.r.manifest.Deltas
+	if len(keep) >= b.opts.KeepDeltas {
+		keep = keep[len(keep)-b.opts.KeepDeltas+1:]
+	}
+	for _, od := range keep {
+		for _, c := range od.Chunks {
+			if !b.carry(c) {
+				return nil, fmt.Errorf("previous targets lack %s", c)
+			}
+		}
+	}
+	return append(slices.Clone(keep), d), nil
+}
+
+// sideFiles writes the side files given, carries over the previous
+// version's others, and names them in m.
+func (b *build) sideFiles(m *format.Manifest, side map[string][]byte) error {
+	for name, dst := range map[string]*string{"revocations.bin.gz": &m.Revocations, "trustlist.pem": &m.TrustList, "rules.json": &m.Rules} {
+		if data, ok := side[name]; ok {
+			if err := b.put(name, data); err != nil {
+				return err
+			}
+			*dst = name
+		} else if b.carry(name) {
+			*dst = name
+		}
+	}
+	return nil
+}
+
+// saveState keeps the published status set and manifest for the next
+// publish's delta.
+func (r *repo) saveState(full []cache.Record, manifest []byte) error {
+	var sb bytes.Buffer
+	if err := format.EncodeChunk(&sb, format.KindSnapshot, full, gzip.BestSpeed); err != nil {
+		return err
+	}
+	if err := writeFile(statePath(r.dir), sb.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := writeFile(filepath.Join(r.dir, "state", "manifest.json"), manifest, 0o600); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
 }
 
 // sign writes new targets, snapshot and timestamp metadata for files.
