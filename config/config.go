@@ -469,7 +469,9 @@ func (l *Level) UnmarshalText(b []byte) error {
 }
 
 // MarshalText writes the level's name in lower case.
-func (l Level) MarshalText() ([]byte, error) { return []byte(strings.ToLower(slog.Level(l).String())), nil }
+func (l Level) MarshalText() ([]byte, error) {
+	return []byte(strings.ToLower(slog.Level(l).String())), nil
+}
 
 // Duration is a time.Duration written as a string such as "3s" or "24h".
 type Duration time.Duration
