@@ -159,3 +159,34 @@ func (d *DB) reloadFilter() {
 		}
 	}()
 }
+
+// commitTracked commits u's transaction and keeps the delta filter true to
+// it: a snapshot (u.base, baseRows in the base table) starts an empty
+// filter, an update that wrote delta rows bumps the generation the filter
+// is proven current by, and a filter that was reloaded meanwhile, is behind
+// another process's commit or is full is rebuilt (lookups read both tables
+// until then).
+func (d *DB) commitTracked(u *Update, baseRows int64) error {
+	var gen int64
+	if u.base || u.dn > 0 {
+		var err error
+		if gen, err = bumpDeltaGen(u.ctx, u.tx); err != nil {
+			return err
+		}
+	}
+	d.filterMu.Lock()
+	defer d.filterMu.Unlock()
+	if err := u.tx.Commit(); err != nil {
+		return fmt.Errorf("commit cache update: %w", classify(err))
+	}
+	switch f := d.filter.Load(); {
+	case u.base:
+		d.filter.Store(newDeltaFilter(filterCapacity(0, baseRows), gen))
+	case u.dn == 0:
+	case f == u.f && f.gen.Load() == gen-1 && f.keys.Load() <= f.limit:
+		f.gen.Store(gen) // it holds this update's keys and every earlier one
+	default:
+		d.reloadFilter()
+	}
+	return nil
+}

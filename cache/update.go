@@ -342,10 +342,8 @@ func (u *Update) commit() error {
 		return err
 	}
 	d := u.d
-	old := d.state.Load()
-	st := *old
-	now := d.opts.Clock.Now()
-	st.Updated = now.UTC()
+	st := *d.state.Load()
+	st.Updated = d.opts.Clock.Now().UTC()
 	st.mono, st.hasMono = d.opts.Mono(), true
 	if u.feed != nil {
 		st.Version = u.feed.Version
@@ -354,6 +352,36 @@ func (u *Update) commit() error {
 		}
 		st.Expires = u.feed.Expires
 	}
+	meta, err := u.metaRows(&st)
+	if err != nil {
+		return err
+	}
+	rebuilt := u.feed != nil && d.rebuilding.Load()
+	if rebuilt {
+		meta[metaRebuild] = int64(0)
+	}
+	for k, v := range meta {
+		if _, err := u.tx.ExecContext(u.ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, v); err != nil {
+			return fmt.Errorf("write meta %s: %w", k, classify(err))
+		}
+	}
+	baseRows, _ := meta[metaBaseRows].(int64)
+	if err := d.commitTracked(u, baseRows); err != nil {
+		return err
+	}
+	if u.key != nil {
+		d.key.Store(newHasher(u.key))
+	}
+	d.state.Store(&st)
+	d.committed()
+	if rebuilt {
+		d.rebuilding.Store(false)
+	}
+	return nil
+}
+
+// metaRows returns the meta rows the update writes with state st.
+func (u *Update) metaRows(st *feedState) (map[string]any, error) {
 	meta := map[string]any{
 		metaVersion:  st.Version,
 		metaFeedTime: unixNano(st.FeedTime),
@@ -369,7 +397,7 @@ func (u *Update) commit() error {
 		// taken here, once per snapshot, while the pages are still warm.
 		var n int64
 		if err := u.tx.QueryRowContext(u.ctx, "SELECT count(*) FROM status").Scan(&n); err != nil {
-			return fmt.Errorf("count statuses: %w", classify(err))
+			return nil, fmt.Errorf("count statuses: %w", classify(err))
 		}
 		meta[metaBaseRows] = n
 	}
@@ -379,49 +407,7 @@ func (u *Update) commit() error {
 	for k, v := range u.extra {
 		meta[metaUser+k] = v
 	}
-	rebuilt := u.feed != nil && d.rebuilding.Load()
-	if rebuilt {
-		meta[metaRebuild] = int64(0)
-	}
-	for k, v := range meta {
-		if _, err := u.tx.ExecContext(u.ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, v); err != nil {
-			return fmt.Errorf("write meta %s: %w", k, classify(err))
-		}
-	}
-	var gen int64
-	if u.base || u.dn > 0 {
-		var err error
-		if gen, err = bumpDeltaGen(u.ctx, u.tx); err != nil {
-			return err
-		}
-	}
-	d.filterMu.Lock()
-	if err := u.tx.Commit(); err != nil {
-		d.filterMu.Unlock()
-		return fmt.Errorf("commit cache update: %w", classify(err))
-	}
-	switch f := d.filter.Load(); {
-	case u.base:
-		// A snapshot emptied the delta table: a new, empty filter.
-		d.filter.Store(newDeltaFilter(filterCapacity(0, meta[metaBaseRows].(int64)), gen))
-	case u.dn == 0:
-	case f == u.f && f.gen.Load() == gen-1 && f.keys.Load() <= f.limit:
-		f.gen.Store(gen) // it holds this update's keys and every earlier one
-	default:
-		// The filter was reloaded meanwhile, is behind another process's
-		// commit, or is full: lookups read both tables until it is rebuilt.
-		d.reloadFilter()
-	}
-	d.filterMu.Unlock()
-	if u.key != nil {
-		d.key.Store(newHasher(u.key))
-	}
-	d.state.Store(&st)
-	d.committed()
-	if rebuilt {
-		d.rebuilding.Store(false)
-	}
-	return nil
+	return meta, nil
 }
 
 // Rollback abandons the update; it is a no-op after Commit.
@@ -450,63 +436,6 @@ func (d *DB) Touch(ctx context.Context, expires time.Time) error {
 	st := d.state.Load()
 	u.SetFeed(st.Version, st.FeedTime, expires)
 	return u.Commit()
-}
-
-// Signers returns the DER certificates of the HC1 signers with this key ID
-// (implements credential.TrustStore).
-func (d *DB) Signers(kid []byte) ([][]byte, error) {
-	rows, err := d.signers.Query(kid)
-	if err != nil {
-		return nil, fmt.Errorf("look up signers: %w", classify(err))
-	}
-	defer rows.Close()
-	var out [][]byte
-	for rows.Next() {
-		var der []byte
-		if err := rows.Scan(&der); err != nil {
-			return nil, fmt.Errorf("look up signers: %w", err)
-		}
-		out = append(out, der)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("look up signers: %w", classify(err))
-	}
-	return out, nil
-}
-
-// Meta returns a value stored with Update.SetMeta (nil when absent).
-func (d *DB) Meta(ctx context.Context, k string) ([]byte, error) { return d.metaBytes(ctx, metaUser+k) }
-
-// Rules returns the stored rule profile blob, nil when there is none.
-func (d *DB) Rules(ctx context.Context) ([]byte, error) {
-	b, err := d.metaBytes(ctx, metaRules)
-	if len(b) == 0 {
-		return nil, err
-	}
-	return b, err
-}
-
-// Revoked reports whether any given revocation hash is listed (implements
-// policy.Store). Each names its type (UCI, COUNTRYCODEUCI, SIGNATURE) and
-// carries the full hash; the first 16 bytes are compared. Unknown types and
-// hashes shorter than 16 bytes are ignored.
-func (d *DB) Revoked(ctx context.Context, hashes []checkpoint.RevocationHash) (bool, error) {
-	for _, rh := range hashes {
-		t, err := ParseHashType(rh.Type)
-		if err != nil || len(rh.Hash) < HashSize {
-			continue
-		}
-		var one int
-		err = d.revoked.QueryRowContext(ctx, int64(t), rh.Hash[:HashSize]).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("look up revocation: %w", classify(err))
-		}
-		return true, nil
-	}
-	return false, nil
 }
 
 // Counts are the numbers of rows per table.
