@@ -15,6 +15,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"checkpoint"
+	"checkpoint/internal/backoff"
 )
 
 // GoCVBuilt reports whether this binary has the gocv source.
@@ -126,7 +127,7 @@ func (c *GoCV) grab(ctx context.Context, vc *gocv.VideoCapture) {
 	defer img.Close()
 	gray := gocv.NewMat()
 	defer gray.Close()
-	backoff := c.opts.Backoff
+	reopens := 0 // reopens in a row that failed
 	failures := 0
 	for {
 		if ctx.Err() != nil {
@@ -136,17 +137,14 @@ func (c *GoCV) grab(ctx context.Context, vc *gocv.VideoCapture) {
 			return
 		}
 		if vc == nil {
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			wait := backoff.Exponential(c.opts.Backoff, c.opts.MaxBackoff, reopens+1)
+			if !backoff.Wait(ctx, wait) {
 				return
-			case <-t.C:
 			}
 			var err error
 			if vc, err = c.open(); err != nil {
-				c.opts.Logger.Warn("camera reopen failed", "device", c.name(), "err", err, "backoff", backoff)
-				backoff = min(2*backoff, c.opts.MaxBackoff)
+				c.opts.Logger.Warn("camera reopen failed", "device", c.name(), "err", err, "backoff", wait)
+				reopens++
 				continue
 			}
 			c.restarts.Add(1)
@@ -163,7 +161,7 @@ func (c *GoCV) grab(ctx context.Context, vc *gocv.VideoCapture) {
 			continue
 		}
 		failures = 0
-		backoff = c.opts.Backoff
+		reopens = 0
 		if err := c.publish(&img, &gray); err != nil {
 			c.opts.Logger.Warn("camera frame dropped", "device", c.name(), "err", err)
 		}

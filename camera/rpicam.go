@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"checkpoint"
+	"checkpoint/internal/backoff"
 )
 
 // RPiCamOptions configure the rpicam source.
@@ -202,7 +203,7 @@ func (c *RPiCam) Close() error {
 func (c *RPiCam) supervise(ctx context.Context) {
 	defer close(c.done)
 	log := c.opts.Logger
-	backoff := c.opts.Backoff
+	idle := 0 // children in a row that ended without a frame
 	for n := 0; ; n++ {
 		if n > 0 {
 			c.restarts.Add(1)
@@ -212,19 +213,16 @@ func (c *RPiCam) supervise(ctx context.Context) {
 			return
 		}
 		if frames > 0 {
-			backoff = c.opts.Backoff
+			idle = 0
 		}
+		wait := backoff.Exponential(c.opts.Backoff, c.opts.MaxBackoff, idle+1)
 		log.Warn("camera process ended; restarting", "command", c.opts.Command, "reason", reason,
-			"err", err, "frames", frames, "backoff", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+			"err", err, "frames", frames, "backoff", wait)
+		if !backoff.Wait(ctx, wait) {
 			return
-		case <-t.C:
 		}
 		if frames == 0 {
-			backoff = min(2*backoff, c.opts.MaxBackoff)
+			idle++
 		}
 	}
 }

@@ -7,14 +7,12 @@ package feed
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
-	"math/big"
 	"net"
 	"net/http"
 	neturl "net/url"
@@ -33,6 +31,7 @@ import (
 	"checkpoint"
 	"checkpoint/cache"
 	"checkpoint/feed/format"
+	"checkpoint/internal/backoff"
 )
 
 // Defaults for syncing.
@@ -209,12 +208,7 @@ func (s *Syncer) Run(ctx context.Context) {
 
 // backoff is the wait after the latest run of failures.
 func (s *Syncer) backoff() time.Duration {
-	fails := s.Stats().Consecutive
-	wait := s.cfg.MinBackoff << min(max(fails-1, 0), 20)
-	if wait > s.cfg.Interval || wait <= 0 {
-		wait = s.cfg.Interval
-	}
-	return jitter(wait)
+	return backoff.Jitter(backoff.Exponential(s.cfg.MinBackoff, s.cfg.Interval, s.Stats().Consecutive))
 }
 
 // SyncOnce syncs once and logs one line: what was applied, or why the sync
@@ -239,18 +233,6 @@ func (s *Syncer) SyncOnce(ctx context.Context) (Result, error) {
 	}
 	s.log.Info("feed sync", args...)
 	return res, nil
-}
-
-// jitter spreads retries of many gates: d minus up to a tenth.
-func jitter(d time.Duration) time.Duration {
-	if d < 10 {
-		return d
-	}
-	n, err := rand.Int(rand.Reader, big.NewInt(int64(d/10)))
-	if err != nil {
-		return d
-	}
-	return d - time.Duration(n.Int64())
 }
 
 // Error kinds, for logs and metrics.
