@@ -399,33 +399,55 @@ func (w *Web) validate() error {
 // keyLines maps each dotted key to the line it is set on, for error messages.
 func keyLines(text []byte) map[string]int {
 	m := map[string]int{}
-	table := ""
+	ScanLines(text, func(n int, _, key string, _ bool) {
+		if _, ok := m[key]; key != "" && !ok {
+			m[key] = n
+		}
+	})
+	return m
+}
+
+// ScanLines calls f for each line of a config file (n from 1) with the
+// dotted key it sets, or the table a [table] header opens (table true);
+// key is "" for blank, comment and continuation lines. Keys are normalised
+// as TOML reads them: `web . "token"` is web.token. It is a line scanner,
+// not a parser: for error messages and for cutting lines out of a file.
+func ScanLines(text []byte, f func(n int, line, key string, table bool)) error {
+	cur := ""
 	sc := bufio.NewScanner(bytes.NewReader(text))
-	sc.Buffer(make([]byte, 64*1024), MaxSize)
+	sc.Buffer(make([]byte, 64*1024), MaxSize+1)
 	for n := 1; sc.Scan(); n++ {
-		l := strings.TrimSpace(sc.Text())
+		line := sc.Text()
+		l := strings.TrimSpace(line)
 		switch {
 		case l == "" || l[0] == '#':
+			f(n, line, "", false)
 		case strings.HasPrefix(l, "["):
-			table = strings.Trim(strings.SplitN(l, "#", 2)[0], "[] \t")
-			if _, ok := m[table]; !ok {
-				m[table] = n
-			}
+			cur = dottedKey(strings.Trim(strings.SplitN(l, "#", 2)[0], "[] \t"))
+			f(n, line, cur, true)
 		default:
 			i := strings.IndexByte(l, '=')
-			if i < 0 {
+			if i <= 0 {
+				f(n, line, "", false)
 				continue
 			}
-			k := strings.Trim(strings.TrimSpace(l[:i]), `"`)
-			if table != "" {
-				k = table + "." + k
+			k := dottedKey(l[:i])
+			if cur != "" {
+				k = cur + "." + k
 			}
-			if _, ok := m[k]; !ok {
-				m[k] = n
-			}
+			f(n, line, k, false)
 		}
 	}
-	return m
+	return sc.Err()
+}
+
+// dottedKey normalises a TOML key as written (`web . "token"`) to web.token.
+func dottedKey(k string) string {
+	parts := strings.Split(k, ".")
+	for i, p := range parts {
+		parts[i] = strings.Trim(strings.TrimSpace(p), `"'`)
+	}
+	return strings.Join(parts, ".")
 }
 
 // Color is a verdict colour written as green, yellow or red.

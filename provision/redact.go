@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"bufio"
 	"bytes"
 	"net/url"
 	"strings"
@@ -49,45 +48,19 @@ func Redact(text []byte, secrets []Secret) ([]byte, bool) {
 		drop[s.Key] = true
 	}
 	var out bytes.Buffer
-	table := ""
-	sc := bufio.NewScanner(bytes.NewReader(text))
-	sc.Buffer(make([]byte, 64*1024), config.MaxSize+1)
-	for sc.Scan() {
-		line := sc.Text()
-		l := strings.TrimSpace(line)
-		switch {
-		case l == "" || l[0] == '#':
-		case strings.HasPrefix(l, "["):
-			table = strings.Trim(strings.SplitN(l, "#", 2)[0], "[] \t")
-		default:
-			if i := strings.IndexByte(l, '='); i > 0 {
-				k := dottedKey(l[:i])
-				if table != "" {
-					k = table + "." + k
-				}
-				if drop[k] {
-					indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
-					out.WriteString(indent + "# " + k + ": removed from this copy after import; the gate keeps it\n")
-					continue
-				}
-			}
+	err := config.ScanLines(text, func(_ int, line, key string, table bool) {
+		if !table && drop[key] {
+			indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+			out.WriteString(indent + "# " + key + ": removed from this copy after import; the gate keeps it\n")
+			return
 		}
 		out.WriteString(line)
 		out.WriteByte('\n')
-	}
-	if sc.Err() != nil || !clean(out.Bytes(), secrets) {
+	})
+	if err != nil || !clean(out.Bytes(), secrets) {
 		return []byte(redactedStub), true
 	}
 	return out.Bytes(), false
-}
-
-// dottedKey normalises a TOML key as written (`web . "token"`) to web.token.
-func dottedKey(k string) string {
-	parts := strings.Split(k, ".")
-	for i, p := range parts {
-		parts[i] = strings.Trim(strings.TrimSpace(p), `"'`)
-	}
-	return strings.Join(parts, ".")
 }
 
 // clean reports whether text sets none of the secrets and holds none of
