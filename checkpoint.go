@@ -297,16 +297,39 @@ type Indicator interface {
 	Idle(m IdleMode)
 }
 
-// Clock tells the time. Tests inject a fake.
+// Clock tells the time. Tests inject a fake (package clocktest).
 type Clock interface {
 	Now() time.Time
+}
+
+// TimerClock is a Clock that also makes timers: what plays patterns of
+// timed steps (the LEDs, buzzer and relay) needs both.
+type TimerClock interface {
+	Clock
+	NewTimer(d time.Duration) Timer
+}
+
+// Timer is a one-shot timer of a TimerClock.
+type Timer interface {
+	C() <-chan time.Time
+	Stop() bool
 }
 
 // SystemClock is the machine's clock.
 type SystemClock struct{}
 
+var _ TimerClock = SystemClock{}
+
 // Now returns time.Now().
 func (SystemClock) Now() time.Time { return time.Now() }
+
+// NewTimer returns a time.Timer.
+func (SystemClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
+
+type sysTimer struct{ t *time.Timer }
+
+func (t sysTimer) C() <-chan time.Time { return t.t.C }
+func (t sysTimer) Stop() bool          { return t.t.Stop() }
 
 // StatusEntry is a person's status as the cache holds it.
 type StatusEntry struct {

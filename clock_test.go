@@ -1,23 +1,20 @@
-package checkpoint
+package checkpoint_test
 
 import (
+	"checkpoint"
+	"checkpoint/clocktest"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-type fixedClock struct{ t atomic.Pointer[time.Time] }
-
-func (c *fixedClock) Now() time.Time  { return *c.t.Load() }
-func (c *fixedClock) Set(t time.Time) { c.t.Store(&t) }
-
 func TestRunningFloorClock(t *testing.T) {
 	feed := time.Date(2021, 10, 1, 8, 0, 0, 0, time.UTC)
 	var floor atomic.Pointer[time.Time]
 	floor.Store(&time.Time{})
-	wall := &fixedClock{}
+	wall := clocktest.New(time.Time{})
 	wall.Set(time.Date(1970, 1, 1, 0, 0, 10, 0, time.UTC)) // a Pi without RTC, before any time source
-	c := &RunningFloorClock{Clock: wall, Floor: func() time.Time { return *floor.Load() }}
+	c := &checkpoint.RunningFloorClock{Clock: wall, Floor: func() time.Time { return *floor.Load() }}
 
 	if got := c.Now(); !got.Equal(wall.Now()) {
 		t.Errorf("no floor yet: %v, want the wall clock %v", got, wall.Now())
@@ -50,8 +47,8 @@ func TestRunningFloorClock(t *testing.T) {
 	if got := c.Now(); got.Before(newer) {
 		t.Errorf("wall clock stepped back: %v is earlier than the floor %v", got, newer)
 	}
-	var _ Clock = c
-	if got := (&RunningFloorClock{Clock: wall}).Now(); !got.Equal(wall.Now()) {
+	var _ checkpoint.Clock = c
+	if got := (&checkpoint.RunningFloorClock{Clock: wall}).Now(); !got.Equal(wall.Now()) {
 		t.Errorf("nil floor: %v", got)
 	}
 }

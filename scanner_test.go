@@ -1,6 +1,7 @@
 package checkpoint_test
 
 import (
+	"checkpoint/clocktest"
 	"context"
 	"sync"
 	"testing"
@@ -14,28 +15,10 @@ import (
 	"checkpoint/policy"
 )
 
-// stepClock is a clock the test moves by hand.
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // recorder is an Indicator and Observer that keeps what it was told.
 type recorder struct {
 	checkpoint.NopObserver
-	clk *stepClock
+	clk *clocktest.Clock
 	// step is added to the clock after each frame, as a camera's frame interval.
 	step time.Duration
 
@@ -52,7 +35,7 @@ func (r *recorder) Frame(f *checkpoint.Frame, syms []checkpoint.Symbol, d time.D
 		r.decodeNS = append(r.decodeNS, d)
 	}
 	r.mu.Unlock()
-	r.clk.add(r.step)
+	r.clk.Add(r.step)
 }
 
 // frames renders one demo code, held for n frames.
@@ -85,7 +68,7 @@ func TestScannerCooldown(t *testing.T) {
 	fs := frames(t, demo.UnknownQR, 5)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &stepClock{now: time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC)}
+			clk := clocktest.New(time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC))
 			rec := &recorder{clk: clk, step: tt.step}
 			src, err := camera.NewReplayFrames(fs, camera.ReplayOptions{})
 			if err != nil {
@@ -117,7 +100,7 @@ func TestScannerPipelineDecodeTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &stepClock{now: time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC))
 	rec := &recorder{clk: clk, step: 10 * time.Millisecond}
 	ctx := context.Background()
 	p := decode.New(decode.Options{Workers: 2}).Pipeline(ctx, src)

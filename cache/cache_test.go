@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"checkpoint/clocktest"
 	"context"
 	"errors"
 	"os"
@@ -14,15 +15,6 @@ import (
 
 	"checkpoint"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // fakeMono is a settable monotonic clock.
 type fakeMono struct {
@@ -46,7 +38,7 @@ var t0 = time.Date(2021, 10, 1, 8, 0, 0, 0, time.UTC)
 
 func TestImportAndLookup(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{t: t0}
+	clk := clocktest.New(t0)
 	d := newTestDB(t, Options{Clock: clk})
 	csv := "qid,status,valid_until\n" +
 		"QID-GREEN,green,2021-12-31\n" +
@@ -280,7 +272,7 @@ func TestRevokedSignersRules(t *testing.T) {
 
 func TestStaleClock(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{t: t0}
+	clk := clocktest.New(t0)
 	mono := &fakeMono{}
 	d := newTestDB(t, Options{Clock: clk, Mono: mono.Now, MaxAge: 24 * time.Hour})
 	if !d.Stale(t0) {
@@ -316,7 +308,7 @@ func TestStaleClock(t *testing.T) {
 		}
 	}
 	// A floored clock never goes below the feed time.
-	fc := checkpoint.FloorClock{Clock: &fakeClock{t: time.Unix(0, 0)}, Floor: d.FeedTime}
+	fc := checkpoint.FloorClock{Clock: clocktest.New(time.Unix(0, 0)), Floor: d.FeedTime}
 	if !fc.Now().Equal(d.FeedTime()) {
 		t.Errorf("floored now = %v", fc.Now())
 	}
@@ -334,7 +326,7 @@ func TestStaleClock(t *testing.T) {
 func TestStatePersists(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "c.db")
-	clk := &fakeClock{t: t0}
+	clk := clocktest.New(t0)
 	d, err := Open(ctx, path, Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)

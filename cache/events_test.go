@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"checkpoint/clocktest"
 	"context"
 	"encoding/json"
 	"strings"
@@ -13,7 +14,7 @@ import (
 
 func TestEventLog(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	clk := &fakeClock{t: t0}
+	clk := clocktest.New(t0)
 	d := newTestDB(t, Options{Clock: clk})
 	l := NewEventLog(d, EventLogOptions{Gate: "gate-3", Clock: clk, PurgeEvery: time.Hour})
 	go l.Run(ctx)
@@ -98,7 +99,7 @@ func TestEventLogNeverBlocks(t *testing.T) {
 
 func TestEventLogPeriodicPurge(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	clk := &fakeClock{t: t0}
+	clk := clocktest.New(t0)
 	d := newTestDB(t, Options{Clock: clk})
 	if err := d.LogEvent(ctx, Event{Time: t0.Add(-31 * 24 * time.Hour), Gate: "g", Format: checkpoint.FormatCCCD}); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package credential_test
 
 import (
+	"checkpoint/clocktest"
 	"testing"
 
 	"checkpoint/credential"
@@ -29,7 +30,7 @@ func benchHC1(b *testing.B, o hc1test.Options) {
 		b.Fatal(err)
 	}
 	text := is.MustIssue(hc1test.Vaccinated(uci, 2, 2, day0, issued))
-	p := &credential.Parser{Trust: is.Pool(), Clock: fixedClock(scanAt)}
+	p := &credential.Parser{Trust: is.Pool(), Clock: clocktest.New(scanAt)}
 	b.ReportAllocs()
 	for b.Loop() {
 		if c := p.Parse(text); c.Err != nil {

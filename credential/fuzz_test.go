@@ -2,6 +2,7 @@ package credential_test
 
 import (
 	"bytes"
+	"checkpoint/clocktest"
 	"compress/zlib"
 	"encoding/hex"
 	"encoding/json"
@@ -125,7 +126,7 @@ func FuzzParseHC1(f *testing.F) {
 	}
 	f.Add("HC1:")
 	f.Add("HC1:GGW")
-	p := &credential.Parser{Trust: fuzzIssuer.Pool(), Clock: fixedClock(scanAt)}
+	p := &credential.Parser{Trust: fuzzIssuer.Pool(), Clock: clocktest.New(scanAt)}
 	f.Fuzz(func(t *testing.T, text string) {
 		c := p.Parse(text)
 		if c.Err != nil {

@@ -2,6 +2,7 @@ package credential_test
 
 import (
 	"bytes"
+	"checkpoint/clocktest"
 	"compress/zlib"
 	"crypto/sha256"
 	"errors"
@@ -15,11 +16,6 @@ import (
 	"checkpoint/credential"
 	"checkpoint/credential/hc1test"
 )
-
-// fixedClock is a checkpoint.Clock stopped at one instant.
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time { return time.Time(c) }
 
 var (
 	day0   = time.Date(2021, 9, 1, 0, 0, 0, 0, time.UTC)
@@ -84,7 +80,7 @@ func TestParseHC1Signature(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			text := tt.is.MustIssue(tt.cert)
-			p := &credential.Parser{Trust: tt.trust, Clock: fixedClock(scanAt)}
+			p := &credential.Parser{Trust: tt.trust, Clock: clocktest.New(scanAt)}
 			c := p.Parse(text)
 			if c.Err != nil {
 				t.Fatalf("Parse: %v", c.Err)
@@ -104,7 +100,7 @@ func TestParseHC1Content(t *testing.T) {
 	cert := hc1test.Vaccinated(uci, 2, 2, day0, issued)
 	cert.FloatTimes = true
 	text := es.MustIssue(cert)
-	c := (&credential.Parser{Trust: es.Pool(), Clock: fixedClock(scanAt)}).Parse(text)
+	c := (&credential.Parser{Trust: es.Pool(), Clock: clocktest.New(scanAt)}).Parse(text)
 	if c.Err != nil || c.Signature != checkpoint.SignatureValid {
 		t.Fatalf("Parse: %v %s", c.Err, c.Signature)
 	}
@@ -177,7 +173,7 @@ func TestHC1EveryEntryChecked(t *testing.T) {
 		R: []hc1test.Recovery{{Tg: "840539006", Fr: "2021-08-01", Df: "2021-08-12", Du: "2022-01-28", Co: "VN", Is: "MoH", Ci: "URN:UVCI:R1"}},
 	}}
 	text := testOnly.MustIssue(two)
-	c := (&credential.Parser{Trust: testOnly.Pool(), Clock: fixedClock(scanAt)}).Parse(text)
+	c := (&credential.Parser{Trust: testOnly.Pool(), Clock: clocktest.New(scanAt)}).Parse(text)
 	if c.Signature != checkpoint.SignerNotAllowed {
 		t.Errorf("signature %s, want %s: the recovery entry is not the signer's to sign", c.Signature, checkpoint.SignerNotAllowed)
 	}
@@ -202,7 +198,7 @@ func TestHC1EveryEntryChecked(t *testing.T) {
 		}
 	}
 	all := newIssuer(t, hc1test.Options{Usages: []string{"t", "r"}})
-	if c := (&credential.Parser{Trust: all.Pool(), Clock: fixedClock(scanAt)}).Parse(all.MustIssue(two)); c.Signature != checkpoint.SignatureValid {
+	if c := (&credential.Parser{Trust: all.Pool(), Clock: clocktest.New(scanAt)}).Parse(all.MustIssue(two)); c.Signature != checkpoint.SignatureValid {
 		t.Errorf("signer for tests and recoveries: %s", c.Signature)
 	}
 }
@@ -213,7 +209,7 @@ func TestParseHC1TestAndRecovery(t *testing.T) {
 		Ver: "1.3.0", Nam: hc1test.Name{Fnt: "TRAN", Gnt: "THI<BINH"}, Dob: "1985-XX-XX",
 		T: []hc1test.Test{{Tg: "840539006", Tt: "LP6464-4", Sc: "2021-09-30T07:15:00+07:00", Tr: "260415000", Co: "VN", Is: "MoH", Ci: "URN:UVCI:T1"}},
 	}}
-	c := (&credential.Parser{Trust: es.Pool(), Clock: fixedClock(scanAt)}).Parse(es.MustIssue(test))
+	c := (&credential.Parser{Trust: es.Pool(), Clock: clocktest.New(scanAt)}).Parse(es.MustIssue(test))
 	if c.Err != nil || c.Signature != checkpoint.SignatureValid {
 		t.Fatalf("test: %v %s", c.Err, c.Signature)
 	}
@@ -227,7 +223,7 @@ func TestParseHC1TestAndRecovery(t *testing.T) {
 		Ver: "1.3.0", Nam: hc1test.Name{Fn: "Lê", Gn: "Bình"}, Dob: "1960-03",
 		R: []hc1test.Recovery{{Tg: "840539006", Fr: "2021-08-01", Df: "2021-08-12", Du: "2022-01-28", Co: "VN", Is: "MoH", Ci: "URN:UVCI:R1"}},
 	}}
-	c = (&credential.Parser{Trust: es.Pool(), Clock: fixedClock(scanAt)}).Parse(es.MustIssue(rec))
+	c = (&credential.Parser{Trust: es.Pool(), Clock: clocktest.New(scanAt)}).Parse(es.MustIssue(rec))
 	if c.Err != nil || c.Signature != checkpoint.SignatureValid || c.Key != "URN:UVCI:R1" {
 		t.Fatalf("recovery: %v %s", c.Err, c.Signature)
 	}
@@ -383,7 +379,7 @@ func TestTrustStores(t *testing.T) {
 	b := newIssuer(t, hc1test.Options{RSA: true})
 	both := credential.TrustStores{errStore{}, a.Pool(), b.Pool()}
 	for _, is := range []*hc1test.Issuer{a, b} {
-		c := (&credential.Parser{Trust: both, Clock: fixedClock(scanAt)}).Parse(is.MustIssue(hc1test.Vaccinated(uci, 2, 2, day0, issued)))
+		c := (&credential.Parser{Trust: both, Clock: clocktest.New(scanAt)}).Parse(is.MustIssue(hc1test.Vaccinated(uci, 2, 2, day0, issued)))
 		if c.Err != nil || c.Signature != checkpoint.SignatureValid {
 			t.Errorf("signer in the second or third store: %v %s", c.Err, c.Signature)
 		}

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"checkpoint/clocktest"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 // syncChild is the child process: one sync of the cache at $CHECKPOINT_SYNC_DB.
 func syncChild() int {
 	now, _ := strconv.ParseInt(os.Getenv(envNow), 10, 64)
-	clk := &fakeClock{t: time.Unix(0, now)}
+	clk := clocktest.New(time.Unix(0, now))
 	ctx := context.Background()
 	db, err := cache.Open(ctx, os.Getenv(envDB), cache.Options{Clock: clk, SkipCheck: true})
 	if err != nil {

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"checkpoint/clocktest"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -33,19 +34,6 @@ import (
 	"checkpoint/feed/publish"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 var t0 = time.Date(2021, 10, 1, 8, 0, 0, 0, time.UTC)
 
 // testFeed is a feed directory served over HTTP on 127.0.0.1. tamper, when
@@ -53,7 +41,7 @@ var t0 = time.Date(2021, 10, 1, 8, 0, 0, 0, time.UTC)
 type testFeed struct {
 	t      *testing.T
 	dir    string
-	clk    *fakeClock
+	clk    *clocktest.Clock
 	srv    *httptest.Server
 	tamper atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
 	opts   publish.Options
@@ -61,7 +49,7 @@ type testFeed struct {
 
 func newFeed(t *testing.T) *testFeed {
 	t.Helper()
-	f := &testFeed{t: t, dir: t.TempDir(), clk: &fakeClock{t: t0}}
+	f := &testFeed{t: t, dir: t.TempDir(), clk: clocktest.New(t0)}
 	if err := publish.Init(f.dir, publish.InitOptions{Clock: f.clk}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bufio"
+	"checkpoint/clocktest"
 	"context"
 	"database/sql"
 	"fmt"
@@ -60,7 +61,7 @@ func TestScaleReport(t *testing.T) {
 	writeCSV(t, csv3, n, d2, d3)
 	writeCSV(t, csv4, n, d2, d3, d4)
 
-	f := &testFeed{t: t, dir: filepath.Join(dir, "feed"), clk: &fakeClock{t: t0}}
+	f := &testFeed{t: t, dir: filepath.Join(dir, "feed"), clk: clocktest.New(t0)}
 	if err := publish.Init(f.dir, publish.InitOptions{Clock: f.clk}); err != nil {
 		t.Fatal(err)
 	}

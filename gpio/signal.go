@@ -27,36 +27,11 @@ type Announcer interface {
 	Announce(p Pattern)
 }
 
-// Clock is the time source of pattern playback. Tests inject a fake
-// (see package gpio/pintest).
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is a one-shot timer of a Clock.
-type Timer interface {
-	C() <-chan time.Time
-	Stop() bool
-}
-
-// SystemClock is the machine's clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// NewTimer returns a time.Timer.
-func (SystemClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
-
-type sysTimer struct{ t *time.Timer }
-
-func (t sysTimer) C() <-chan time.Time { return t.t.C }
-func (t sysTimer) Stop() bool          { return t.t.Stop() }
-
 // Options tune a Signal.
 type Options struct {
-	Clock    Clock     // nil: SystemClock
+	// Clock times pattern playback (nil: checkpoint.SystemClock); tests
+	// inject clocktest.Clock.
+	Clock    checkpoint.TimerClock
 	Patterns *Patterns // nil: DefaultPatterns()
 	Logger   *slog.Logger
 }
@@ -66,7 +41,7 @@ type Options struct {
 // replaces the pattern that is playing.
 type Signal struct {
 	out   Outputs
-	clock Clock
+	clock checkpoint.TimerClock
 	pats  Patterns
 	log   *slog.Logger
 
@@ -103,7 +78,7 @@ func New(out Outputs, opts Options) *Signal {
 		done:   make(chan struct{}),
 	}
 	if s.clock == nil {
-		s.clock = SystemClock{}
+		s.clock = checkpoint.SystemClock{}
 	}
 	if opts.Patterns != nil {
 		s.pats = *opts.Patterns
@@ -254,7 +229,7 @@ type player struct {
 	i      int
 	repeat bool
 	once   bool // a verdict pattern is playing
-	timer  Timer
+	timer  checkpoint.Timer
 	waits  []chan struct{}
 	setErr error
 }

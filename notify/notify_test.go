@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"checkpoint/clocktest"
 	"log/slog"
 	"os"
 	"slices"
@@ -12,11 +13,6 @@ import (
 
 	"checkpoint/notify/notifytest"
 )
-
-// fakeClock is a clock the test moves.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) Now() time.Time { return c.t }
 
 // systemdEnv sets what systemd gives a Type=notify service with WatchdogSec.
 func systemdEnv(t *testing.T, sock string, watchdog time.Duration) {
@@ -98,9 +94,9 @@ func TestHeartbeatRateLimit(t *testing.T) {
 	if d := n.WatchdogInterval(); d != 10*time.Second {
 		t.Fatalf("WatchdogInterval() = %v, want 10s", d)
 	}
-	clk := &fakeClock{t: time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC))
 	n.clock = clk
-	t0 := clk.t
+	t0 := clk.Now()
 	// Heartbeat is called every frame; a ping goes out at most every 5 s.
 	for _, st := range []struct {
 		at   time.Duration
@@ -115,7 +111,7 @@ func TestHeartbeatRateLimit(t *testing.T) {
 		{16 * time.Second, false},
 		{17 * time.Second, true},
 	} {
-		clk.t = t0.Add(st.at)
+		clk.Set(t0.Add(st.at))
 		n.Heartbeat()
 		got := pending(t, sock)
 		var want []string
@@ -174,7 +170,7 @@ func TestSocketGone(t *testing.T) {
 	systemdEnv(t, sock.Path, time.Second)
 	var logs bytes.Buffer
 	n := New(slog.New(slog.NewTextHandler(&logs, nil)))
-	clk := &fakeClock{t: time.Unix(1e9, 0)}
+	clk := clocktest.New(time.Unix(1e9, 0))
 	n.clock = clk
 	if err := sock.Close(); err != nil {
 		t.Fatal(err)
@@ -183,7 +179,7 @@ func TestSocketGone(t *testing.T) {
 		t.Error("Ready() with the socket gone returned no error")
 	}
 	for i := 0; i < 5; i++ {
-		clk.t = clk.t.Add(time.Second)
+		clk.Add(time.Second)
 		n.Heartbeat()
 	}
 	if p := n.Pings(); p != 0 {

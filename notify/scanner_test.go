@@ -1,9 +1,9 @@
 package notify
 
 import (
+	"checkpoint/clocktest"
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,29 +11,11 @@ import (
 	"checkpoint/notify/notifytest"
 )
 
-// syncClock is a fake clock safe for use from the frame loop.
-type syncClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *syncClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *syncClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // stallSource holds its first frame until released, hands out frames more,
 // advancing the clock by step before each, then stalls until ctx is done.
 type stallSource struct {
 	frames  int
-	clock   *syncClock
+	clock   *clocktest.Clock
 	step    time.Duration
 	waiting chan struct{} // closed when the first Next is waiting
 	release chan struct{} // close to let the first frame through
@@ -86,7 +68,7 @@ func (noCodes) Idle(checkpoint.IdleMode) {}
 func TestScannerWatchdog(t *testing.T) {
 	sock := notifytest.Listen(t)
 	systemdEnv(t, sock.Path, 10*time.Second)
-	clk := &syncClock{t: time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC))
 	n := New(nil)
 	n.clock = clk
 

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"checkpoint/clocktest"
 	"context"
 	"encoding/json"
 	"errors"
@@ -278,7 +279,7 @@ func TestJudgeHC1(t *testing.T) {
 		{"unreadable", "HC1:GGW", is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonInvalid}, checkpoint.Unsigned, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := (&credential.Parser{Trust: tt.trust, Clock: fixedClock(now)}).Parse(tt.text)
+			c := (&credential.Parser{Trust: tt.trust, Clock: clocktest.New(now)}).Parse(tt.text)
 			j := &policy.Judge{Store: tt.store, Rules: policy.DefaultRules()}
 			v := j.Judge(context.Background(), c, now)
 			if v.Color != tt.want || !reflect.DeepEqual(v.Reasons, tt.reasons) || v.Signature != tt.sig || v.Expired != tt.expired {
@@ -297,7 +298,7 @@ func TestJudgeHC1(t *testing.T) {
 	// The full name shows only where the site allows it.
 	rules := policy.DefaultRules()
 	rules.ShowFullName = true
-	c := (&credential.Parser{Trust: is.Pool(), Clock: fixedClock(now)}).Parse(is.MustIssue(full))
+	c := (&credential.Parser{Trust: is.Pool(), Clock: clocktest.New(now)}).Parse(is.MustIssue(full))
 	v := (&policy.Judge{Rules: rules}).Judge(context.Background(), c, now)
 	if v.Color != checkpoint.Green || v.Holder.FullName != "Nguyễn Văn An" || v.Holder.BirthDay != 17 || v.Holder.BirthMonth != 5 {
 		t.Errorf("verdict %s holder %+v", v.Color, v.Holder)
@@ -308,10 +309,6 @@ func TestJudgeHC1(t *testing.T) {
 		t.Errorf("stale cache: %s", v.Color)
 	}
 }
-
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time { return time.Time(c) }
 
 func FuzzParseProfile(f *testing.F) {
 	b, _ := json.Marshal(policy.DefaultProfile())

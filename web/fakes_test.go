@@ -1,6 +1,7 @@
 package web
 
 import (
+	"checkpoint/clocktest"
 	"context"
 	"sync"
 	"time"
@@ -10,26 +11,9 @@ import (
 
 // The fakes of the parts the server reads.
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newFakeClock is the fake clock the rigs start with.
+func newFakeClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC))
 }
 
 // fakeScanner reports settable stats.

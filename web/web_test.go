@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"bytes"
+	"checkpoint/clocktest"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,7 +28,7 @@ import (
 // rig is a server with fake parts, healthy at the start.
 type rig struct {
 	s     *Server
-	clock *fakeClock
+	clock *clocktest.Clock
 	scan  *fakeScanner
 	cam   *fakeCamera
 	cache *fakeCache

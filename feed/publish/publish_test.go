@@ -1,6 +1,7 @@
 package publish_test
 
 import (
+	"checkpoint/clocktest"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -14,14 +15,9 @@ import (
 	"checkpoint/feed/publish"
 )
 
-// fixedClock is a clock stopped at one instant.
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time { return time.Time(c) }
-
 func TestPublishBadInput(t *testing.T) {
 	dir := t.TempDir()
-	clk := fixedClock(time.Date(2021, 10, 1, 8, 0, 0, 0, time.UTC))
+	clk := clocktest.New(time.Date(2021, 10, 1, 8, 0, 0, 0, time.UTC))
 	if err := publish.Init(dir, publish.InitOptions{Clock: clk}); err != nil {
 		t.Fatal(err)
 	}

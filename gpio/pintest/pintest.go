@@ -1,5 +1,5 @@
-// Package pintest helps tests watch the gate's outputs: a fake Clock that
-// steps pattern playback deterministically, and a Recorder that logs every
+// Package pintest helps tests watch the gate's outputs: the fake clock of
+// package clocktest that steps pattern playback deterministically, and a Recorder that logs every
 // level change of periph.io gpiotest pins with its time offset.
 //
 // A test of the whole loop wires them like this:
@@ -21,105 +21,24 @@ package pintest
 
 import (
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
 	pgpio "periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
+	"checkpoint/clocktest"
 	"checkpoint/gpio"
 )
 
 // Epoch is the fake clock's starting time.
-var Epoch = time.Date(2021, 9, 1, 7, 0, 0, 0, time.UTC)
+var Epoch = clocktest.Epoch
 
-// Clock is a fake gpio.Clock: time moves only in Advance.
-type Clock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*timer
-}
-
-var _ gpio.Clock = (*Clock)(nil)
+// Clock is the fake clock pattern playback runs on (clocktest.Clock).
+type Clock = clocktest.Clock
 
 // NewClock returns a fake clock at Epoch.
-func NewClock() *Clock { return &Clock{now: Epoch} }
-
-// Now returns the fake time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// NewTimer returns a timer that fires when Advance reaches now+d.
-func (c *Clock) NewTimer(d time.Duration) gpio.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &timer{c: c, at: c.now.Add(d), ch: make(chan time.Time, 1)}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-// Pending returns how many timers wait to fire.
-func (c *Clock) Pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.timers)
-}
-
-// Advance moves the time forward by d, firing the timers that come due in
-// deadline order. It calls settle (a Signal's Sync) first and after each
-// firing, so that calls made before Advance are handled at the current time
-// and timers set in response are fired too when they fall within d.
-func (c *Clock) Advance(d time.Duration, settle func()) {
-	if settle != nil {
-		settle()
-	}
-	c.mu.Lock()
-	end := c.now.Add(d)
-	c.mu.Unlock()
-	for {
-		c.mu.Lock()
-		sort.SliceStable(c.timers, func(i, j int) bool { return c.timers[i].at.Before(c.timers[j].at) })
-		if len(c.timers) == 0 || c.timers[0].at.After(end) {
-			c.now = end
-			c.mu.Unlock()
-			return
-		}
-		t := c.timers[0]
-		c.timers = c.timers[1:]
-		if t.at.After(c.now) {
-			c.now = t.at
-		}
-		t.ch <- c.now
-		c.mu.Unlock()
-		if settle != nil {
-			settle()
-		}
-	}
-}
-
-type timer struct {
-	c  *Clock
-	at time.Time
-	ch chan time.Time
-}
-
-func (t *timer) C() <-chan time.Time { return t.ch }
-
-func (t *timer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	for i, u := range t.c.timers {
-		if u == t {
-			t.c.timers = append(t.c.timers[:i], t.c.timers[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
+func NewClock() *Clock { return clocktest.New(Epoch) }
 
 // Transition is one level change of a recorded pin.
 type Transition struct {
