@@ -258,7 +258,7 @@ func (s *Server) secure(next http.Handler) http.Handler {
 // kiosk), or as that cookie.
 func (s *Server) auth(next http.Handler) http.Handler {
 	if len(s.token) == 0 {
-		return next
+		return s.loopbackOnly(next)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -299,6 +299,34 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		}
 		s.deny(w, r)
 	})
+}
+
+// loopbackOnly answers only requests whose Host header is a loopback name
+// or address. Without a token the loopback listener is all that guards the
+// screen, and a page of another site whose name is rebound to 127.0.0.1 (DNS
+// rebinding) would reach it from a browser on the gate; its requests still
+// carry the other site's name.
+func (s *Server) loopbackOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			s.log.Debug("web: request naming a host beyond loopback refused", "path", r.URL.Path, "remote", r.RemoteAddr)
+			http.Error(w, "forbidden: without web.token the screen answers only requests for a loopback address, such as http://127.0.0.1:PORT/ or http://localhost:PORT/", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header ("host", "host:port",
+// "[::1]:port") names a loopback name or address.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	return config.IsLoopback(strings.ToLower(strings.TrimSuffix(host, ".")))
 }
 
 // tokenOK compares in constant time.

@@ -65,7 +65,7 @@ func newRig(t *testing.T, cfg config.Web, edit func(*Options)) *rig {
 
 func get(t *testing.T, h http.Handler, path string, hdr ...string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest("GET", path, nil)
+	req := httptest.NewRequest("GET", "http://127.0.0.1:8080"+path, nil)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -230,6 +230,66 @@ func TestNoTokenOnLoopbackIsOpen(t *testing.T) {
 	for _, p := range []string{"/", "/app.js", "/app.css", "/state", "/healthz", "/metrics"} {
 		if w := get(t, r.s.Handler(), p); w.Code != 200 {
 			t.Errorf("GET %s = %d, want 200", p, w.Code)
+		}
+	}
+}
+
+// TestNoTokenRefusesForeignHost: without a token, a page on another site
+// whose name was rebound to 127.0.0.1 (DNS rebinding) must not read the
+// screen: the server answers only requests naming a loopback host.
+func TestNoTokenRefusesForeignHost(t *testing.T) {
+	r := newRig(t, config.Web{}, nil)
+	r.s.Verdict(greenEvent())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.s.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, tc := range []struct {
+		host string
+		want int
+	}{
+		{"127.0.0.1:" + port, 200},
+		{"localhost:" + port, 200},
+		{"LOCALHOST", 200},
+		{"127.0.0.1", 200},
+		{"127.9.9.9:" + port, 200},
+		{"[::1]:" + port, 200},
+		{"evil.example:" + port, 403},
+		{"evil.example", 403},
+		{"localhost.evil.example:" + port, 403},
+		{"127.0.0.1.nip.io:" + port, 403},
+		{"192.168.1.20:" + port, 403},
+		{"[::ffff:8.8.8.8]:" + port, 403},
+	} {
+		for _, path := range []string{"/state", "/", "/events", "/metrics"} {
+			req, _ := http.NewRequestWithContext(t.Context(), "GET", "http://"+ln.Addr().String()+path, nil)
+			req.Host = tc.host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("GET %s with Host %s: %v", path, tc.host, err)
+			}
+			b := make([]byte, 512)
+			n, _ := io.ReadFull(resp.Body, b)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("GET %s with Host %q = %d, want %d", path, tc.host, resp.StatusCode, tc.want)
+			}
+			if tc.want == 403 {
+				if bytes.Contains(b[:n], []byte("NVA")) || bytes.Contains(b[:n], []byte("green")) {
+					t.Errorf("refused answer carries the verdict: %q", b[:n])
+				}
+				if !bytes.Contains(b[:n], []byte("loopback")) {
+					t.Errorf("refused answer does not say why: %q", b[:n])
+				}
+			}
 		}
 	}
 }
