@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,6 +98,41 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("oversized file: %v", err)
+	}
+}
+
+// TestLoadRefusesWritableByOthers: whoever can write the config controls the
+// gate (its feed, root and token), so a config writable by its group or by
+// everyone is refused, naming the file and the mode.
+func TestLoadRefusesWritableByOthers(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "checkpoint.toml")
+	if err := os.WriteFile(p, []byte("gate = \"g\"\n[web]\nlisten = \"0.0.0.0:8080\"\ntoken = \"s3cret-token\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{
+		{0o600, true}, {0o640, true}, {0o644, true}, {0o400, true},
+		{0o666, false}, {0o602, false}, {0o620, false}, {0o660, false}, {0o777, false},
+	} {
+		if err := os.Chmod(p, tc.mode); err != nil { // chmod is not masked by the umask
+			t.Fatal(err)
+		}
+		_, err := Load(p)
+		if tc.ok {
+			if err != nil {
+				t.Errorf("mode %04o: %v", tc.mode, err)
+			}
+			continue
+		}
+		var ce *Error
+		if !errors.As(err, &ce) || ce.File != p || !strings.Contains(ce.Msg, "writable") || !strings.Contains(ce.Msg, fmt.Sprintf("%04o", tc.mode)) {
+			t.Errorf("mode %04o: err = %v, want a *config.Error naming the file, the mode and why", tc.mode, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("mode %04o: error carries the token: %v", tc.mode, err)
+		}
 	}
 }
 
