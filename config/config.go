@@ -220,6 +220,9 @@ func readCapped(path string) ([]byte, error) {
 
 // Parse parses config text; name is used in errors.
 func Parse(name string, text []byte) (Config, error) {
+	if err := CheckShape(name, text); err != nil {
+		return Config{}, err
+	}
 	c := Default()
 	md, err := toml.NewDecoder(bytes.NewReader(text)).Decode(&c)
 	if err != nil {
