@@ -47,10 +47,14 @@ const DefaultPreviewFPS = 4
 // notices a dead connection and the feed and frame ages keep ticking.
 const heartbeat = 2 * time.Second
 
-// maxStreams caps concurrent event streams; maxPreviews caps preview streams.
+// maxStreams caps concurrent event streams, of which loopbackStreams are
+// kept for clients on this machine (the kiosk): remote clients, even with
+// the token, cannot blank the gate's own screen. maxPreviews caps preview
+// streams.
 const (
-	maxStreams  = 32
-	maxPreviews = 4
+	maxStreams      = 32
+	loopbackStreams = 4
+	maxPreviews     = 4
 )
 
 // cookieName is the cookie a valid ?token= sets for the browser.
@@ -99,7 +103,9 @@ type Server struct {
 	last    *shown // newest verdict
 	idle    checkpoint.IdleMode
 	idleSet bool
-	subs    map[chan struct{}]struct{}
+	subs    map[chan struct{}]bool // event streams: from loopback?
+	// remoteSubs counts the streams not from loopback.
+	remoteSubs int
 }
 
 // shown is a verdict as the page shows it.
@@ -148,7 +154,7 @@ func New(opts Options) (*Server, error) {
 		boot:   hex.EncodeToString(b[:]),
 		clock:  opts.Clock,
 		log:    opts.Logger,
-		subs:   make(map[chan struct{}]struct{}),
+		subs:   make(map[chan struct{}]bool),
 	}
 	if opts.Config.Token != "" {
 		s.token = []byte(opts.Config.Token)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/jpeg"
 	"io"
 	"log/slog"
@@ -371,6 +372,63 @@ func TestEventsDeliverVerdict(t *testing.T) {
 	}
 	if strings.Contains(r.logs.String(), "NGUYEN") || strings.Contains(r.logs.String(), "NVA") {
 		t.Errorf("personal data in logs:\n%s", r.logs)
+	}
+}
+
+// TestEventsKeepSlotsForLoopback: remote clients, even with the token,
+// cannot take every event stream: the loopback kiosk still gets one. The
+// server is real, on 127.0.0.1; requests marked X-Test-Remote are made to
+// look as if from another machine (their RemoteAddr rewritten), since every
+// connection a test may open comes from loopback.
+func TestEventsKeepSlotsForLoopback(t *testing.T) {
+	const token = "kiosk-test-token"
+	r := newRig(t, config.Web{Listen: "127.0.0.1:0", Token: token}, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if a := req.Header.Get("X-Test-Remote"); a != "" {
+			req.RemoteAddr = a
+		}
+		r.s.Handler().ServeHTTP(w, req)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	open := func(remote string) int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/events", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if remote != "" {
+			req.Header.Set("X-Test-Remote", remote)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET /events: %v", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+		} else {
+			t.Cleanup(func() { resp.Body.Close() })
+		}
+		return resp.StatusCode
+	}
+	accepted := 0
+	for i := range maxStreams + 4 {
+		if open(fmt.Sprintf("192.0.2.%d:4000", i+1)) == http.StatusOK {
+			accepted++
+		}
+	}
+	if accepted >= maxStreams {
+		t.Fatalf("remote clients hold all %d event streams", accepted)
+	}
+	for i := range maxStreams - accepted {
+		if code := open(""); code != http.StatusOK {
+			t.Fatalf("loopback stream %d refused (%d) with %d remote streams open", i+1, code, accepted)
+		}
+	}
+	if code := open(""); code != http.StatusServiceUnavailable {
+		t.Errorf("stream beyond the cap of %d = %d, want 503", maxStreams, code)
+	}
+	if n := r.s.streams(); n != maxStreams {
+		t.Errorf("%d streams open, want %d", n, maxStreams)
 	}
 }
 
