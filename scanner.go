@@ -86,9 +86,16 @@ type Scanner struct {
 	lastFrame atomic.Int64 // unix nanos of the newest frame handled
 	stats     scannerCounters
 
-	mu   sync.Mutex
-	seen map[string]time.Time
-	idle IdleMode
+	mu    sync.Mutex
+	seen  map[string]time.Time // dedup key → last sighting
+	texts map[string]sighting  // raw text → its dedup key, last sighting
+	idle  IdleMode
+}
+
+// sighting is a text seen within the cooldown and the dedup key it parsed to.
+type sighting struct {
+	key string
+	at  time.Time
 }
 
 type scannerCounters struct {
@@ -147,6 +154,7 @@ func (s *Scanner) Run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.seen = make(map[string]time.Time)
+	s.texts = make(map[string]sighting)
 	s.mu.Unlock()
 	s.lastFrame.Store(s.Clock.Now().UnixNano()) // the stall timer starts now
 
@@ -209,6 +217,12 @@ func (s *Scanner) frame(ctx context.Context, f *Frame) {
 	s.expire(now)
 	for _, sym := range syms {
 		s.stats.symbols.Add(1)
+		// A text seen within the cooldown is a repeat before any parsing: a
+		// certificate held in view is verified once, not on every frame.
+		if s.repeatText(sym.Text, now) {
+			s.stats.repeats.Add(1)
+			continue
+		}
 		c := s.Parser.Parse(sym.Text)
 		if s.repeat(c, sym.Text, now) {
 			s.stats.repeats.Add(1)
@@ -243,19 +257,44 @@ func (s *Scanner) repeat(c Credential, text string, now time.Time) bool {
 	defer s.mu.Unlock()
 	last, ok := s.seen[k]
 	s.seen[k] = now
-	return ok && now.Sub(last) < s.Cooldown && !now.Before(last)
+	s.texts[text] = sighting{key: k, at: now}
+	return ok && s.within(last, now)
+}
+
+// repeatText reports whether text itself was seen within the cooldown; if so
+// it restarts the cooldown of the text and of its credential.
+func (s *Scanner) repeatText(text string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.texts[text]
+	if !ok || !s.within(st.at, now) {
+		return false
+	}
+	s.texts[text] = sighting{key: st.key, at: now}
+	s.seen[st.key] = now
+	return true
+}
+
+// within reports whether now is within the cooldown after last.
+func (s *Scanner) within(last, now time.Time) bool {
+	return now.Sub(last) < s.Cooldown && !now.Before(last)
 }
 
 // expire forgets credentials whose cooldown has passed, so the map stays small.
 func (s *Scanner) expire(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.seen) < 64 {
+	if len(s.seen) < 64 && len(s.texts) < 64 {
 		return
 	}
 	for k, t := range s.seen {
-		if now.Sub(t) >= s.Cooldown || now.Before(t) {
+		if !s.within(t, now) {
 			delete(s.seen, k)
+		}
+	}
+	for k, st := range s.texts {
+		if !s.within(st.at, now) {
+			delete(s.texts, k)
 		}
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"checkpoint/clocktest"
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"checkpoint"
 	"checkpoint/camera"
 	"checkpoint/credential"
+	"checkpoint/credential/hc1test"
 	"checkpoint/decode"
 	"checkpoint/demo"
 	"checkpoint/policy"
@@ -125,5 +127,71 @@ func TestScannerPipelineDecodeTime(t *testing.T) {
 	}
 	if len(rec.shown) != 1 {
 		t.Errorf("%d verdicts, want 1", len(rec.shown))
+	}
+}
+
+// countingParser counts the payloads it parses.
+type countingParser struct {
+	p checkpoint.Parser
+	n atomic.Int64
+}
+
+func (c *countingParser) Parse(text string) checkpoint.Credential {
+	c.n.Add(1)
+	return c.p.Parse(text)
+}
+
+// TestScannerParsesHeldCodeOnce: a signed HC1 certificate held in view is
+// parsed (base45, inflate, COSE, signature, trust list) once, not on every
+// frame; seen again after the cooldown, it is parsed and judged again.
+func TestScannerParsesHeldCodeOnce(t *testing.T) {
+	is, err := hc1test.NewIssuer(hc1test.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2021, 10, 1, 8, 0, 0, 0, time.UTC)
+	text := is.MustIssue(hc1test.Vaccinated("URN:UVCI:01:VN:HELD0001#X", 2, 2, at.AddDate(0, -1, 0), at.AddDate(0, 0, -7)))
+	var fs []*checkpoint.Frame
+	for i := range 6 {
+		img := demo.Background(480, 480, uint64(i+1))
+		if err := demo.Draw(img, demo.Placement{Text: text, Module: 4, CX: 0.5, CY: 0.5}, 1); err != nil {
+			t.Fatal(err)
+		}
+		fs = append(fs, checkpoint.FrameFromImage(img))
+	}
+	for _, tt := range []struct {
+		name          string
+		step          time.Duration
+		parses, shown int
+	}{
+		{"held at 15 fps", 66 * time.Millisecond, 1, 1},
+		{"seen every 3 s", 3 * time.Second, 6, 6},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := clocktest.New(at)
+			rec := &recorder{clk: clk, step: tt.step}
+			src, err := camera.NewReplayFrames(fs, camera.ReplayOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := &countingParser{p: &credential.Parser{Trust: is.Pool(), Clock: clk}}
+			s := &checkpoint.Scanner{
+				Source: src, Decoder: decode.New(decode.Options{}), Parser: p,
+				Judge: &policy.Judge{Rules: policy.DefaultRules()}, Indicator: rec, Clock: clk,
+				StallTimeout: time.Hour, Observers: []checkpoint.Observer{rec},
+			}
+			if err := s.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if st := s.Stats(); st.Symbols != 6 {
+				t.Fatalf("%d codes decoded in 6 frames, want 6", st.Symbols)
+			}
+			if got := p.n.Load(); got != int64(tt.parses) {
+				t.Errorf("parsed %d times, want %d", got, tt.parses)
+			}
+			if len(rec.shown) != tt.shown {
+				t.Errorf("%d verdicts, want %d", len(rec.shown), tt.shown)
+			}
+		})
 	}
 }

@@ -126,11 +126,38 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		opts.Logger = slog.Default()
 	}
 	d := &DB{path: path, opts: opts, log: opts.Logger}
+	if err := private(path, opts.Logger); err != nil {
+		return nil, fmt.Errorf("open cache %s: %w", path, err)
+	}
 	if err := d.open(ctx); err != nil {
 		d.closeAll()
 		return nil, fmt.Errorf("open cache %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// private creates the cache file readable and writable by its owner only
+// (0600) whatever the umask, and takes group and other access away from an
+// existing one and its -wal and -shm files. SQLite creates the -wal and -shm
+// files with the database file's mode.
+func private(path string, log *slog.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		fi, err := os.Stat(path + suffix)
+		if err != nil {
+			continue // no such file yet
+		}
+		if m := fi.Mode().Perm(); m&0o077 != 0 {
+			if err := os.Chmod(path+suffix, m&^0o077); err != nil {
+				log.Warn("cache file readable by others, and its mode cannot be changed", "file", path+suffix, "mode", fmt.Sprintf("%04o", m), "err", err)
+			}
+		}
+	}
+	return nil
 }
 
 func dsn(path string, write bool) string {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -467,4 +468,55 @@ func TestPing(t *testing.T) {
 	if err := d.Ping(ctx); err == nil {
 		t.Fatal("ping a closed cache: no error")
 	}
+}
+
+// TestFilesPrivateWhateverTheUmask: the cache file and its -wal and -shm
+// files are 0600 whatever the umask (sync --once outside systemd runs with
+// the shell's), and an older cache readable by others is tightened on open.
+func TestFilesPrivateWhateverTheUmask(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	ctx := context.Background()
+	dir := t.TempDir()
+	check := func(path string) {
+		t.Helper()
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			fi, err := os.Stat(path + suffix)
+			if err != nil {
+				t.Errorf("%s: %v", path+suffix, err)
+				continue
+			}
+			if m := fi.Mode().Perm(); m != 0o600 {
+				t.Errorf("%s is mode %04o, want 0600", path+suffix, m)
+			}
+		}
+	}
+	write := func(d *DB) {
+		t.Helper()
+		if _, err := d.ImportCSV(ctx, strings.NewReader("Q1,green,\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	path := filepath.Join(dir, "cache.db")
+	d, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(d)
+	check(path) // while open: the -wal and -shm files exist
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	d, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	write(d)
+	check(path)
 }

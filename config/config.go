@@ -188,7 +188,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Load reads and validates the config file at path over the defaults.
+// Load reads and validates the config file at path over the defaults. A file
+// writable by its group or by everyone is refused: it is not trusted.
 func Load(path string) (Config, error) {
 	b, err := readCapped(path)
 	if err != nil {
@@ -203,6 +204,14 @@ func readCapped(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// Whoever can write the config controls the gate (feed, root, token):
+	// refuse one that others can change rather than run on it.
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if m := fi.Mode().Perm(); m&0o022 != 0 {
+		return nil, fmt.Errorf("writable by its group or by everyone (mode %04o): whoever can write it controls the gate; "+
+			"make it writable by its owner only (chmod go-w)", m)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, err
@@ -215,6 +224,9 @@ func readCapped(path string) ([]byte, error) {
 
 // Parse parses config text; name is used in errors.
 func Parse(name string, text []byte) (Config, error) {
+	if err := CheckShape(name, text); err != nil {
+		return Config{}, err
+	}
 	c := Default()
 	md, err := toml.NewDecoder(bytes.NewReader(text)).Decode(&c)
 	if err != nil {

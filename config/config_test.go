@@ -2,8 +2,10 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +104,41 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesWritableByOthers: whoever can write the config controls the
+// gate (its feed, root and token), so a config writable by its group or by
+// everyone is refused, naming the file and the mode.
+func TestLoadRefusesWritableByOthers(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "checkpoint.toml")
+	if err := os.WriteFile(p, []byte("gate = \"g\"\n[web]\nlisten = \"0.0.0.0:8080\"\ntoken = \"s3cret-token\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{
+		{0o600, true}, {0o640, true}, {0o644, true}, {0o400, true},
+		{0o666, false}, {0o602, false}, {0o620, false}, {0o660, false}, {0o777, false},
+	} {
+		if err := os.Chmod(p, tc.mode); err != nil { // chmod is not masked by the umask
+			t.Fatal(err)
+		}
+		_, err := Load(p)
+		if tc.ok {
+			if err != nil {
+				t.Errorf("mode %04o: %v", tc.mode, err)
+			}
+			continue
+		}
+		var ce *Error
+		if !errors.As(err, &ce) || ce.File != p || !strings.Contains(ce.Msg, "writable") || !strings.Contains(ce.Msg, fmt.Sprintf("%04o", tc.mode)) {
+			t.Errorf("mode %04o: err = %v, want a *config.Error naming the file, the mode and why", tc.mode, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("mode %04o: error carries the token: %v", tc.mode, err)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("gate = \"a\"\n[camera]\nsource = \"replay\"\npath = \"x\"\n"))
 	f.Add([]byte("[gpio]\nactive_low = [\"relay\"]\n[web]\nlisten = \"[::1]:80\"\n"))
@@ -121,4 +158,106 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("parsed config fails validation: %v", err)
 		}
 	})
+}
+
+// allocated returns the bytes f allocates, as the runtime counts them
+// (TotalAlloc: every allocation, freed or not, so it bounds the peak).
+func allocated(f func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+// TestParseShapeBombs: configs built to exhaust the TOML library's memory
+// (it keeps every key's whole path, so nesting costs its square) are refused
+// with the line named, allocating little; what the limits let through stays
+// under the ceiling too. The cases grow, and the first
+// failure ends the test, so on a parser without the check it fails on the
+// small ones (hundreds of MB) before the ones near MaxSize (many GB).
+func TestParseShapeBombs(t *testing.T) {
+	const ceiling = 64 << 20
+	inline := func(n int) string { return strings.Repeat("{a=", n) + "1" + strings.Repeat("}", n) }
+	long := strings.Repeat("k", MaxKeyLen)
+	var worst strings.Builder
+	for i := range MaxValues/MaxDepth - 1 {
+		k := fmt.Sprint(i) + long[len(fmt.Sprint(i)):]
+		worst.WriteString(k + " = " + strings.Repeat("{"+long+" = ", MaxDepth-1) + "1" + strings.Repeat("}", MaxDepth-1) + "\n")
+	}
+	for _, tc := range []struct {
+		name, text string
+		line       int
+		msg        string
+	}{
+		{"12 KB of nested inline tables", "gate = \"g\"\nx = " + inline(3000) + "\n", 2, "nested more than 8 levels"},
+		{"8 KB dotted table header", "[" + strings.Repeat("a.", 4000) + "a]\n", 1, "longer than 128 bytes"},
+		{"8 KB dotted key", "\n" + strings.Repeat("a.", 4000) + "a = 1\n", 2, "longer than 128 bytes"},
+		{"inline tables of short dotted keys", "[camera]\nx = " + strings.Repeat("{a.a.a.a.a=", 1000) + "1" + strings.Repeat("}", 1000) + "\n", 2, "nested more than"},
+		{"arrays of inline tables", "x = " + strings.Repeat("[{a=", 2000) + "1" + strings.Repeat("}]", 2000) + "\n", 1, "nested more than"},
+		{"bomb after a multi-line string", "s = '''\n{a={a=\n'''\nt = \"\"\"\\\n\"\"\"\"\nx = " + inline(3000) + "\n", 6, "nested more than"},
+		{"long quoted key", "\"" + strings.Repeat("k", 200000) + "\" = 1\n", 1, "longer than 128 bytes"},
+		{"nested arrays near MaxSize", "x = " + strings.Repeat("[", MaxSize/2-10) + strings.Repeat("]", MaxSize/2-10) + "\n", 1, "nested more than"},
+		{"nested inline tables near MaxSize", "x = " + inline(MaxSize/4-10) + "\n", 1, "nested more than"},
+		{"dotted table header near MaxSize", "[" + strings.Repeat("a.", MaxSize/2-10) + "a]\n", 1, "longer than"},
+		{"1 MiB of short keys", strings.Repeat("k=1\n", MaxSize/4-1), 4097, "more than 4096 keys"},
+		{"1 MiB of array elements", "x=[" + strings.Repeat("1,", MaxSize/2-10) + "]\n", 1, "more than 4096 keys"},
+		// Within every limit, as costly as can be: 511 lines of 128-byte
+		// keys nested 8 deep parse in full (to the unknown key).
+		{"the limits' worst case", worst.String(), 1, "unknown key"},
+	} {
+		var err error
+		n := allocated(func() { _, err = Parse("bomb.toml", []byte(tc.text)) })
+		t.Logf("%s (%d bytes): %d bytes allocated: %v", tc.name, len(tc.text), n, err)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Line != tc.line || !strings.Contains(ce.Msg, tc.msg) {
+			t.Fatalf("%s: err = %v, want line %d ~%q", tc.name, err, tc.line, tc.msg)
+		}
+		if n > ceiling {
+			t.Fatalf("%s: Parse allocated %d MB, more than %d MB", tc.name, n>>20, ceiling>>20)
+		}
+	}
+}
+
+// TestCheckShape: real configs and structure inside strings and comments
+// pass; the limits are exact.
+func TestCheckShape(t *testing.T) {
+	tmpl, err := os.ReadFile("../image/checkpoint.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep := func(n int) string { return "x = " + strings.Repeat("[", n) + strings.Repeat("]", n) + "\n" }
+	for _, tc := range []struct {
+		name, text string
+		ok         bool
+	}{
+		{"template", string(tmpl), true},
+		{"structure in strings and comments", "gate = \"{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[{[\" # {{{{{{{{{{{{{{{{{{{{{{\n" +
+			"[web]\ntoken = '{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{'\n[camera]\nargs = [\"[[[[[[[[[[[[[[[[[[[[\", '''\n]]]]{{{{\n''', \"\"\"x\\\"\"\"\n\"\"\"]\n", true},
+		{"multi-line array with comments", "[gpio]\nactive_low = [ # {{{{{{{{{{{{{{{{{{{{\n  \"relay\", # [[[[[[[[[[[[[[[[[[\n]\n", true},
+		{"date with a space", "x = 1979-05-27 07:32:00Z\ny = [1979-05-27 07:32:00Z, 2]\n", true},
+		{"8 levels", "[a.b.c]\nd.e = {f = {g = [1]}}\n", true},
+		{"9 levels", "[a.b.c]\nd.e = {f = {g = [[1]]}}\n", false},
+		{"9 levels of dotted key", "[a.b.c]\nd.e.f.g.h.i = 1\n", false},
+		{"9 levels of header", "[a.b.c.d.e.f.g.h.i]\n", false},
+		{"7 arrays after a key", deep(7), true},
+		{"8 arrays after a key", deep(8), false},
+		{"4096 values", "x = [" + strings.Repeat("1,", 4095) + "]\n", true},
+		{"4097 values", "x = [" + strings.Repeat("1,", 4096) + "]\n", false},
+		{"4097 keys", strings.Repeat("k = 1\n", 4097), false},
+		{"quoted dots are one part", "\"" + strings.Repeat(".", 100) + "\" = 1\n", true},
+		{"128-byte key", strings.Repeat("k", 128) + " = 1\n", true},
+		{"129-byte key", strings.Repeat("k", 129) + " = 1\n", false},
+		{"129-byte header", "[" + strings.Repeat("k", 129) + "]\n", false},
+		{"not TOML", "= = ]]]] }}} [ [ { \"\n'''", true}, // left to the TOML parser
+	} {
+		err := CheckShape("x.toml", []byte(tc.text))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: CheckShape = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+	if _, err := Parse("template", tmpl); err != nil {
+		t.Errorf("the template does not parse: %v", err)
+	}
 }

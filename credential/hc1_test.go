@@ -203,6 +203,21 @@ func TestHC1EveryEntryChecked(t *testing.T) {
 	}
 }
 
+// TestParseHC1NameFormatCharacters: a signed name carrying a right-to-left
+// override (or any other format character) reaches the screen without it.
+func TestParseHC1NameFormatCharacters(t *testing.T) {
+	es := newIssuer(t, hc1test.Options{})
+	cert := hc1test.Vaccinated(uci, 2, 2, day0, issued)
+	cert.DCC.Nam = hc1test.Name{Fn: "Nguy\u202eễn", Fnt: "NGUY\u202eEN", Gn: "Văn\u2067 An\u200f", Gnt: "VAN<AN"}
+	c := (&credential.Parser{Trust: es.Pool(), Clock: clocktest.New(scanAt)}).Parse(es.MustIssue(cert))
+	if c.Err != nil || c.Signature != checkpoint.SignatureValid {
+		t.Fatalf("Parse: %v %s", c.Err, c.Signature)
+	}
+	if want := (checkpoint.Holder{Initials: "NVA", BirthDay: 17, BirthMonth: 5, FullName: "Nguyễn Văn An"}); c.Holder != want {
+		t.Errorf("holder %q %q, want %q", c.Holder.Initials, c.Holder.FullName, want.FullName)
+	}
+}
+
 func TestParseHC1TestAndRecovery(t *testing.T) {
 	es := newIssuer(t, hc1test.Options{Usages: []string{"t", "r"}})
 	test := hc1test.Cert{IssuedAt: issued, Expires: issued.AddDate(0, 0, 3), DCC: hc1test.DCC{

@@ -80,11 +80,17 @@ func initials(name string) string {
 	return b.String()
 }
 
-// cleanName collapses runs of white space and removes control characters.
+// cleanName collapses runs of white space, turns control characters into
+// spaces and removes format characters (Unicode category Cf: bidirectional
+// overrides such as U+202E, which would show the name reversed, zero-width
+// spaces and joiners, soft hyphens, the byte-order mark).
 func cleanName(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return ' '
+		case unicode.Is(unicode.Cf, r):
+			return -1
 		}
 		return r
 	}, s)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"checkpoint"
@@ -44,6 +45,9 @@ func TestParseText(t *testing.T) {
 			checkpoint.FormatVN1405, "Q7", checkpoint.Holder{Initials: "NA", BirthDay: 1, BirthMonth: 1, FullName: "NGUY\uFFFDEN \uFFFDA"}, ""},
 		{"1405 surrounding space and CRLF", "  ******123456 | NGUYEN  VAN   AN |1990-05-17| 0 | Q8 \r\n",
 			checkpoint.FormatVN1405, "Q8", checkpoint.Holder{Initials: "NVA", BirthDay: 17, BirthMonth: 5, FullName: "NGUYEN VAN AN"}, ""},
+		{"1405 bidi override and other format characters", "******123456|NGUYEN\u202e VAN\u2066 \u200bAN\u00ad\ufeff|1990-05-17|0|QB1",
+			checkpoint.FormatVN1405, "QB1", checkpoint.Holder{Initials: "NVA", BirthDay: 17, BirthMonth: 5, FullName: "NGUYEN VAN AN"}, ""},
+		{"1405 name of format characters only", "******123456|\u202e\u202d\u2067|1990-05-17|0|QB2", checkpoint.FormatUnknown, "", checkpoint.Holder{}, "field 2 (name): empty"},
 		{"1405 bad date", "******123456|NGUYEN VAN AN|17/05/1990|0|Q9", checkpoint.FormatUnknown, "", checkpoint.Holder{}, "vn1405 field 3 (birth date)"},
 		{"1405 impossible date", "******123456|NGUYEN VAN AN|1990-02-30|0|Q9", checkpoint.FormatUnknown, "", checkpoint.Holder{}, "birth date"},
 		{"1405 not a leap year", "******123456|NGUYEN VAN AN|1900-02-29|0|Q9", checkpoint.FormatUnknown, "", checkpoint.Holder{}, "birth date"},
@@ -68,6 +72,8 @@ func TestParseText(t *testing.T) {
 		{"cccd extra fields after issue date", "001099012345||Lê B|02031960|Nam|Thôn 2|15032022|||x",
 			checkpoint.FormatCCCD, "001099012345", checkpoint.Holder{Initials: "LB", BirthDay: 2, BirthMonth: 3, FullName: "Lê B"}, ""},
 		{"cccd mojibake", "001099012345||L\u00c3\u00aa B|02031960|Nam|Th\u00c3\u00b4n 2|15032022",
+			checkpoint.FormatCCCD, "001099012345", checkpoint.Holder{Initials: "LB", BirthDay: 2, BirthMonth: 3, FullName: "Lê B"}, ""},
+		{"cccd bidi override", "001099012345||L\u202eê B\u2069|02031960|Nam|Thôn 2|15032022",
 			checkpoint.FormatCCCD, "001099012345", checkpoint.Holder{Initials: "LB", BirthDay: 2, BirthMonth: 3, FullName: "Lê B"}, ""},
 		{"cccd bad CMND", "001099012345|12345|Lê B|02031960|Nam|Thôn 2|15032022", checkpoint.FormatUnknown, "", checkpoint.Holder{}, "cccd field 2 (old ID number)"},
 		{"cccd bad birth date", "001099012345||Lê B|32031960|Nam|Thôn 2|15032022", checkpoint.FormatUnknown, "", checkpoint.Holder{}, "cccd field 4 (birth date)"},
@@ -198,6 +204,11 @@ func checkCredential(t *testing.T, text string, c checkpoint.Credential) {
 	}
 	if !utf8.ValidString(h.FullName) || !utf8.ValidString(h.Initials) {
 		t.Fatalf("holder text not UTF-8")
+	}
+	for _, r := range h.FullName + h.Initials {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			t.Fatalf("holder text carries %U to the screen", r)
+		}
 	}
 }
 

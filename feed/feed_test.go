@@ -479,6 +479,28 @@ func TestAttacks(t *testing.T) {
 			kind: KindDownload, state: good1,
 		},
 		{
+			name: "slow loris: timestamp.json a byte at a time",
+			attack: func(t *testing.T, f *testFeed, d *device) {
+				f.publish(v2)
+				// Each byte comes well within the pause timeout; the
+				// whole file would take many times the deadline.
+				d.s.cfg.Timeout = time.Second
+				d.s.cfg.MetadataDeadline = 300 * time.Millisecond
+				dribble(t, f, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/timestamp.json") })
+			},
+			kind: KindTimeout, state: good1,
+		},
+		{
+			name: "slow loris: a status chunk a byte at a time",
+			attack: func(t *testing.T, f *testFeed, d *device) {
+				f.publish(v2)
+				d.s.cfg.Timeout = 500 * time.Millisecond
+				d.s.cfg.MinRate = 1 << 20 // the deadline: about Timeout
+				dribble(t, f, func(r *http.Request) bool { return isTarget(r, "/v2/") })
+			},
+			kind: KindTimeout, state: good1,
+		},
+		{
 			name: "server never answers",
 			attack: func(t *testing.T, f *testFeed, d *device) {
 				f.publish(v2)
@@ -515,6 +537,9 @@ func TestAttacks(t *testing.T) {
 			if d.db.Version() != version {
 				t.Errorf("version moved from %d to %d", version, d.db.Version())
 			}
+			if st := d.s.Stats(); st.LastError == "" || st.Consecutive != 1 {
+				t.Errorf("sync error not recorded: %+v", st)
+			}
 			d.want(t, tt.state)
 			p := d.logs.problems()
 			if len(p) != 1 || !strings.Contains(p[0], "feed sync failed") || !strings.Contains(p[0], "kind="+tt.kind) {
@@ -534,6 +559,7 @@ func TestAttacks(t *testing.T) {
 				}
 			}
 			d.s.cfg.Timeout = 5 * time.Second
+			d.s.cfg.MetadataDeadline, d.s.cfg.MinRate = DefaultMetadataDeadline, DefaultMinRate
 			d.sync(t)
 			if tt.kind != KindExpired {
 				d.want(t, good2)
@@ -543,6 +569,33 @@ func TestAttacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dribble makes the feed serve the files match selects a byte every 50 ms,
+// flushed, until the whole file is out or the client goes away.
+func dribble(t *testing.T, f *testFeed, match func(*http.Request) bool) {
+	f.setTamper(func(w http.ResponseWriter, r *http.Request) bool {
+		if !match(r) {
+			return false
+		}
+		b, err := os.ReadFile(filepath.Join(f.dir, "repo", filepath.FromSlash(r.URL.Path)))
+		if err != nil {
+			http.NotFound(w, r)
+			return true
+		}
+		rc := http.NewResponseController(w)
+		for i := range b {
+			if _, err := w.Write(b[i : i+1]); err != nil || rc.Flush() != nil {
+				return true
+			}
+			select {
+			case <-r.Context().Done():
+				return true
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		return true
+	})
 }
 
 // readTarget reads a published target by its path, through targets metadata.

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,6 +42,11 @@ const (
 	DefaultMinBackoff = 5 * time.Second
 	// DefaultMaxTarget caps one downloaded target.
 	DefaultMaxTarget = 256 << 20
+	// DefaultMetadataDeadline bounds the whole download of one metadata file.
+	DefaultMetadataDeadline = 5 * time.Minute
+	// DefaultMinRate is the slowest average rate, in bytes a second, a
+	// target download may have: 64 kbit/s.
+	DefaultMinRate = 8 << 10
 )
 
 // Options configure a Syncer.
@@ -64,6 +70,12 @@ type Options struct {
 	Logger    *slog.Logger // slog.Default when nil
 	Client    *http.Client // a client of its own when nil
 	MaxTarget int64        // DefaultMaxTarget when zero
+	// MetadataDeadline bounds the whole download of one metadata file
+	// (DefaultMetadataDeadline when zero), however steadily it trickles in.
+	MetadataDeadline time.Duration
+	// MinRate sets each target's deadline: Timeout plus its signed length
+	// at MinRate bytes a second (DefaultMinRate when zero).
+	MinRate int64
 }
 
 // Stats are the syncer's metrics, for the logs and the status page.
@@ -151,6 +163,12 @@ func NewSyncer(db *cache.DB, cfg Options) (*Syncer, error) {
 	}
 	if cfg.MaxTarget <= 0 {
 		cfg.MaxTarget = DefaultMaxTarget
+	}
+	if cfg.MetadataDeadline <= 0 {
+		cfg.MetadataDeadline = DefaultMetadataDeadline
+	}
+	if cfg.MinRate <= 0 {
+		cfg.MinRate = DefaultMinRate
 	}
 	s := &Syncer{db: db, cfg: cfg, log: cfg.Logger, client: cfg.Client, trigger: make(chan struct{}, 1)}
 	if s.client == nil {
@@ -294,7 +312,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	s.stats.LastAttempt = s.cfg.Clock.Now()
 	s.stats.Syncs++
 	s.mu.Unlock()
-	f := &fetcher{ctx: ctx, client: s.client, timeout: s.cfg.Timeout}
+	f := &fetcher{ctx: ctx, client: s.client, timeout: s.cfg.Timeout, metadata: s.cfg.MetadataDeadline, minRate: s.cfg.MinRate}
 	res, err := s.sync(ctx, f)
 	res.Bytes = f.bytes.Load()
 	res.Duration = time.Since(start)
@@ -401,6 +419,7 @@ func (s *Syncer) updater(f *fetcher) (*updater.Updater, error) {
 	}
 	cfg.LocalMetadataDir, cfg.LocalTargetsDir = mdir, tdir
 	cfg.Fetcher = f
+	f.targets = strings.TrimSuffix(cfg.RemoteTargetsURL, "/") + "/"
 	up, err := updater.New(cfg)
 	if err != nil {
 		if root != nil && !bytes.Equal(root, s.cfg.Root) {
@@ -657,24 +676,43 @@ func (s *Syncer) cleanDownloads() {
 	}
 }
 
-// timeoutError is a request that got no answer, or stalled, for the timeout.
+// timeoutError is a request that got no answer, or stalled, for the
+// timeout, or (whole) did not finish by its deadline.
 type timeoutError struct {
-	url string
-	d   time.Duration
+	url   string
+	d     time.Duration
+	whole bool
 }
 
 func (e *timeoutError) Error() string {
+	if e.whole {
+		return fmt.Sprintf("download of %s not finished within its deadline of %v", e.url, e.d)
+	}
 	return fmt.Sprintf("no answer from %s within %v", e.url, e.d)
 }
 
 // fetcher implements go-tuf's fetcher.Fetcher over a context, with a timeout
-// on every pause (not on the whole download, so large files on slow links
-// still arrive), and counts the bytes.
+// on every pause and a deadline for the whole download: for a target, the
+// timeout plus its length at minRate (so large files on slow links still
+// arrive), for metadata a fixed one. It counts the bytes.
 type fetcher struct {
-	ctx     context.Context
-	client  *http.Client
-	timeout time.Duration
-	bytes   atomic.Int64
+	ctx      context.Context
+	client   *http.Client
+	timeout  time.Duration
+	metadata time.Duration // deadline of a metadata file
+	minRate  int64         // bytes a second
+	targets  string        // URL prefix of the targets
+	bytes    atomic.Int64
+}
+
+// deadline is the time the whole download of url, of at most maxLength
+// bytes, may take.
+func (f *fetcher) deadline(url string, maxLength int64) time.Duration {
+	if !strings.HasPrefix(url, f.targets) {
+		return f.metadata
+	}
+	secs := float64(maxLength) / float64(f.minRate)
+	return f.timeout + time.Duration(min(secs, 100*365*24*3600)*float64(time.Second))
 }
 
 // DownloadFile fetches url, reading at most maxLength bytes.
@@ -682,11 +720,17 @@ func (f *fetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]
 	shown := redactURL(url) // errors are logged: never a password in the URL
 	ctx, cancel := context.WithCancel(f.ctx)
 	defer cancel()
-	var fired atomic.Bool
-	timer := time.AfterFunc(f.timeout, func() { fired.Store(true); cancel() })
+	var paused, late atomic.Bool
+	timer := time.AfterFunc(f.timeout, func() { paused.Store(true); cancel() })
 	defer timer.Stop()
+	deadline := f.deadline(url, maxLength)
+	whole := time.AfterFunc(deadline, func() { late.Store(true); cancel() })
+	defer whole.Stop()
 	fail := func(err error) ([]byte, error) {
-		if fired.Load() {
+		if late.Load() {
+			return nil, &timeoutError{url: shown, d: deadline, whole: true}
+		}
+		if paused.Load() {
 			return nil, &timeoutError{url: shown, d: f.timeout}
 		}
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,6 +114,8 @@ func TestImportRefused(t *testing.T) {
 		{"unknown key", "gate = \"a\"\n[gpio]\ngreen = \"GPIO5\"\nrelay_pin = \"GPIO6\"\n", "", "checkpoint.toml:4: gpio.relay_pin: unknown key"},
 		{"bad value", "log_level = \"loud\"\n", "", `log_level: "loud" is not debug`},
 		{"bad root", "gate = \"a\"\n", `{"signed":{}}`, `signed._type is ""`},
+		{"nesting bomb", "gate = \"a\"\nx = " + strings.Repeat("{a=", 3000) + "1" + strings.Repeat("}", 3000) + "\n", "",
+			"checkpoint.toml:2: nested more than 8 levels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGate(t)
@@ -147,6 +150,35 @@ func TestImportRefused(t *testing.T) {
 				t.Errorf("FaultReason = %q, want it to name %q", reason, tc.want)
 			}
 		})
+	}
+}
+
+// TestImportBombInSecret: a token written as a multi-line string whose text
+// is a TOML nesting bomb is a valid config; cutting the token's first line
+// out of the boot partition's copy brings the bomb to life. Checking that
+// copy must not hand it to the TOML library (as root, on first boot): the
+// copy becomes the stub, and Import allocates little (runtime.MemStats).
+func TestImportBombInSecret(t *testing.T) {
+	g := newGate(t)
+	bomb := "x = " + strings.Repeat("{a=", 3000) + "1" + strings.Repeat("}", 3000)
+	cfg := "gate = \"a\"\n[web]\nlisten = \"0.0.0.0:8080\"\ntoken = \"\"\"\n" + bomb + "\n\"\"\"\n"
+	writeFile(t, g.boot, ConfigName, cfg)
+	var a, b runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&a)
+	res, err := Importer{Boot: g.boot, Etc: g.etc, GID: -1}.Import()
+	runtime.ReadMemStats(&b)
+	if err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	if n := b.TotalAlloc - a.TotalAlloc; n > 64<<20 {
+		t.Errorf("Import allocated %d MB", n>>20)
+	}
+	if !res.Imported || !res.Stub {
+		t.Errorf("Result = %+v, want imported with the copy replaced by the stub", res)
+	}
+	if got, _ := g.read(t, filepath.Join(g.boot, ImportedName)); strings.Contains(got, "{a={a=") {
+		t.Errorf("the boot partition's copy keeps the token's text:\n%.200s", got)
 	}
 }
 

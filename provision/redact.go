@@ -66,6 +66,11 @@ func Redact(text []byte, secrets []Secret) ([]byte, bool) {
 // clean reports whether text sets none of the secrets and holds none of
 // their values.
 func clean(text []byte, secrets []Secret) bool {
+	// Cutting lines out can turn the text of a multi-line string into TOML:
+	// check its shape before the TOML library reads it.
+	if config.CheckShape("", text) != nil {
+		return false
+	}
 	var m map[string]any
 	if _, err := toml.Decode(string(text), &m); err != nil {
 		return false

@@ -39,7 +39,7 @@ func BenchmarkVerdict(b *testing.B) {
 		b.Fatal(err)
 	}
 	for range 10 {
-		s.subscribe()
+		s.subscribe(true)
 	}
 	e := checkpoint.Event{Verdict: checkpoint.Verdict{Color: checkpoint.Green, Reasons: []string{"status green"}}}
 	b.ReportAllocs()

@@ -163,6 +163,7 @@ func freeAddr(t *testing.T) string {
 // pageView is what the test reads of the page.
 type pageView struct {
 	Conn     string  `json:"conn"`
+	Via      string  `json:"via"` // stream or poll: how the newest state came
 	Color    string  `json:"color"`
 	Vi       string  `json:"vi"`
 	En       string  `json:"en"`
@@ -187,7 +188,7 @@ const viewJS = `(() => {
     if (r.height > 0) { bottom = Math.max(bottom, r.bottom); right = Math.max(right, r.right); }
   }
   return {
-    conn: b.dataset.conn, color: b.dataset.color, boot: b.dataset.boot,
+    conn: b.dataset.conn, via: b.dataset.via || '', color: b.dataset.color, boot: b.dataset.boot,
     vi: $('word-vi').textContent, en: $('word-en').textContent,
     symbol: $('symbol-text').textContent, holder: $('holder').textContent,
     bg: getComputedStyle(b).backgroundColor,
@@ -355,4 +356,50 @@ func TestBrowserFallbackWithoutEventSource(t *testing.T) {
 	checkFits(t, green, 390, 844)
 	screenshot(t, ctx, "phone-green.png")
 	waitView(t, ctx, "RED by polling", func(v pageView) bool { return v.En == "RED" && v.Bg == bgRed })
+}
+
+// TestBrowserFallbackWhenStreamsRefused: every event stream is taken, so the
+// server refuses the page's (503). The page must not stay at CONNECTING: it
+// polls /state and shows the verdicts, and takes the stream again once one
+// is free.
+func TestBrowserFallbackWhenStreamsRefused(t *testing.T) {
+	ctx := newBrowser(t)
+	addr := freeAddr(t)
+	startDaemon(t, addr, 4)
+	hold, release := context.WithCancel(context.Background())
+	defer release()
+	held := 0
+	for {
+		req, _ := http.NewRequestWithContext(hold, "GET", "http://"+addr+"/events", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET /events: %v", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("GET /events = %d, want 200 or 503", resp.StatusCode)
+			}
+			break
+		}
+		defer resp.Body.Close()
+		if held++; held > 1000 {
+			t.Fatal("the server never refuses an event stream")
+		}
+	}
+	t.Logf("holding %d event streams", held)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/")); err != nil {
+		t.Fatal(err)
+	}
+	live := waitView(t, ctx, "a live page by polling", func(v pageView) bool { return v.Conn == "live" })
+	if live.Via != "poll" {
+		t.Errorf("live page via %q with every stream taken, want poll", live.Via)
+	}
+	waitView(t, ctx, "GREEN by polling", func(v pageView) bool { return v.En == "GREEN" && v.Bg == bgGreen })
+	waitView(t, ctx, "RED by polling", func(v pageView) bool { return v.En == "RED" && v.Bg == bgRed })
+	screenshot(t, ctx, "streams-taken-polling.png")
+
+	release()
+	waitView(t, ctx, "the stream again once free", func(v pageView) bool { return v.Conn == "live" && v.Via == "stream" })
+	waitView(t, ctx, "GREEN by the stream", func(v pageView) bool { return v.En == "GREEN" && v.Via == "stream" })
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -50,21 +51,39 @@ func (s *Server) notify() {
 	}
 }
 
-func (s *Server) subscribe() (chan struct{}, bool) {
+// subscribe adds an event stream, unless maxStreams are open or, for a
+// remote client, all but the loopbackStreams kept for this machine.
+func (s *Server) subscribe(loopback bool) (chan struct{}, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.subs) >= maxStreams {
+	if len(s.subs) >= maxStreams || (!loopback && s.remoteSubs >= maxStreams-loopbackStreams) {
 		return nil, false
 	}
 	ch := make(chan struct{}, 1)
-	s.subs[ch] = struct{}{}
+	s.subs[ch] = loopback
+	if !loopback {
+		s.remoteSubs++
+	}
 	return ch, true
 }
 
 func (s *Server) unsubscribe(ch chan struct{}) {
 	s.mu.Lock()
+	if loopback, ok := s.subs[ch]; ok && !loopback {
+		s.remoteSubs--
+	}
 	delete(s.subs, ch)
 	s.mu.Unlock()
+}
+
+// fromLoopback reports whether r comes from this machine.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (s *Server) streams() int {
@@ -215,9 +234,9 @@ func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
 // serveEvents streams the state as Server-Sent Events: at once, on every
 // change, and every heartbeat.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
-	ch, ok := s.subscribe()
+	ch, ok := s.subscribe(fromLoopback(r))
 	if !ok {
-		http.Error(w, "too many event streams", http.StatusServiceUnavailable)
+		http.Error(w, "too many event streams: poll /state instead", http.StatusServiceUnavailable)
 		return
 	}
 	defer s.unsubscribe(ch)

@@ -47,10 +47,14 @@ const DefaultPreviewFPS = 4
 // notices a dead connection and the feed and frame ages keep ticking.
 const heartbeat = 2 * time.Second
 
-// maxStreams caps concurrent event streams; maxPreviews caps preview streams.
+// maxStreams caps concurrent event streams, of which loopbackStreams are
+// kept for clients on this machine (the kiosk): remote clients, even with
+// the token, cannot blank the gate's own screen. maxPreviews caps preview
+// streams.
 const (
-	maxStreams  = 32
-	maxPreviews = 4
+	maxStreams      = 32
+	loopbackStreams = 4
+	maxPreviews     = 4
 )
 
 // cookieName is the cookie a valid ?token= sets for the browser.
@@ -104,7 +108,9 @@ type Server struct {
 	last    *shown // newest verdict
 	idle    checkpoint.IdleMode
 	idleSet bool
-	subs    map[chan struct{}]struct{}
+	subs    map[chan struct{}]bool // event streams: from loopback?
+	// remoteSubs counts the streams not from loopback.
+	remoteSubs int
 }
 
 // shown is a verdict as the page shows it.
@@ -153,7 +159,7 @@ func New(opts Options) (*Server, error) {
 		boot:   hex.EncodeToString(b[:]),
 		clock:  opts.Clock,
 		log:    opts.Logger,
-		subs:   make(map[chan struct{}]struct{}),
+		subs:   make(map[chan struct{}]bool),
 	}
 	if opts.Token != "" {
 		s.token = []byte(opts.Token)
@@ -263,7 +269,7 @@ func (s *Server) secure(next http.Handler) http.Handler {
 // kiosk), or as that cookie.
 func (s *Server) auth(next http.Handler) http.Handler {
 	if len(s.token) == 0 {
-		return next
+		return s.loopbackOnly(next)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -304,6 +310,34 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		}
 		s.deny(w, r)
 	})
+}
+
+// loopbackOnly answers only requests whose Host header is a loopback name
+// or address. Without a token the loopback listener is all that guards the
+// screen, and a page of another site whose name is rebound to 127.0.0.1 (DNS
+// rebinding) would reach it from a browser on the gate; its requests still
+// carry the other site's name.
+func (s *Server) loopbackOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			s.log.Debug("web: request naming a host beyond loopback refused", "path", r.URL.Path, "remote", r.RemoteAddr)
+			http.Error(w, "forbidden: without web.token the screen answers only requests for a loopback address, such as http://127.0.0.1:PORT/ or http://localhost:PORT/", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header ("host", "host:port",
+// "[::1]:port") names a loopback name or address.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	return netutil.IsLoopback(strings.ToLower(strings.TrimSuffix(host, ".")))
 }
 
 // tokenOK compares in constant time.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/jpeg"
 	"io"
 	"log/slog"
@@ -68,7 +69,7 @@ func newRig(t *testing.T, base Options, edit func(*Options)) *rig {
 
 func get(t *testing.T, h http.Handler, path string, hdr ...string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest("GET", path, nil)
+	req := httptest.NewRequest("GET", "http://127.0.0.1:8080"+path, nil)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -237,6 +238,66 @@ func TestNoTokenOnLoopbackIsOpen(t *testing.T) {
 	}
 }
 
+// TestNoTokenRefusesForeignHost: without a token, a page on another site
+// whose name was rebound to 127.0.0.1 (DNS rebinding) must not read the
+// screen: the server answers only requests naming a loopback host.
+func TestNoTokenRefusesForeignHost(t *testing.T) {
+	r := newRig(t, Options{}, nil)
+	r.s.Verdict(greenEvent())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.s.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, tc := range []struct {
+		host string
+		want int
+	}{
+		{"127.0.0.1:" + port, 200},
+		{"localhost:" + port, 200},
+		{"LOCALHOST", 200},
+		{"127.0.0.1", 200},
+		{"127.9.9.9:" + port, 200},
+		{"[::1]:" + port, 200},
+		{"evil.example:" + port, 403},
+		{"evil.example", 403},
+		{"localhost.evil.example:" + port, 403},
+		{"127.0.0.1.nip.io:" + port, 403},
+		{"192.168.1.20:" + port, 403},
+		{"[::ffff:8.8.8.8]:" + port, 403},
+	} {
+		for _, path := range []string{"/state", "/", "/events", "/metrics"} {
+			req, _ := http.NewRequestWithContext(t.Context(), "GET", "http://"+ln.Addr().String()+path, nil)
+			req.Host = tc.host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("GET %s with Host %s: %v", path, tc.host, err)
+			}
+			b := make([]byte, 512)
+			n, _ := io.ReadFull(resp.Body, b)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("GET %s with Host %q = %d, want %d", path, tc.host, resp.StatusCode, tc.want)
+			}
+			if tc.want == 403 {
+				if bytes.Contains(b[:n], []byte("NVA")) || bytes.Contains(b[:n], []byte("green")) {
+					t.Errorf("refused answer carries the verdict: %q", b[:n])
+				}
+				if !bytes.Contains(b[:n], []byte("loopback")) {
+					t.Errorf("refused answer does not say why: %q", b[:n])
+				}
+			}
+		}
+	}
+}
+
 // readEvent reads one SSE event's data.
 func readEvent(t *testing.T, sc *bufio.Scanner) State {
 	t.Helper()
@@ -314,6 +375,63 @@ func TestEventsDeliverVerdict(t *testing.T) {
 	}
 	if strings.Contains(r.logs.String(), "NGUYEN") || strings.Contains(r.logs.String(), "NVA") {
 		t.Errorf("personal data in logs:\n%s", r.logs)
+	}
+}
+
+// TestEventsKeepSlotsForLoopback: remote clients, even with the token,
+// cannot take every event stream: the loopback kiosk still gets one. The
+// server is real, on 127.0.0.1; requests marked X-Test-Remote are made to
+// look as if from another machine (their RemoteAddr rewritten), since every
+// connection a test may open comes from loopback.
+func TestEventsKeepSlotsForLoopback(t *testing.T) {
+	const token = "kiosk-test-token"
+	r := newRig(t, Options{Listen: "127.0.0.1:0", Token: token}, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if a := req.Header.Get("X-Test-Remote"); a != "" {
+			req.RemoteAddr = a
+		}
+		r.s.Handler().ServeHTTP(w, req)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	open := func(remote string) int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/events", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if remote != "" {
+			req.Header.Set("X-Test-Remote", remote)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET /events: %v", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+		} else {
+			t.Cleanup(func() { resp.Body.Close() })
+		}
+		return resp.StatusCode
+	}
+	accepted := 0
+	for i := range maxStreams + 4 {
+		if open(fmt.Sprintf("192.0.2.%d:4000", i+1)) == http.StatusOK {
+			accepted++
+		}
+	}
+	if accepted >= maxStreams {
+		t.Fatalf("remote clients hold all %d event streams", accepted)
+	}
+	for i := range maxStreams - accepted {
+		if code := open(""); code != http.StatusOK {
+			t.Fatalf("loopback stream %d refused (%d) with %d remote streams open", i+1, code, accepted)
+		}
+	}
+	if code := open(""); code != http.StatusServiceUnavailable {
+		t.Errorf("stream beyond the cap of %d = %d, want 503", maxStreams, code)
+	}
+	if n := r.s.streams(); n != maxStreams {
+		t.Errorf("%d streams open, want %d", n, maxStreams)
 	}
 }
 

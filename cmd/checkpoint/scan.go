@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"checkpoint"
 	"checkpoint/camera"
@@ -74,7 +78,7 @@ func cmdScan(ctx context.Context, e *env, args []string) error {
 	emit := func(r scanResult) {
 		if *asJSON {
 			b, _ := json.Marshal(r)
-			out.Write(b)
+			out.Write(escapeFormat(b))
 			out.WriteByte('\n')
 		} else {
 			printScan(out, r)
@@ -113,6 +117,29 @@ func cmdScan(ctx context.Context, e *env, args []string) error {
 		return exitStatus(exitFail) // each failed input has its line
 	}
 	return nil
+}
+
+// escapeFormat writes the Unicode format characters (category Cf, such as
+// U+202E, which shows the rest of a terminal's line reversed) in JSON text b
+// as \u escapes: the decoded strings stay byte for byte the same. Go's JSON
+// encoder emits such characters only inside strings, where escapes are valid.
+func escapeFormat(b []byte) []byte {
+	if !bytes.ContainsFunc(b, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+32)
+	for _, r := range string(b) {
+		if !unicode.Is(unicode.Cf, r) {
+			out = utf8.AppendRune(out, r)
+			continue
+		}
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		} else {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+	}
+	return out
 }
 
 // scanJudge parses and judges payloads for scan.

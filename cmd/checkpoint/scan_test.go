@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"checkpoint/credential/hc1test"
 	"checkpoint/demo"
@@ -176,6 +177,30 @@ func TestScanText(t *testing.T) {
 	code, res, _ = runScan(t, "", "--json", "--text", p, filepath.Join(dir, "nope.txt"))
 	if code != exitFail || len(res) != 2 || res[0].Codes[0].Format != "cccd" || res[1].Error == "" {
 		t.Errorf("text files: exit %d %+v", code, res)
+	}
+}
+
+// TestScanJSONEscapesFormatCharacters: a payload carrying a right-to-left
+// override reaches `scan --json` escaped (\u202e), never as the raw character
+// that reverses a terminal's line; decoded, the text is the payload byte for byte.
+func TestScanJSONEscapesFormatCharacters(t *testing.T) {
+	payload := "******123456|NGUYEN\u202e VAN AN|1990-05-17|0|QBIDI\u2066\u200b|\U000e0041"
+	var out, errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(payload + "\n"), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	if code := dispatch(context.Background(), e, []string{"scan", "--json", "--text", "-"}); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, r := range out.String() {
+		if unicode.Is(unicode.Cf, r) {
+			t.Errorf("scan --json wrote %U unescaped: %q", r, out.String())
+		}
+	}
+	var res scanResult
+	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &res); err != nil {
+		t.Fatalf("output %q is not JSON: %v", out.String(), err)
+	}
+	if len(res.Codes) != 1 || res.Codes[0].Text != payload {
+		t.Errorf("decoded codes %+v, want the text %+q", res.Codes, payload)
 	}
 }
 

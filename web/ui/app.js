@@ -1,7 +1,8 @@
 // The operator screen. The server pushes its state as Server-Sent Events
-// (/events) on every change and every 2 s; without EventSource the page polls
-// /state. Whenever nothing arrives for a while the page says so, never keeps
-// showing an old verdict as current, and reconnects by itself.
+// (/events) on every change and every 2 s; without EventSource, or while the
+// server refuses the stream (all its streams taken), the page polls /state.
+// Whenever nothing arrives for a while the page says so, never keeps showing
+// an old verdict as current, and reconnects by itself.
 'use strict';
 (function () {
   var QUIET_MS = 6000;  // no message this long: the connection is dead
@@ -24,7 +25,9 @@
   var es = null;      // the EventSource, when used
   var retry = 1000;   // reconnect delay, doubled up to 10 s
   var reconnectTimer = 0;
-  var heardAt = 0;    // performance.now() of the newest message or connection attempt
+  var heardAt = 0;    // performance.now() of the newest stream message or connection attempt
+  var polling = false; // polling /state instead of (or until) the stream
+  var pollGen = 0;    // ends an old polling loop when polling restarts
   var body = document.body;
 
   function $(id) { return document.getElementById(id); }
@@ -147,9 +150,8 @@
     try { s = JSON.parse(data); } catch (e) { return; }
     if (state && state.boot !== s.boot) body.dataset.restarts = String((+body.dataset.restarts || 0) + 1);
     state = s;
-    recvAt = heardAt = performance.now();
+    recvAt = performance.now();
     body.dataset.boot = s.boot;
-    retry = 1000;
     render();
   }
 
@@ -161,25 +163,49 @@
   }
 
   function connect() {
-    if (!window.EventSource) { poll(); return; }
+    if (!window.EventSource) { startPolling(); return; }
     heardAt = performance.now();
     es = new EventSource('events');
-    es.addEventListener('state', function (e) { onState(e.data); });
+    es.addEventListener('state', function (e) {
+      heardAt = performance.now();
+      retry = 1000;
+      stopPolling();
+      body.dataset.via = 'stream';
+      onState(e.data);
+    });
     es.onerror = function () {
       // The browser retries by itself after a dropped connection, but gives
-      // up after an HTTP error; then start over.
-      if (es && es.readyState === EventSource.CLOSED) reconnect();
+      // up after an HTTP error, such as a refused stream (503: the server's
+      // streams are all taken): poll /state meanwhile, and try the stream
+      // again later.
+      if (es && es.readyState === EventSource.CLOSED) {
+        startPolling();
+        reconnect();
+      }
       render();
     };
   }
 
-  // poll is the fallback without EventSource.
-  function poll() {
+  function startPolling() {
+    if (polling) return;
+    polling = true;
+    poll(++pollGen);
+  }
+
+  function stopPolling() { polling = false; }
+
+  // poll asks for /state every POLL_MS while polling lasts.
+  function poll(gen) {
+    if (!polling || gen !== pollGen) return;
     var x = new XMLHttpRequest();
     x.open('GET', 'state');
     x.timeout = 5000;
-    x.onload = function () { if (x.status === 200) onState(x.responseText); };
-    x.onloadend = function () { setTimeout(poll, POLL_MS); render(); };
+    x.onload = function () {
+      if (x.status !== 200 || !polling || gen !== pollGen) return;
+      body.dataset.via = 'poll';
+      onState(x.responseText);
+    };
+    x.onloadend = function () { setTimeout(function () { poll(gen); }, POLL_MS); render(); };
     x.send();
   }
 
