@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"syscall"
 
 	"checkpoint"
 )
@@ -23,8 +24,9 @@ const MaxPixels = 8192 * 8192
 
 // LoadFile reads a PNG, JPEG or PGM (binary P5 or ASCII P2) file into an
 // 8-bit luminance frame with Stride equal to its width.
+// A FIFO, device or socket is refused without waiting on it.
 func LoadFile(path string) (*checkpoint.Frame, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("load image %s: %w", path, err)
 	}
@@ -41,6 +43,26 @@ func LoadFile(path string) (*checkpoint.Frame, error) {
 		return nil, fmt.Errorf("load image %s: %w", path, err)
 	}
 	return fr, nil
+}
+
+// openRegular opens a regular file for reading. It opens without blocking
+// (opening a FIFO would wait for a writer) and refuses anything else than a
+// regular file.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("not a regular file (%s): skipped", st.Mode().Type())
+	}
+	return f, nil
 }
 
 // Decode converts the bytes of a PNG, JPEG or PGM image into a luminance frame.

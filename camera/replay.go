@@ -1,11 +1,13 @@
 package camera
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -30,6 +32,9 @@ type ReplayOptions struct {
 	Tick <-chan time.Time
 	// Now stamps each frame's capture time; nil means time.Now.
 	Now func() time.Time
+	// Logger hears of image files skipped because they cannot be read
+	// (nil: discard).
+	Logger *slog.Logger
 }
 
 // Replay is a Source that plays image files as camera frames. Every file is
@@ -106,13 +111,24 @@ func NewReplay(paths []string, opts ReplayOptions) (*Replay, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Replay{opts: opts, names: files, mbox: NewMailbox(), done: make(chan struct{})}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Replay{opts: opts, mbox: NewMailbox(), done: make(chan struct{})}
+	var firstErr error
 	for _, name := range files {
 		f, err := LoadFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("replay: %w", err)
+			// One bad file in a folder does not stop the camera.
+			opts.Logger.Warn("replay: image skipped", "err", err)
+			firstErr = cmp.Or(firstErr, err)
+			continue
 		}
 		r.planes = append(r.planes, f)
+		r.names = append(r.names, name)
+	}
+	if len(r.planes) == 0 {
+		return nil, fmt.Errorf("replay: no readable image: %w", firstErr)
 	}
 	if r.opts.Now == nil {
 		r.opts.Now = time.Now

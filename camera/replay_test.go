@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,5 +205,27 @@ func TestReplayErrors(t *testing.T) {
 		if _, err := NewReplay(tc.paths, ReplayOptions{}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewReplay(%v) = %v, want an error saying %q", tc.paths, err, tc.want)
 		}
+	}
+}
+
+// One unreadable file in a replay folder is skipped with a log line; the
+// camera plays the others.
+func TestReplaySkipsUnreadableImage(t *testing.T) {
+	dir := t.TempDir()
+	writeImages(t, dir, "a.png", "c.png")
+	if err := os.WriteFile(filepath.Join(dir, "b.png"), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	r, err := NewReplay([]string{dir}, ReplayOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.Files(); len(got) != 2 || filepath.Base(got[0]) != "a.png" || filepath.Base(got[1]) != "c.png" {
+		t.Errorf("files %q, want a.png and c.png", got)
+	}
+	if !strings.Contains(logs.String(), "image skipped") || !strings.Contains(logs.String(), "b.png") {
+		t.Errorf("no log line for the skipped file: %q", logs.String())
 	}
 }

@@ -197,24 +197,7 @@ func scanImage(ctx context.Context, dec *decode.Decoder, j *scanJudge, path stri
 // standard input for "-". It reports whether the input could be read.
 func scanTextPath(ctx context.Context, e *env, j *scanJudge, path string, emit func(scanResult)) bool {
 	if path == "-" {
-		sc := bufio.NewScanner(e.stdin)
-		sc.Buffer(make([]byte, 4096), maxPayloadLine)
-		n := 0
-		for sc.Scan() {
-			n++
-			line := strings.TrimRight(sc.Text(), "\r")
-			if line == "" {
-				continue
-			}
-			t0 := time.Now()
-			c := j.code(ctx, line)
-			emit(scanResult{File: fmt.Sprintf("-:%d", n), MS: float64(time.Since(t0).Microseconds()) / 1000, Codes: []scanCode{c}})
-		}
-		if err := sc.Err(); err != nil {
-			emit(scanResult{File: fmt.Sprintf("-:%d", n+1), Codes: []scanCode{}, Error: fmt.Sprintf("read standard input: %v", err)})
-			return false
-		}
-		return true
+		return scanLines(ctx, bufio.NewReaderSize(e.stdin, 64<<10), j, emit)
 	}
 	b, err := readCapped(path, maxPayloadLine)
 	if err != nil {
@@ -225,6 +208,53 @@ func scanTextPath(ctx context.Context, e *env, j *scanJudge, path string, emit f
 	c := j.code(ctx, strings.TrimRight(string(b), "\r\n"))
 	emit(scanResult{File: path, MS: float64(time.Since(t0).Microseconds()) / 1000, Codes: []scanCode{c}})
 	return true
+}
+
+// scanLines judges one payload a line. A line longer than maxPayloadLine
+// gets an error of its own and the lines after it are judged. It reports
+// whether every line could be read.
+func scanLines(ctx context.Context, r *bufio.Reader, j *scanJudge, emit func(scanResult)) bool {
+	ok := true
+	for n := 1; ctx.Err() == nil; n++ {
+		line, long, err := readLine(r, maxPayloadLine)
+		name := fmt.Sprintf("-:%d", n)
+		switch {
+		case long:
+			emit(scanResult{File: name, Codes: []scanCode{}, Error: fmt.Sprintf("line longer than %d bytes: not a payload", maxPayloadLine)})
+			ok = false
+		case len(line) > 0:
+			t0 := time.Now()
+			c := j.code(ctx, line)
+			emit(scanResult{File: name, MS: float64(time.Since(t0).Microseconds()) / 1000, Codes: []scanCode{c}})
+		}
+		if err == io.EOF {
+			return ok
+		}
+		if err != nil {
+			emit(scanResult{File: name, Codes: []scanCode{}, Error: fmt.Sprintf("read standard input: %v", err)})
+			return false
+		}
+	}
+	return false
+}
+
+// readLine reads one line (without its \r\n) of at most max bytes; a
+// longer line is read to its end and dropped (long is true). err is io.EOF
+// after the last line.
+func readLine(r *bufio.Reader, max int) (line string, long bool, err error) {
+	var b []byte
+	for {
+		frag, err := r.ReadSlice('\n')
+		if len(b)+len(frag) > max+2 {
+			long, b = true, nil
+		} else if !long {
+			b = append(b, frag...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return strings.TrimRight(string(b), "\r\n"), long, err
+	}
 }
 
 // readCapped reads a whole file of at most max bytes.

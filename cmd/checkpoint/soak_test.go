@@ -70,7 +70,7 @@ func TestSoak(t *testing.T) {
 	if err != nil || total < 20*time.Second {
 		t.Fatalf("CHECKPOINT_SOAK=%q: want a duration of at least 20s", spec)
 	}
-	bin := soakBinary(t)
+	bin := checkpointBinary(t)
 	run := func(t *testing.T, args ...string) (int, string, string) {
 		var out, errs bytes.Buffer
 		cmd := exec.Command(bin, args...)
@@ -313,27 +313,4 @@ func soakReport(s []soakSample, total time.Duration, versions int) string {
 	}
 	fmt.Fprintf(&b, "       +%s\n        0%s%v\n```\n", strings.Repeat("-", cols), strings.Repeat(" ", max(0, cols-len(total.String())-1)), total)
 	return b.String()
-}
-
-// soakBinary returns $CHECKPOINT_BIN, or builds the daemon into a temporary
-// directory.
-func soakBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHECKPOINT_BIN"); p != "" {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return abs
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "checkpoint")
-	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }

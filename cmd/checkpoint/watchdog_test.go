@@ -15,17 +15,6 @@ import (
 	"checkpoint/notify/notifytest"
 )
 
-// buildDaemon builds this command into a temporary directory.
-func buildDaemon(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "checkpoint")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // fakeCamera is an rpicam-vid stand-in: it waits for the test's go-ahead,
 // sends frames for a while, then stalls without exiting, as a hung camera.
 const fakeCamera = `#!/bin/sh
@@ -46,7 +35,7 @@ func TestDaemonWatchdog(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}
-	bin := buildDaemon(t)
+	bin := checkpointBinary(t)
 	dir := t.TempDir()
 	const w, h = 64, 48 // one I420 frame: stride 64, 64*48*3/2 bytes
 	if err := os.WriteFile(filepath.Join(dir, "frame.yuv"), bytes.Repeat([]byte{0x80}, w*h*3/2), 0o644); err != nil {

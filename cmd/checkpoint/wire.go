@@ -51,7 +51,7 @@ func openCamera(c config.Camera, log *slog.Logger) (checkpoint.Source, error) {
 		if _, err := os.Stat(c.Path); err != nil {
 			return nil, configError{fmt.Errorf("camera.path: %w", err)}
 		}
-		r, err := camera.NewReplay([]string{c.Path}, camera.ReplayOptions{FPS: c.FPS, Loop: c.Loop})
+		r, err := camera.NewReplay([]string{c.Path}, camera.ReplayOptions{FPS: c.FPS, Loop: c.Loop, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("camera: %w", err)
 		}
