@@ -388,6 +388,7 @@ func (j *Judge) hc1(ctx context.Context, c checkpoint.Credential, now time.Time,
 		revoked, err := j.Store.Revoked(ctx, cert.RevocationHashes)
 		switch {
 		case err != nil:
+			j.storeError("revocation lookup", err)
 			revocationDown = true
 		case revoked:
 			red(ReasonHC1Revoked)

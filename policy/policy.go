@@ -4,6 +4,7 @@ package policy
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"checkpoint"
@@ -48,14 +49,25 @@ const (
 	ReasonIdentityOnly = "identity only: check manually"
 	ReasonStale        = "status cache is stale"
 	ReasonCacheError   = "status cache unavailable: check manually"
+	ReasonNoCache      = "no status cache: check manually"
 )
 
 // Judge implements checkpoint.Judge.
 type Judge struct {
-	Store Store
+	Store Store // nil: no cache (scan without a config)
 	Rules Rules
 	// Stale reports whether the cache is stale at now; nil means never.
 	Stale func(now time.Time) bool
+	// Logger hears of store errors, which the verdict only names as a
+	// reason (nil: discard). Nothing personal is logged.
+	Logger *slog.Logger
+}
+
+// storeError logs a failed store call; the verdict carries its reason.
+func (j *Judge) storeError(what string, err error) {
+	if j.Logger != nil {
+		j.Logger.Warn("policy: "+what+" failed", "err", err)
+	}
 }
 
 var _ checkpoint.Judge = (*Judge)(nil)
@@ -99,12 +111,13 @@ func (j *Judge) Judge(ctx context.Context, c checkpoint.Credential, now time.Tim
 // cache has no valid entry.
 func (j *Judge) cached(ctx context.Context, c checkpoint.Credential, now time.Time, otherwise checkpoint.Color, why string, v *checkpoint.Verdict) {
 	if j.Store == nil {
-		v.Color, v.Reasons = otherwise, []string{why}
+		v.Color, v.Reasons = min(otherwise, checkpoint.Yellow), []string{ReasonNoCache}
 		return
 	}
 	e, ok, err := j.Store.Status(ctx, c.Key)
 	switch {
 	case err != nil:
+		j.storeError("status lookup", err)
 		v.Color, v.Reasons = min(otherwise, checkpoint.Yellow), []string{ReasonCacheError}
 	case !ok:
 		v.Color, v.Reasons = otherwise, []string{why}

@@ -129,7 +129,7 @@ func (g *gate) scanner(ctx context.Context) (*checkpoint.Scanner, error) {
 		frames, dec = p, p
 	}
 	judge := &swapJudge{}
-	judge.cur.Store(&policy.Judge{Store: g.db, Rules: g.rules, Stale: g.db.Stale})
+	judge.cur.Store(&policy.Judge{Store: g.db, Rules: g.rules, Stale: g.db.Stale, Logger: g.log})
 	syncStats, err := g.startSync(ctx, judge)
 	if err != nil {
 		return nil, err

@@ -207,7 +207,7 @@ func (j *swapJudge) follow(ctx context.Context, db *cache.DB, p config.Policy, l
 			continue
 		}
 		old := j.cur.Load()
-		j.cur.Store(&policy.Judge{Store: old.Store, Rules: rules, Stale: old.Stale})
+		j.cur.Store(&policy.Judge{Store: old.Store, Rules: rules, Stale: old.Stale, Logger: old.Logger})
 		log.Info("rules reloaded", "version", v)
 	}
 }
