@@ -87,14 +87,14 @@ type Scanner struct {
 	stats     scannerCounters
 
 	mu    sync.Mutex
-	seen  map[string]time.Time // dedup key → last sighting
-	texts map[string]sighting  // raw text → its dedup key, last sighting
+	seen  map[dedupKey]time.Time // credential → last sighting
+	texts map[string]sighting    // raw text → its credential, last sighting
 	idle  IdleMode
 }
 
 // sighting is a text seen within the cooldown and the dedup key it parsed to.
 type sighting struct {
-	key string
+	key dedupKey
 	at  time.Time
 }
 
@@ -153,7 +153,7 @@ func (s *Scanner) Run(ctx context.Context) error {
 		s.StallTimeout = DefaultStallTimeout
 	}
 	s.mu.Lock()
-	s.seen = make(map[string]time.Time)
+	s.seen = make(map[dedupKey]time.Time)
 	s.texts = make(map[string]sighting)
 	s.mu.Unlock()
 	s.lastFrame.Store(s.Clock.Now().UnixNano()) // the stall timer starts now
@@ -240,19 +240,24 @@ func (s *Scanner) frame(ctx context.Context, f *Frame) {
 	}
 }
 
-// dedupKey is the key the cooldown is kept by: the format and credential key
-// when there is one, else the whole text.
-func dedupKey(c Credential, text string) string {
+// dedupKey is what the cooldown is kept by: the format and credential key
+// when there is one, else the whole text (with no format).
+type dedupKey struct {
+	format Format
+	key    string
+}
+
+func keyOf(c Credential, text string) dedupKey {
 	if c.Key != "" {
-		return string(c.Format) + "\x00" + c.Key
+		return dedupKey{c.Format, c.Key}
 	}
-	return "\x01" + text
+	return dedupKey{"", text}
 }
 
 // repeat reports whether the credential was seen within the cooldown, and
 // restarts its cooldown.
 func (s *Scanner) repeat(c Credential, text string, now time.Time) bool {
-	k := dedupKey(c, text)
+	k := keyOf(c, text)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	last, ok := s.seen[k]
