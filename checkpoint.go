@@ -1,10 +1,12 @@
 // Package checkpoint holds the domain types of the checkpoint scanner and the
-// Scanner that wires its data path:
+// Scanner that wires its data path through the interfaces declared here:
 //
-//	camera.Source → decode.Decoder → credential.Parser → policy.Judge → gpio.Indicator
+//	Source → Decoder → Parser → Judge → Indicator
+//	(camera)  (decode)  (credential) (policy) (gpio)
 //
-// Subpackages implement the interfaces declared here; this package imports none
-// of them.
+// The packages in parentheses implement them; this package imports none of
+// them. Clock and TimerClock are the time every part reads (clocktest fakes
+// them).
 package checkpoint
 
 import (
