@@ -106,8 +106,11 @@ func TestEventLogPeriodicPurge(t *testing.T) {
 	}
 	l := NewEventLog(d, EventLogOptions{Gate: "g", Clock: clk, PurgeEvery: time.Millisecond})
 	go l.Run(ctx)
-	for l.Stats().Purged == 0 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); l.Stats().Purged == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("no purge within 30 s")
+		}
 	}
 	cancel()
 	<-l.Done()

@@ -761,13 +761,19 @@ func TestClockJumps(t *testing.T) {
 func TestRunBacksOffAndStats(t *testing.T) {
 	f := newFeed(t)
 	f.publish([]string{"A,green,"})
+	const first = 100 * time.Millisecond
 	d := f.device(t, cache.Options{}, func(c *Options) {
 		c.Interval = time.Hour
-		c.MinBackoff = time.Millisecond
+		c.MinBackoff = first
 	})
 	var fails atomic.Int32
+	var mu sync.Mutex
+	var attempts []time.Time // when each failed sync's first request came
 	f.setTamper(func(w http.ResponseWriter, r *http.Request) bool {
 		if fails.Add(1) <= 3 {
+			mu.Lock()
+			attempts = append(attempts, time.Now())
+			mu.Unlock()
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return true
 		}
@@ -776,11 +782,24 @@ func TestRunBacksOffAndStats(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.s.Run(ctx); close(done) }()
-	for d.s.Stats().LastSuccess.IsZero() {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); d.s.Stats().LastSuccess.IsZero(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("no successful sync within 30 s: %+v", d.s.Stats())
+		}
 	}
 	cancel()
 	<-done
+	// The waits between the failed syncs double from MinBackoff, less up to
+	// a tenth of jitter. Only lower bounds: a busy machine may add time.
+	mu.Lock()
+	for i := 1; i < len(attempts); i++ {
+		if gap, least := attempts[i].Sub(attempts[i-1]), first<<(i-1)*9/10; gap < least {
+			t.Errorf("retry %d came %v after the failure before it, want at least %v", i, gap, least)
+		}
+	}
+	mu.Unlock()
 	st := d.s.Stats()
 	if st.Version != 1 || st.Failures != 3 || st.Syncs != 4 || st.Consecutive != 0 || st.Mode != "snapshot" || st.Applied != 1 || st.TotalBytes == 0 || st.LastError != "" {
 		t.Errorf("stats %+v", st)

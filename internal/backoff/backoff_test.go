@@ -3,6 +3,7 @@ package backoff
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -44,13 +45,27 @@ func TestJitter(t *testing.T) {
 	}
 }
 
+// TestWait runs in a synctest bubble: the hour passes in fake time.
 func TestWait(t *testing.T) {
-	if !Wait(context.Background(), time.Millisecond) {
-		t.Error("Wait returned false without cancellation")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if Wait(ctx, time.Hour) {
-		t.Error("Wait returned true after cancellation")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		if !Wait(context.Background(), time.Hour) {
+			t.Error("Wait returned false without cancellation")
+		}
+		if got := time.Since(start); got != time.Hour {
+			t.Errorf("waited %v, want 1h", got)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			time.Sleep(time.Minute)
+			cancel()
+		}()
+		start = time.Now()
+		if Wait(ctx, time.Hour) {
+			t.Error("Wait returned true after cancellation")
+		}
+		if got := time.Since(start); got != time.Minute {
+			t.Errorf("cancelled after %v, want 1m", got)
+		}
+	})
 }
