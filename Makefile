@@ -13,7 +13,7 @@ export CHECKPOINT_TESTDATA ?= $(SHARED)/testdata
 
 # Debian packages the full test suite needs (installed by `make deps`).
 DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
-	libopencv-dev libzbar-dev libzxing-dev \
+	libopencv-dev libzbar-dev libzxing-dev webp \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user \
 	systemd mtools dosfstools e2fsprogs fdisk \
 	chromium

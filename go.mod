@@ -8,6 +8,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/makiuchi-d/gozxing v0.1.1
 	github.com/prometheus/client_golang v1.25.0
+	golang.org/x/image v0.46.0
 )
 
 require gocv.io/x/gocv v0.31.0

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strconv"
 
+	_ "golang.org/x/image/webp" // WebP frames (screenshots from messaging apps)
+
 	"checkpoint"
 )
 
@@ -21,8 +23,10 @@ const MaxFileSize = 64 << 20
 // MaxPixels caps the pixel count of a loaded image (8192 x 8192).
 const MaxPixels = 8192 * 8192
 
-// LoadFile reads a PNG, JPEG or PGM (binary P5 or ASCII P2) file into an
-// 8-bit luminance frame with Stride equal to its width.
+// LoadFile reads a PNG, JPEG, WebP or PGM (binary P5 or ASCII P2) file into
+// an 8-bit luminance frame with Stride equal to its width. Files over
+// MaxFileSize, images over MaxPixels and images whose decoding would take
+// more than MaxDecodeBytes are refused before they are decoded.
 func LoadFile(path string) (*checkpoint.Frame, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -43,7 +47,8 @@ func LoadFile(path string) (*checkpoint.Frame, error) {
 	return fr, nil
 }
 
-// Decode converts the bytes of a PNG, JPEG or PGM image into a luminance frame.
+// Decode converts the bytes of a PNG, JPEG, WebP or PGM image into a
+// luminance frame, with the caps of LoadFile.
 func Decode(b []byte) (*checkpoint.Frame, error) {
 	if len(b) == 0 {
 		return nil, errors.New("empty file")
@@ -54,7 +59,7 @@ func Decode(b []byte) (*checkpoint.Frame, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
-			return nil, errors.New("not a PNG, JPEG or PGM image")
+			return nil, errors.New("not a PNG, JPEG, WebP or PGM image")
 		}
 		return nil, fmt.Errorf("read image header: %w", err)
 	}
@@ -63,6 +68,9 @@ func Decode(b []byte) (*checkpoint.Frame, error) {
 	}
 	if cfg.Width*cfg.Height > MaxPixels {
 		return nil, fmt.Errorf("%s image of %dx%d is larger than %d pixels", format, cfg.Width, cfg.Height, MaxPixels)
+	}
+	if n, what := decodeCost(b, format, cfg.Width, cfg.Height); n > MaxDecodeBytes {
+		return nil, costError(format, cfg.Width, cfg.Height, what, n)
 	}
 	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
