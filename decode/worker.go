@@ -128,7 +128,7 @@ func (r rect) clip(w, h int) rect {
 // angle. It also returns the region such codes could cover. Three hits all
 // inside one of the skip rectangles (frame pixels; the hits' plane is the
 // frame scaled down by k) do not count.
-func codeLike(l []hit, skip []rect, k int) (bool, rect) {
+func codeLike(l []hit, skip []rect, scale int) (bool, rect) {
 	r := noRect
 	n := len(l)
 	found := 0
@@ -148,7 +148,7 @@ func codeLike(l []hit, skip []rect, k int) (bool, rect) {
 				if !ok(c) || !near(a, c) || !near(b, c) || !apart(a, c) || !apart(b, c) {
 					continue
 				}
-				if skipped(skip, k, a, b, c) {
+				if skipped(skip, scale, a, b, c) {
 					continue
 				}
 				var v, e1, e2 hit
