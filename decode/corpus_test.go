@@ -20,7 +20,6 @@ import (
 var corpusMisses = map[string]bool{
 	"blur/640x480/003":          true,
 	"blur/1280x720/002":         true,
-	"low-contrast/1280x720/000": true,
 }
 
 const corpusN = 10

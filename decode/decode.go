@@ -106,12 +106,12 @@ func (d *Decoder) Stats() Stats {
 const roiFrames = 15
 
 // roi is where the last code was found: the region in frame pixels, the
-// scale and the polarity that found it.
+// pyramid level and the polarity that found it.
 type roi struct {
 	ok     bool
 	seq    uint64
 	r      rect
-	scale  float64
+	level  int
 	invert bool
 }
 

@@ -250,7 +250,7 @@ type detector struct {
 type located struct {
 	res     *common.DecoderResult
 	corners [4]point // in frame pixels once the worker has scaled them
-	scale   float64  // frame pixels per pixel of the plane it was found in
+	level   int      // the pyramid level it was found at
 	invert  bool     // light on dark
 }
 
