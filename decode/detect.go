@@ -1,7 +1,9 @@
 package decode
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/makiuchi-d/gozxing"
@@ -172,67 +174,117 @@ type triple struct {
 
 // triples lists plausible (top-left, top-right, bottom-left) choices among
 // the found patterns, best first. Tilted codes are allowed: module sizes may
-// differ by 2.5 times and the corner angle may be 55° to 125°.
+// differ by 2.5 times and the corner angle may be 55° to 125°. Up to 24
+// patterns, every triple is weighed; beyond, each pattern is the corner of
+// triples with its nearest neighbours only, so many codes in a frame cost
+// the patterns times their neighbours squared, and no pattern is left out.
 func (d *detector) triples(fs []finder) []triple {
 	out := d.tri[:0]
-	n := min(len(fs), 24)
-	for i := 0; i < n; i++ {
-		for j := i + 1; j < n; j++ {
-			for k := j + 1; k < n; k++ {
-				a, b, c := fs[i], fs[j], fs[k]
-				mmin := math.Min(a.module, math.Min(b.module, c.module))
-				mmax := math.Max(a.module, math.Max(b.module, c.module))
-				if mmax > 2.5*mmin {
-					continue
+	if n := len(fs); n <= 24 {
+		for i := 0; i < n; i++ {
+			for j := i + 1; j < n; j++ {
+				for k := j + 1; k < n; k++ {
+					for _, c := range [3][3]int{{i, j, k}, {j, i, k}, {k, i, j}} {
+						if t, ok := corner(fs, c[0], c[1], c[2]); ok {
+							out = append(out, t)
+						}
+					}
 				}
-				idx := [3]int{i, j, k}
-				p := [3]finder{a, b, c}
-				d2 := func(u, v finder) float64 { return (u.x-v.x)*(u.x-v.x) + (u.y-v.y)*(u.y-v.y) }
-				// The longest side is opposite the corner in a code seen
-				// straight on; under strong perspective another vertex may
-				// be, so each vertex with a near right angle is a candidate.
-				s := [3]float64{d2(b, c), d2(a, c), d2(a, b)} // opposite a, b, c
-				longest := 0
-				if s[1] > s[longest] {
-					longest = 1
-				}
-				if s[2] > s[longest] {
-					longest = 2
-				}
-				mavg := (a.module + b.module + c.module) / 3
-				for corner := 0; corner < 3; corner++ {
-					o1, o2 := (corner+1)%3, (corner+2)%3
-					tl, e1, e2 := p[corner], p[o1], p[o2]
-					l1, l2 := math.Sqrt(d2(tl, e1)), math.Sqrt(d2(tl, e2))
-					if l1 < 8*mavg || l2 < 8*mavg || l1 > 200*mavg || l2 > 200*mavg {
-						continue
+			}
+		}
+	} else {
+		for i := range fs {
+			nb := d.neighbours(fs, i)
+			for a := 0; a < len(nb); a++ {
+				for b := a + 1; b < len(nb); b++ {
+					if t, ok := corner(fs, i, int(nb[a]), int(nb[b])); ok {
+						out = append(out, t)
 					}
-					if math.Max(l1, l2) > 3*math.Min(l1, l2) {
-						continue
-					}
-					cos := ((e1.x-tl.x)*(e2.x-tl.x) + (e1.y-tl.y)*(e2.y-tl.y)) / (l1 * l2)
-					if math.Abs(cos) > 0.57 {
-						continue
-					}
-					// Clockwise on screen from top-right to bottom-left.
-					cross := (e1.x-tl.x)*(e2.y-tl.y) - (e1.y-tl.y)*(e2.x-tl.x)
-					t := triple{tl: idx[corner], tr: idx[o1], bl: idx[o2]}
-					if cross < 0 {
-						t.tr, t.bl = t.bl, t.tr
-					}
-					t.score = math.Abs(cos) + math.Abs(l1-l2)/math.Max(l1, l2) + (mmax-mmin)/mmax
-					t.score -= 0.02 * float64(min(a.count+b.count+c.count, 30))
-					if corner != longest {
-						t.score += 0.3
-					}
-					out = append(out, t)
 				}
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].score < out[j].score })
+	slices.SortFunc(out, func(a, b triple) int { return cmp.Compare(a.score, b.score) })
 	d.tri = out
 	return out
+}
+
+// maxNeighbours is how many of its nearest patterns a pattern forms triples
+// with when a frame holds many: its own code's two others are among them
+// (the next code's patterns lie beyond both quiet zones).
+const maxNeighbours = 10
+
+// neighbours returns the nearest patterns to fs[i] that could share a code
+// with it (module sizes within 2.5 times, 8 to 200 modules away), nearest
+// first, at most maxNeighbours.
+func (d *detector) neighbours(fs []finder, i int) []int32 {
+	f := fs[i]
+	var dist [maxNeighbours]float64
+	nb := d.nb[:0]
+	for j, g := range fs {
+		if j == i || g.module > 2.5*f.module || f.module > 2.5*g.module {
+			continue
+		}
+		m := (f.module + g.module) / 2
+		dd := (g.x-f.x)*(g.x-f.x) + (g.y-f.y)*(g.y-f.y)
+		if dd < 64*m*m || dd > 40000*m*m {
+			continue
+		}
+		if len(nb) == maxNeighbours && dd >= dist[len(nb)-1] {
+			continue
+		}
+		// Insert in order of distance.
+		if len(nb) < maxNeighbours {
+			nb = append(nb, 0)
+		}
+		k := len(nb) - 1
+		for k > 0 && dist[k-1] > dd {
+			dist[k], nb[k] = dist[k-1], nb[k-1]
+			k--
+		}
+		dist[k], nb[k] = dd, int32(j)
+	}
+	d.nb = nb
+	return nb
+}
+
+// corner weighs fs[c] as the top-left pattern of a code whose other two are
+// fs[e1] and fs[e2]: the legs 8 to 200 modules long and within 3 times of
+// each other, the angle 55° to 125°; the score is lower for a squarer,
+// more even, better confirmed triple.
+func corner(fs []finder, c, e1, e2 int) (triple, bool) {
+	tl, a, b := fs[c], fs[e1], fs[e2]
+	mmin := math.Min(tl.module, math.Min(a.module, b.module))
+	mmax := math.Max(tl.module, math.Max(a.module, b.module))
+	if mmax > 2.5*mmin {
+		return triple{}, false
+	}
+	mavg := (tl.module + a.module + b.module) / 3
+	l1, l2 := math.Hypot(a.x-tl.x, a.y-tl.y), math.Hypot(b.x-tl.x, b.y-tl.y)
+	if l1 < 8*mavg || l2 < 8*mavg || l1 > 200*mavg || l2 > 200*mavg {
+		return triple{}, false
+	}
+	if math.Max(l1, l2) > 3*math.Min(l1, l2) {
+		return triple{}, false
+	}
+	cos := ((a.x-tl.x)*(b.x-tl.x) + (a.y-tl.y)*(b.y-tl.y)) / (l1 * l2)
+	if math.Abs(cos) > 0.57 {
+		return triple{}, false
+	}
+	// Clockwise on screen from top-right to bottom-left.
+	cross := (a.x-tl.x)*(b.y-tl.y) - (a.y-tl.y)*(b.x-tl.x)
+	t := triple{tl: c, tr: e1, bl: e2}
+	if cross < 0 {
+		t.tr, t.bl = t.bl, t.tr
+	}
+	t.score = math.Abs(cos) + math.Abs(l1-l2)/math.Max(l1, l2) + (mmax-mmin)/mmax
+	t.score -= 0.02 * float64(min(tl.count+a.count+b.count, 30))
+	// The longest side is opposite the corner in a code seen straight on;
+	// under strong perspective another vertex may be.
+	if d := (a.x-b.x)*(a.x-b.x) + (a.y-b.y)*(a.y-b.y); d < l1*l1 || d < l2*l2 {
+		t.score += 0.3
+	}
+	return t, true
 }
 
 // detector holds the scratch state of detection in one worker.
@@ -240,6 +292,7 @@ type detector struct {
 	b       *bitmap
 	sidePts [4][]point
 	tri     []triple
+	nb      []int32
 	pairs   []pair
 	order   [][2]int
 	mats    map[int]*gozxing.BitMatrix

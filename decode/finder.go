@@ -68,7 +68,7 @@ func (s *searcher) scan(b *bitmap, step, y0, y1 int) {
 			}
 			x += r[i]
 		}
-		if len(s.found) > 256 {
+		if len(s.found) > 1024 {
 			break // a busy texture, not codes
 		}
 	}

@@ -54,7 +54,7 @@ type candidate struct {
 // returns them with the region they were found in.
 func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]checkpoint.Symbol, roi) {
 	w.found = w.found[:0]
-	w.roiHit, w.quick = false, false
+	w.roiHit, w.quick, w.finders = false, false, 0
 	w.skip = w.skip[:0]
 	if f.Width < minBinarize || f.Height < minBinarize {
 		return w.plain(f, 0), roi{}
@@ -189,7 +189,7 @@ func (w *worker) addCandidates(fs *frameState, k int) {
 		if invert {
 			l = lv.hits.light
 		}
-		ok, r, m := codeLike(l, w.skip, lv.scale)
+		ok, r, m := codeLike(l, w.skip, lv.scale, &w.hitIdx)
 		if !ok || w.static(r.mul(lv.scale).clip(fs.f.Width, fs.f.Height)) {
 			continue
 		}

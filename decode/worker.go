@@ -2,6 +2,7 @@ package decode
 
 import (
 	"math"
+	"slices"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/common"
@@ -16,25 +17,27 @@ import (
 // to the largest frame seen and are reused, so a steady stream of frames
 // without codes allocates nothing.
 type worker struct {
-	opts   Options
-	dec    *decoder.Decoder
-	pyr    pyramid // the frame and its halvings, with their thresholds and hits
-	up     level   // a region enlarged 1.5 times
-	fs     frameState
-	bm     bitmap
-	s      searcher
-	det    detector
-	expBuf []uint8
-	upRows []uint16
-	rowBuf []uint64
-	runBuf []int32
-	used   []bool
-	found  []located
-	roiHit bool   // the last frame's codes were found in the hinted region
-	quick  bool   // the prescan found nothing like a code in the last frame
-	skip   []rect // codes found in the region of interest
-	memo   memo
-	hist   [32]int
+	opts    Options
+	dec     *decoder.Decoder
+	pyr     pyramid // the frame and its halvings, with their thresholds and hits
+	up      level   // a region enlarged 1.5 times
+	fs      frameState
+	bm      bitmap
+	s       searcher
+	det     detector
+	expBuf  []uint8
+	upRows  []uint16
+	rowBuf  []uint64
+	runBuf  []int32
+	used    []bool
+	found   []located
+	roiHit  bool   // the last frame's codes were found in the hinted region
+	quick   bool   // the prescan found nothing like a code in the last frame
+	skip    []rect // codes found in the region of interest
+	hitIdx  []int32
+	finders int // the most finder patterns one attempt of this frame saw
+	memo    memo
+	hist    [32]int
 }
 
 func newWorker(opts Options) *worker {
@@ -96,6 +99,11 @@ func (r rect) union(x, y, m int) rect {
 	return rect{min(r.x0, x-m), min(r.y0, y-m), max(r.x1, x+m), max(r.y1, y+m)}
 }
 
+// join returns the smallest rectangle holding r and q.
+func (r rect) join(q rect) rect {
+	return rect{min(r.x0, q.x0), min(r.y0, q.y0), max(r.x1, q.x1), max(r.y1, q.y1)}
+}
+
 // skipped reports whether the hits a, b, c (in a plane scaled down by k)
 // all lie in one of the rectangles.
 func skipped(rs []rect, k int, a, b, c hit) bool {
@@ -122,30 +130,53 @@ func (r rect) clip(w, h int) rect {
 // angle. It also returns the region such codes could cover and their
 // module size (the hits' mean). Three hits all inside one of the skip
 // rectangles (frame pixels; the hits' plane is the frame scaled down by
-// scale) do not count. Each hit pairs only with hits at most 30 finder
-// widths away along x (a code of version 40 spans 25), so a sheet of many
-// codes costs about the hits times their neighbours squared, not the
-// hits cubed.
-func codeLike(l []hit, skip []rect, scale int) (bool, rect, float64) {
-	r := noRect
-	n := len(l)
-	found := 0
-	var sizes int
-	ok := func(h hit) bool { return h.y1-h.y0 <= 2*h.size }
-	byX := func(i, j int) bool { return abs32(l[i].x-l[j].x) <= 30*max(l[i].size, l[j].size) }
-	for i := 0; i < n; i++ {
-		a := l[i]
-		if !ok(a) {
-			continue
+// scale) do not count.
+//
+// It scales with the number of hits: a hit crowded by others within its
+// own width is texture (a finder pattern has a light ring, then its
+// code's modules, around it) and is dropped; the rest are sorted along x
+// and each pairs only with hits at most 30 finder widths away (a code of
+// version 40 spans 25), so a sheet of many codes costs about the hits
+// times their neighbours squared; of many hits, only those seen in rows
+// over a fifth of their height count. scratch is reused.
+func codeLike(l []hit, skip []rect, scale int, scratch *[]int32) (bool, rect, float64) {
+	idx := (*scratch)[:0]
+	for i, h := range l {
+		if h.y1-h.y0 <= 2*h.size && !crowded(l, i) {
+			idx = append(idx, int32(i))
 		}
-		for j := i + 1; j < n; j++ {
-			b := l[j]
-			if !byX(i, j) || !ok(b) || !near(a, b) || !apart(a, b) {
+	}
+	if len(idx) > 48 {
+		// Many hits: keep those seen over a fifth of their height, as a
+		// finder pattern's three middle modules are and the chance 1:1:3:1:1
+		// runs of a large code's data modules mostly are not.
+		n := 0
+		for _, i := range idx {
+			if h := l[i]; 5*(h.y1-h.y0) >= h.size {
+				idx[n] = i
+				n++
+			}
+		}
+		idx = idx[:n]
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return int(l[a].x - l[b].x) })
+	*scratch = idx
+	r := noRect
+	found, sizes := 0, 0
+	for ii, i := range idx {
+		a := l[i]
+		reach := 30 * a.size
+		for jj := ii + 1; jj < len(idx) && l[idx[jj]].x-a.x <= reach; jj++ {
+			b := l[idx[jj]]
+			if !near(a, b) || !apart(a, b) || abs32(b.y-a.y) > reach {
 				continue
 			}
-			for k := j + 1; k < n; k++ {
+			for _, k := range idx[jj+1:] {
 				c := l[k]
-				if !byX(i, k) || !ok(c) || !near(a, c) || !near(b, c) || !apart(a, c) || !apart(b, c) {
+				if c.x-a.x > reach {
+					break
+				}
+				if abs32(c.y-a.y) > reach || !near(a, c) || !near(b, c) || !apart(a, c) || !apart(b, c) {
 					continue
 				}
 				if skipped(skip, scale, a, b, c) {
@@ -164,16 +195,7 @@ func codeLike(l []hit, skip []rect, scale int) (bool, rect, float64) {
 				}
 				found++
 				sizes += int(a.size + b.size + c.size)
-				// The three centres and the fourth corner they imply, with
-				// a margin for the finder patterns, the quiet zone and
-				// perspective.
-				m := int(max(a.size, b.size, c.size))
-				lx, ly := int(e1.x-v.x+e2.x-v.x), int(e1.y-v.y+e2.y-v.y)
-				m += (abs(lx) + abs(ly)) / 8
-				r = r.union(int(v.x), int(v.y), m)
-				r = r.union(int(e1.x), int(e1.y), m)
-				r = r.union(int(e2.x), int(e2.y), m)
-				r = r.union(int(e1.x+e2.x-v.x), int(e1.y+e2.y-v.y), m)
+				r = r.join(codeBox(v, e1, e2))
 			}
 		}
 	}
@@ -181,6 +203,32 @@ func codeLike(l []hit, skip []rect, scale int) (bool, rect, float64) {
 		return false, r, 0
 	}
 	return true, r, float64(sizes) / float64(3*found) / 7
+}
+
+// crowded reports whether two other hits lie within hit i's width of it.
+func crowded(l []hit, i int) bool {
+	h, n := l[i], 0
+	for j, g := range l {
+		if j != i && abs32(g.x-h.x) < h.size && abs32(g.y-h.y) < h.size {
+			if n++; n >= 2 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// codeBox is the rectangle holding the three finder centres of a code (v
+// the corner one) and the fourth corner they imply, with a margin for the
+// finder patterns, the quiet zone and perspective.
+func codeBox(v, e1, e2 hit) rect {
+	m := int(max(v.size, e1.size, e2.size))
+	lx, ly := int(e1.x-v.x+e2.x-v.x), int(e1.y-v.y+e2.y-v.y)
+	m += (abs(lx) + abs(ly)) / 8
+	r := noRect.union(int(v.x), int(v.y), m)
+	r = r.union(int(e1.x), int(e1.y), m)
+	r = r.union(int(e2.x), int(e2.y), m)
+	return r.union(int(e1.x+e2.x-v.x), int(e1.y+e2.y-v.y), m)
 }
 
 // strong counts the hits seen in more than one row.
@@ -276,6 +324,7 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 	// the tries grow with their number.
 	ts := w.det.triples(fs)
 	n := len(w.found)
+	w.finders = max(w.finders, len(fs))
 	for _, strict := range [2]bool{true, false} {
 		tries, limit := 0, 24+2*len(fs)
 		if !strict {
@@ -477,9 +526,13 @@ func (w *worker) plain(f *checkpoint.Frame, k int) []checkpoint.Symbol {
 	if err != nil {
 		return nil
 	}
-	if drs, err := multidetector.NewMultiDetector(m).DetectMulti(tryHarder); err == nil {
-		for _, dr := range drs {
-			w.addPlain(dr, scale)
+	// Its multi-code search weighs every triple of many patterns: where
+	// ours saw many (a sheet of codes), only its single-code detector.
+	if w.finders <= 24 {
+		if drs, err := multidetector.NewMultiDetector(m).DetectMulti(tryHarder); err == nil {
+			for _, dr := range drs {
+				w.addPlain(dr, scale)
+			}
 		}
 	}
 	if len(w.found) == 0 {

@@ -30,7 +30,8 @@ func TestCodeLike(t *testing.T) {
 		{"skipped, later hits", append([]hit{{x: 900, y: 900, size: 200}, {x: 950, y: 400, size: 300}}, l...), []rect{{50, 50, 250, 250}}, 1, false},
 	}
 	for _, tc := range tests {
-		got, _, _ := codeLike(tc.l, tc.skip, tc.k)
+		var scratch []int32
+		got, _, _ := codeLike(tc.l, tc.skip, tc.k, &scratch)
 		if got != tc.want {
 			t.Errorf("%s: codeLike = %v, want %v", tc.name, got, tc.want)
 		}
