@@ -189,7 +189,13 @@ func (w *worker) addCandidates(fs *frameState, k int) {
 		if invert {
 			l = lv.hits.light
 		}
-		ok, r, m := codeLike(l, w.skip, lv.scale, &w.hitIdx)
+		// Below the half, only what finer levels cannot see well: finder
+		// patterns of modules 2.5 pixels wide and more at this level.
+		var minSize int32
+		if k >= 2 {
+			minSize = 17
+		}
+		ok, r, m := codeLike(l, w.skip, lv.scale, minSize, &w.hitIdx)
 		if !ok || w.static(r.mul(lv.scale).clip(fs.f.Width, fs.f.Height)) {
 			continue
 		}

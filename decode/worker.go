@@ -138,10 +138,14 @@ func (r rect) clip(w, h int) rect {
 // and each pairs only with hits at most 30 finder widths away (a code of
 // version 40 spans 25), so a sheet of many codes costs about the hits
 // times their neighbours squared; of many hits, only those seen in rows
-// over a fifth of their height count. scratch is reused.
-func codeLike(l []hit, skip []rect, scale int, scratch *[]int32) (bool, rect, float64) {
+// over a fifth of their height count. With minSize set, only hits at
+// least that wide and seen in more than one row count. scratch is reused.
+func codeLike(l []hit, skip []rect, scale int, minSize int32, scratch *[]int32) (bool, rect, float64) {
 	idx := (*scratch)[:0]
 	for i, h := range l {
+		if minSize > 0 && (h.size < minSize || h.y1 == h.y0) {
+			continue
+		}
 		if h.y1-h.y0 <= 2*h.size && !crowded(l, i) {
 			idx = append(idx, int32(i))
 		}
