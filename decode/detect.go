@@ -732,33 +732,64 @@ func (d *detector) readVersion(h *homography, dm int) int {
 	return 0
 }
 
-// sampleDecode samples the module grid under h and decodes it.
+// sampleOffsets are where in each module sampleDecode reads it, in turn,
+// while error correction fails: the centre, the majority of five points
+// about it (specks, glare), then the centre shifted a sixth of a module
+// each way (a grid a little off, a distorted code).
+var sampleOffsets = [...]struct {
+	u, v float64
+	vote bool
+}{{0.5, 0.5, false}, {0.5, 0.5, true}, {0.33, 0.33, false}, {0.67, 0.67, false}, {0.33, 0.67, false}, {0.67, 0.33, false}}
+
+// sampleDecode samples the module grid under h and decodes it, sampling
+// again at the other offsets while error correction fails.
 func (d *detector) sampleDecode(h *homography, dm int) (*common.DecoderResult, bool) {
 	bm := d.mats[dm]
 	if bm == nil {
 		bm, _ = gozxing.NewSquareBitMatrix(dm)
 		d.mats[dm] = bm
-	} else {
-		bm.Clear()
 	}
+	for _, o := range sampleOffsets {
+		bm.Clear()
+		d.sample(bm, h, dm, o.u, o.v, o.vote)
+		if res, err := d.dec.Decode(bm, nil); err == nil {
+			return res, true
+		}
+	}
+	return nil, false
+}
+
+// sample reads every module of the grid under h at (u, v) within it, or
+// by the majority of five points a quarter module about the centre.
+func (d *detector) sample(bm *gozxing.BitMatrix, h *homography, dm int, u, v float64, vote bool) {
 	b := d.b
+	get := func(px, py float64) int {
+		if b.get(int(math.Floor(px)), int(math.Floor(py))) {
+			return 1
+		}
+		return 0
+	}
 	for y := 0; y < dm; y++ {
 		// Along a row the projective map's numerators and denominator
 		// change by constants.
-		v := float64(y) + 0.5
-		nx, ny, nw := h[0]*0.5+h[1]*v+h[2], h[3]*0.5+h[4]*v+h[5], h[6]*0.5+h[7]*v+h[8]
+		vv := float64(y) + v
+		nx, ny, nw := h[0]*u+h[1]*vv+h[2], h[3]*u+h[4]*vv+h[5], h[6]*u+h[7]*vv+h[8]
 		for x := 0; x < dm; x++ {
-			if b.get(int(math.Floor(nx/nw)), int(math.Floor(ny/nw))) {
+			px, py := nx/nw, ny/nw
+			n := get(px, py)
+			if vote {
+				// A quarter module along each axis, from the local Jacobian.
+				ux, uy := (h[0]-h[6]*px)/nw/4, (h[3]-h[6]*py)/nw/4
+				vx, vy := (h[1]-h[7]*px)/nw/4, (h[4]-h[7]*py)/nw/4
+				n = 2*n + get(px+ux, py+uy) + get(px-ux, py-uy) + get(px+vx, py+vy) + get(px-vx, py-vy)
+				n /= 4 // 2 for the centre and at least two of four: dark
+			}
+			if n > 0 {
 				bm.Set(x, y)
 			}
 			nx, ny, nw = nx+h[0], ny+h[3], nw+h[6]
 		}
 	}
-	res, err := d.dec.Decode(bm, nil)
-	if err != nil {
-		return nil, false
-	}
-	return res, true
 }
 
 // formatOK reports whether the two copies of the format information,
