@@ -340,9 +340,11 @@ func (w *worker) upscale(fs *frameState) bool {
 }
 
 // fallback is gozxing's own detector over the frame, or over the pyramid
-// level nearest a million pixels for larger frames.
+// level nearest a million pixels for larger frames. Where ours saw many
+// finder patterns (a sheet of codes) it is skipped: gozxing weighs their
+// triples for a second and more, and reads none that ours did not.
 func (w *worker) fallback(fs *frameState) bool {
-	if w.over(fs) {
+	if w.over(fs) || w.finders > maxPlainFinders {
 		return true
 	}
 	k := 0
@@ -355,6 +357,10 @@ func (w *worker) fallback(fs *frameState) bool {
 	w.plain(fs.f, k)
 	return true
 }
+
+// maxPlainFinders is the most finder patterns an attempt may have seen for
+// the fallback to run.
+const maxPlainFinders = 24
 
 // candidateBounds is the union of the candidates' regions in frame pixels.
 func (w *worker) candidateBounds(fs *frameState) rect {

@@ -530,13 +530,9 @@ func (w *worker) plain(f *checkpoint.Frame, k int) []checkpoint.Symbol {
 	if err != nil {
 		return nil
 	}
-	// Its multi-code search weighs every triple of many patterns: where
-	// ours saw many (a sheet of codes), only its single-code detector.
-	if w.finders <= 24 {
-		if drs, err := multidetector.NewMultiDetector(m).DetectMulti(tryHarder); err == nil {
-			for _, dr := range drs {
-				w.addPlain(dr, scale)
-			}
+	if drs, err := multidetector.NewMultiDetector(m).DetectMulti(tryHarder); err == nil {
+		for _, dr := range drs {
+			w.addPlain(dr, scale)
 		}
 	}
 	if len(w.found) == 0 {
