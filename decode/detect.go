@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/common"
@@ -311,171 +310,216 @@ type located struct {
 // strict set, a dimension is only sampled and decoded when both copies of
 // the format information agree under it: wrong triples cost little then.
 func (d *detector) decodeTriple(fs []finder, t triple, strict bool) (located, bool) {
-	tl, tr, bl := fs[t.tl], fs[t.tr], fs[t.bl]
-	// Code axes in pixels per module, from the centres and module sizes.
+	tf := tripleFit{d: d, f: [3]finder{fs[t.tl], fs[t.tr], fs[t.bl]}, strict: strict}
+	tf.trace()
+	tf.candidates()
+	tf.rank()
+	if tf.ncs == 0 || !tf.dropBadSquare() || !tf.fitsWell() {
+		return located{}, false
+	}
+	return tf.decode()
+}
+
+// tripleFit is one finder triple on its way to a decoded code: the traced
+// squares, the candidate dimensions ranked by how well one homography fits
+// them, and the dimensions to sample.
+type tripleFit struct {
+	d      *detector
+	f      [3]finder // top-left, top-right, bottom-left
+	strict bool
+	qs     [3]quad
+	okq    [3]bool // which squares were traced
+	cands  [5]int  // candidate dimensions
+	nc     int
+	cs     [5]dimFit // the candidates that fit, best first
+	ncs    int
+	order  [12]int // dimensions to sample, best first
+	no     int
+}
+
+// dimFit is the homography fitted for one dimension and its error.
+type dimFit struct {
+	dim int
+	h   homography
+	err float64
+}
+
+// trace traces each finder pattern's outer square along the code's axes.
+func (tf *tripleFit) trace() {
+	tl, tr, bl := tf.f[0], tf.f[1], tf.f[2]
 	ltr := math.Hypot(tr.x-tl.x, tr.y-tl.y)
 	lbl := math.Hypot(bl.x-tl.x, bl.y-tl.y)
 	ux, uy := (tr.x-tl.x)/ltr, (tr.y-tl.y)/ltr
 	vx, vy := (bl.x-tl.x)/lbl, (bl.y-tl.y)/lbl
-	var qs [3]quad
-	var okq [3]bool
-	for i, f := range [3]finder{tl, tr, bl} {
-		qs[i], okq[i] = d.finderQuad(f, ux*f.module, uy*f.module, vx*f.module, vy*f.module)
+	for i, f := range tf.f {
+		tf.qs[i], tf.okq[i] = tf.d.finderQuad(f, ux*f.module, uy*f.module, vx*f.module, vy*f.module)
 	}
-	// Module sizes along each leg, from the quads where known.
-	mu := func(i int, f finder) float64 { // along u
-		if okq[i] {
-			q := qs[i]
-			return (math.Hypot(q[1].x-q[0].x, q[1].y-q[0].y) + math.Hypot(q[2].x-q[3].x, q[2].y-q[3].y)) / 14
-		}
-		return f.module
+}
+
+// moduleAlong is pattern i's module size along u (or v), from its traced
+// square where known.
+func (tf *tripleFit) moduleAlong(i int, v bool) float64 {
+	if !tf.okq[i] {
+		return tf.f[i].module
 	}
-	mv := func(i int, f finder) float64 { // along v
-		if okq[i] {
-			q := qs[i]
-			return (math.Hypot(q[3].x-q[0].x, q[3].y-q[0].y) + math.Hypot(q[2].x-q[1].x, q[2].y-q[1].y)) / 14
-		}
-		return f.module
+	q := tf.qs[i]
+	if v {
+		return (math.Hypot(q[3].x-q[0].x, q[3].y-q[0].y) + math.Hypot(q[2].x-q[1].x, q[2].y-q[1].y)) / 14
 	}
-	nu := ltr / logMean(mu(0, tl), mu(1, tr))
-	nv := lbl / logMean(mv(0, tl), mv(2, bl))
+	return (math.Hypot(q[1].x-q[0].x, q[1].y-q[0].y) + math.Hypot(q[2].x-q[3].x, q[2].y-q[3].y)) / 14
+}
+
+// candidates estimates the dimension from the legs and the module sizes
+// along them, and lists it and its neighbours (±4, and ±8 for large codes).
+func (tf *tripleFit) candidates() {
+	tl, tr, bl := tf.f[0], tf.f[1], tf.f[2]
+	ltr := math.Hypot(tr.x-tl.x, tr.y-tl.y)
+	lbl := math.Hypot(bl.x-tl.x, bl.y-tl.y)
+	nu := ltr / logMean(tf.moduleAlong(0, false), tf.moduleAlong(1, false))
+	nv := lbl / logMean(tf.moduleAlong(0, true), tf.moduleAlong(2, true))
 	est := (nu+nv)/2 + 7
 	dim := 4*int(math.Round((est-17)/4)) + 17
-	var cands [5]int
-	nc := 0
 	for _, dd := range [5]int{0, -4, 4, -8, 8} {
 		if (dd == 8 || dd == -8) && dim < 41 {
 			continue
 		}
 		if c := dim + dd; c >= 21 && c <= 177 {
-			cands[nc] = c
-			nc++
+			tf.cands[tf.nc] = c
+			tf.nc++
 		}
 	}
-	// Rank the candidate dimensions by how well one homography fits all the
-	// traced corners.
-	type cand struct {
-		dim int
-		h   homography
-		err float64
-	}
-	var cs [5]cand
-	ncs := 0
-	rank := func(okq [3]bool) {
-		ncs = 0
-		for _, dm := range cands[:nc] {
-			h, e, ok := d.fitFinders(dm, [3]finder{tl, tr, bl}, qs, okq)
-			if !ok {
-				continue
-			}
-			cs[ncs] = cand{dm, h, e}
-			ncs++
+}
+
+// rank fits each candidate dimension to the traced squares and sorts them
+// by the fit's error.
+func (tf *tripleFit) rank() { tf.rankWith(tf.okq) }
+
+func (tf *tripleFit) rankWith(okq [3]bool) {
+	tf.ncs = 0
+	for _, dm := range tf.cands[:tf.nc] {
+		h, e, ok := tf.d.fitFinders(dm, tf.f, tf.qs, okq)
+		if !ok {
+			continue
 		}
-		sort.Slice(cs[:ncs], func(i, j int) bool { return cs[i].err < cs[j].err })
+		tf.cs[tf.ncs] = dimFit{dm, h, e}
+		tf.ncs++
 	}
-	rank(okq)
-	if ncs == 0 {
+	slices.SortFunc(tf.cs[:tf.ncs], func(a, b dimFit) int { return cmp.Compare(a.err, b.err) })
+}
+
+// meanModule is the three patterns' mean module size.
+func (tf *tripleFit) meanModule() float64 {
+	return (tf.f[0].module + tf.f[1].module + tf.f[2].module) / 3
+}
+
+// dropBadSquare: when no dimension fits all three traced squares well, one
+// may be off (a neighbour touching it, a scratch): it is left out, the one
+// whose absence fits best. It reports false when no such fit is good:
+// three squares no homography joins are not one code.
+func (tf *tripleFit) dropBadSquare() bool {
+	limit := 0.35 * tf.meanModule()
+	if !tf.okq[0] || !tf.okq[1] || !tf.okq[2] || tf.cs[0].err <= limit {
+		return true
+	}
+	best, bestErr := -1, limit
+	for i := range tf.okq {
+		o := tf.okq
+		o[i] = false
+		tf.rankWith(o)
+		if tf.ncs > 0 && tf.cs[0].err < bestErr {
+			best, bestErr = i, tf.cs[0].err
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	tf.okq[best] = false
+	tf.rank()
+	return true
+}
+
+// fitsWell: outside the strict pass only triples with at least two traced
+// squares that one homography joins well are sampled, what noise and
+// textures rarely give.
+func (tf *tripleFit) fitsWell() bool {
+	if tf.strict {
+		return true
+	}
+	traced := 0
+	for _, ok := range tf.okq {
+		if ok {
+			traced++
+		}
+	}
+	return traced >= 2 && tf.cs[0].err <= 0.3*tf.meanModule()
+}
+
+// push adds a valid dimension to the ones to sample, once.
+func (tf *tripleFit) push(dm int) {
+	if dm < 21 || dm > 177 || (dm-17)%4 != 0 || slices.Contains(tf.order[:tf.no], dm) || tf.no == len(tf.order) {
+		return
+	}
+	tf.order[tf.no] = dm
+	tf.no++
+}
+
+// pushVersion adds the dimension the version information read under h
+// (fitted for dm) gives, for large codes.
+func (tf *tripleFit) pushVersion(h *homography, dm, minDim int) {
+	if dm >= minDim {
+		if v := tf.d.readVersion(h, dm); v != 0 {
+			tf.push(v)
+		}
+	}
+}
+
+// try fits, refines with the alignment patterns, samples and decodes the
+// code at dimension dm.
+func (tf *tripleFit) try(dm int) (located, bool) {
+	d := tf.d
+	h, _, ok := d.fitFinders(dm, tf.f, tf.qs, tf.okq)
+	if !ok || (tf.strict && !d.formatOK(&h, dm)) {
 		return located{}, false
 	}
-	if limit := 0.35 * (tl.module + tr.module + bl.module) / 3; okq[0] && okq[1] && okq[2] && cs[0].err > limit {
-		// One traced square may be off (a neighbour touching it, a
-		// scratch): fit without each in turn.
-		best, bestErr := -1, limit
-		for i := range okq {
-			o := okq
-			o[i] = false
-			rank(o)
-			if ncs > 0 && cs[0].err < bestErr {
-				best, bestErr = i, cs[0].err
-			}
-		}
-		if best < 0 {
-			// Three squares no homography joins: not one code.
-			return located{}, false
-		}
-		okq[best] = false
-		rank(okq)
+	h = d.refine(h, dm, tf.f, tf.qs, tf.okq)
+	// Sampled again at other offsets only where the format information
+	// said this is a code.
+	res, ok := d.sampleDecode(&h, dm, tf.strict)
+	if !ok {
+		return located{}, false
 	}
-	if !strict {
-		// In full, only triples with at least two traced squares that one
-		// homography joins well: what noise and textures rarely give.
-		traced := 0
-		for _, ok := range okq {
-			if ok {
-				traced++
-			}
-		}
-		if traced < 2 || cs[0].err > 0.3*(tl.module+tr.module+bl.module)/3 {
-			return located{}, false
-		}
-	}
-	// The dimensions to try, best first: that of the version information,
-	// that of the timing patterns, then the candidates by fit.
-	var order [12]int
-	no := 0
-	push := func(dm int) {
-		if dm < 21 || dm > 177 || (dm-17)%4 != 0 {
-			return
-		}
-		for _, o := range order[:no] {
-			if o == dm {
-				return
-			}
-		}
-		if no < len(order) {
-			order[no] = dm
-			no++
-		}
-	}
-	try := func(dm int) (located, bool) {
-		h, _, ok := d.fitFinders(dm, [3]finder{tl, tr, bl}, qs, okq)
-		if !ok || (strict && !d.formatOK(&h, dm)) {
-			return located{}, false
-		}
-		h = d.refine(h, dm, [3]finder{tl, tr, bl}, qs, okq)
-		res, ok := d.sampleDecode(&h, dm)
-		if !ok {
-			return located{}, false
-		}
-		return located{res: res, corners: cornersOf(&h, dm, res)}, true
-	}
-	// The best fit first, or the dimension its version information gives.
-	best := cs[0]
-	if best.dim >= 41 {
-		if v := d.readVersion(&best.h, best.dim); v != 0 {
-			push(v)
-		}
-	}
-	push(best.dim)
-	for _, dm := range order[:no] {
-		if l, ok := try(dm); ok {
+	return located{res: res, corners: cornersOf(&h, dm, res)}, true
+}
+
+// decode samples the dimensions best first: that of the version
+// information (or the best fit's), then what the timing patterns count,
+// then the other candidates by fit.
+func (tf *tripleFit) decode() (located, bool) {
+	best := tf.cs[0]
+	tf.pushVersion(&best.h, best.dim, 41)
+	tf.push(best.dim)
+	for _, dm := range tf.order[:tf.no] {
+		if l, ok := tf.try(dm); ok {
 			return l, true
 		}
 	}
-	// Then what the timing patterns count, then the other candidates.
-	tried := no
-	t1, t2 := d.timingDims(&best.h, best.dim)
+	tried := tf.no
+	t1, t2 := tf.d.timingDims(&best.h, best.dim)
 	for _, t := range [2]int{t1, t2} {
 		if t >= 45 {
 			// Confirm a large one by its version information.
-			if h, _, ok := d.fitFinders(t, [3]finder{tl, tr, bl}, qs, okq); ok {
-				if v := d.readVersion(&h, t); v != 0 {
-					push(v)
-				}
+			if h, _, ok := tf.d.fitFinders(t, tf.f, tf.qs, tf.okq); ok {
+				tf.pushVersion(&h, t, 45)
 			}
 		}
-		push(t)
+		tf.push(t)
 	}
-	for _, c := range cs[1:ncs] {
-		if c.dim >= 45 {
-			if v := d.readVersion(&c.h, c.dim); v != 0 {
-				push(v)
-			}
-		}
-		push(c.dim)
+	for _, c := range tf.cs[1:tf.ncs] {
+		tf.pushVersion(&c.h, c.dim, 45)
+		tf.push(c.dim)
 	}
-	for _, dm := range order[tried:min(no, tried+3)] {
-		if l, ok := try(dm); ok {
+	for _, dm := range tf.order[tried:min(tf.no, tried+3)] {
+		if l, ok := tf.try(dm); ok {
 			return l, true
 		}
 	}
@@ -742,14 +786,17 @@ var sampleOffsets = [...]struct {
 }{{0.5, 0.5, false}, {0.5, 0.5, true}, {0.33, 0.33, false}, {0.67, 0.67, false}, {0.33, 0.67, false}, {0.67, 0.33, false}}
 
 // sampleDecode samples the module grid under h and decodes it, sampling
-// again at the other offsets while error correction fails.
-func (d *detector) sampleDecode(h *homography, dm int) (*common.DecoderResult, bool) {
+// again at the other offsets (with again set) while error correction fails.
+func (d *detector) sampleDecode(h *homography, dm int, again bool) (*common.DecoderResult, bool) {
 	bm := d.mats[dm]
 	if bm == nil {
 		bm, _ = gozxing.NewSquareBitMatrix(dm)
 		d.mats[dm] = bm
 	}
-	for _, o := range sampleOffsets {
+	for i, o := range sampleOffsets {
+		if i > 0 && !again {
+			break
+		}
 		bm.Clear()
 		d.sample(bm, h, dm, o.u, o.v, o.vote)
 		if res, err := d.dec.Decode(bm, nil); err == nil {
