@@ -338,8 +338,8 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 			if w.used[t.tl] || w.used[t.tr] || w.used[t.bl] {
 				continue
 			}
-			if tries++; tries > limit {
-				break
+			if tries++; tries > limit || (tries > 24 && w.over(&w.fs)) {
+				break // beyond the first 24, only within the budget
 			}
 			loc, ok := w.det.decodeTriple(fs, t, strict)
 			if !ok {
