@@ -13,7 +13,7 @@ export CHECKPOINT_TESTDATA ?= $(SHARED)/testdata
 
 # Debian packages the full test suite needs (installed by `make deps`).
 DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
-	libopencv-dev libzbar-dev libzxing-dev \
+	libopencv-dev libzbar-dev libzxing-dev webp \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user \
 	systemd mtools dosfstools e2fsprogs fdisk \
 	chromium
@@ -101,21 +101,31 @@ bench:
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkFrameToVerdict$$' -benchtime 5x ./demo
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLookup1M$$' -benchtime 300000x ./cache
 
-## bench-decode: our decoder, zxing-cpp and zbar (bench/zxbench) on the same frames, interleaved
-## frame by frame: the generated corpus (BENCH_DECODE_N frames per category and size) and zxing's
-## blackbox at four rotations. Success per category, CPU ms per frame (median, p99), allocations;
-## writes the "Decoding" section of BENCHMARKS.md.
-ZXBENCH        := bin/zxbench
-BENCH_DECODE_N ?= 20
+## bench-decode: our decoder, zxing-cpp and zbar (bench/zxbench) and zxing-wasm (zxing-cpp 3.x in
+## WebAssembly under node, bench/zxwasm; its times reported apart) on the same frames, interleaved
+## frame by frame: the generated corpus (BENCH_DECODE_N frames per category at 640x480 and
+## 1280x720, BENCH_DECODE_N12 per gate category at 4000x3000) and zxing's blackbox at four
+## rotations. Success per category (codes read where frames hold many), CPU ms per frame (median,
+## p99), allocations; writes the "Decoding" section of BENCHMARKS.md.
+ZXBENCH          := bin/zxbench
+ZXWASM           := bench/zxwasm/node_modules/zxing-wasm/package.json
+BENCH_DECODE_N   ?= 20
+BENCH_DECODE_N12 ?= 3
 $(ZXBENCH): bench/zxbench.cc bench/zbarread.c bench/zbarread.h
 	@mkdir -p bin
 	$(CC) -O2 -c bench/zbarread.c -o bin/zbarread.o $$(pkg-config --cflags zbar)
 	$(CXX) -O2 -std=c++17 bench/zxbench.cc bin/zbarread.o $$(pkg-config --cflags --libs zxing zbar) -o $@
 
-bench-decode: deps $(ZXBENCH)
+$(ZXWASM): bench/zxwasm/package.json bench/zxwasm/package-lock.json
+	@command -v npm >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends nodejs npm; }
+	cd bench/zxwasm && npm ci --no-audit --no-fund
+
+bench-decode: deps $(ZXBENCH) $(ZXWASM)
 	@mkdir -p bin
 	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Decode|Pipeline)$$' -benchmem ./decode | tee bin/bench-decode-go.txt
-	$(GO) run ./bench/decodebench -harness $(ZXBENCH) -n $(BENCH_DECODE_N) -r 5 \
+	$(GO) run ./bench/decodebench -harness $(ZXBENCH) -wasm 'node bench/zxwasm/zxwasm.mjs' \
+		-n $(BENCH_DECODE_N) -n12 $(BENCH_DECODE_N12) -r 5 \
 		-testdata $(CHECKPOINT_TESTDATA) -gobench bin/bench-decode-go.txt -update BENCHMARKS.md
 
 ## bench-camera: cost per 1280x720 frame of each camera source (ns, allocations), gocv included.

@@ -16,6 +16,7 @@ require (
 	github.com/theupdateframework/go-tuf/v2 v2.4.2
 	github.com/veraison/go-cose v1.3.0
 	gocv.io/x/gocv v0.31.0
+	golang.org/x/image v0.46.0
 	golang.org/x/text v0.42.0
 	periph.io/x/conn/v3 v3.7.3
 	periph.io/x/host/v3 v3.8.5

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"syscall"
 
+	_ "golang.org/x/image/webp" // WebP frames (screenshots from messaging apps)
+
 	"checkpoint"
 )
 
@@ -22,8 +24,10 @@ const MaxFileSize = 64 << 20
 // MaxPixels caps the pixel count of a loaded image (8192 x 8192).
 const MaxPixels = 8192 * 8192
 
-// LoadFile reads a PNG, JPEG or PGM (binary P5 or ASCII P2) file into an
-// 8-bit luminance frame with Stride equal to its width.
+// LoadFile reads a PNG, JPEG, WebP or PGM (binary P5 or ASCII P2) file into
+// an 8-bit luminance frame with Stride equal to its width. Files over
+// MaxFileSize, images over MaxPixels and images whose decoding would take
+// more than MaxDecodeBytes are refused before they are decoded.
 // A FIFO, device or socket is refused without waiting on it.
 func LoadFile(path string) (*checkpoint.Frame, error) {
 	f, err := openRegular(path)
@@ -65,7 +69,8 @@ func openRegular(path string) (*os.File, error) {
 	return f, nil
 }
 
-// Decode converts the bytes of a PNG, JPEG or PGM image into a luminance frame.
+// Decode converts the bytes of a PNG, JPEG, WebP or PGM image into a
+// luminance frame, with the caps of LoadFile.
 func Decode(b []byte) (*checkpoint.Frame, error) {
 	if len(b) == 0 {
 		return nil, errors.New("empty file")
@@ -76,7 +81,7 @@ func Decode(b []byte) (*checkpoint.Frame, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
-			return nil, errors.New("not a PNG, JPEG or PGM image")
+			return nil, errors.New("not a PNG, JPEG, WebP or PGM image")
 		}
 		return nil, fmt.Errorf("read image header: %w", err)
 	}
@@ -85,6 +90,9 @@ func Decode(b []byte) (*checkpoint.Frame, error) {
 	}
 	if cfg.Width*cfg.Height > MaxPixels {
 		return nil, fmt.Errorf("%s image of %dx%d is larger than %d pixels", format, cfg.Width, cfg.Height, MaxPixels)
+	}
+	if n, what := decodeCost(b, format, cfg.Width, cfg.Height); n > MaxDecodeBytes {
+		return nil, costError(format, cfg.Width, cfg.Height, what, n)
 	}
 	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {

@@ -104,7 +104,7 @@ func TestLoadFileErrors(t *testing.T) {
 		name, data, want string
 	}{
 		{"empty", "", "empty file"},
-		{"text", "hello, world", "not a PNG, JPEG or PGM image"},
+		{"text", "hello, world", "not a PNG, JPEG, WebP or PGM image"},
 		{"truncated png", string(png1[:len(png1)/2]), "decode png"},
 		{"p5 truncated", "P5 4 3 255\n" + "abc", "PGM truncated: 3 of 12 bytes"},
 		{"p5 no pixels", "P5 4 3 255", "PGM truncated after the header"},

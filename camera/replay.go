@@ -63,10 +63,10 @@ type Replay struct {
 var _ checkpoint.Source = (*Replay)(nil)
 
 // imageExt are the file name extensions a replay directory is searched for.
-var imageExt = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".pgm": true}
+var imageExt = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".webp": true, ".pgm": true}
 
 // ListImages expands paths into image files: a file is taken as it is, a
-// directory contributes its PNG, JPEG and PGM files (recursively, sorted by
+// directory contributes its PNG, JPEG, WebP and PGM files (recursively, sorted by
 // path). The order of paths is kept.
 func ListImages(paths []string) ([]string, error) {
 	var out []string
@@ -93,7 +93,7 @@ func ListImages(paths []string) ([]string, error) {
 			return nil, fmt.Errorf("list images %s: %w", p, err)
 		}
 		if len(found) == 0 {
-			return nil, fmt.Errorf("list images %s: no PNG, JPEG or PGM files in the directory", p)
+			return nil, fmt.Errorf("list images %s: no PNG, JPEG, WebP or PGM files in the directory", p)
 		}
 		sort.Strings(found)
 		out = append(out, found...)

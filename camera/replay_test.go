@@ -199,8 +199,8 @@ func TestReplayErrors(t *testing.T) {
 	}{
 		{nil, "no image files"},
 		{[]string{filepath.Join(dir, "missing")}, "missing"},
-		{[]string{empty}, "no PNG, JPEG or PGM files"},
-		{[]string{bad}, "bad.png: not a PNG, JPEG or PGM image"},
+		{[]string{empty}, "no PNG, JPEG, WebP or PGM files"},
+		{[]string{bad}, "bad.png: not a PNG, JPEG, WebP or PGM image"},
 	} {
 		if _, err := NewReplay(tc.paths, ReplayOptions{}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewReplay(%v) = %v, want an error saying %q", tc.paths, err, tc.want)

@@ -5,32 +5,45 @@
 // gozxing stays the decoder of the sampled module grid (format and version
 // information, error correction, text); the steps before it are this
 // package's own, because gozxing's detector reads too few of the codes a
-// gate camera sees and takes too long over the frames that hold none:
+// gate camera sees and takes too long over the frames that hold none.
+// A frame goes through a chain of named steps (steps.go), cheapest first:
 //
-//   - Quick look: the frame is halved (one pass); block thresholds are
-//     estimated from the half, and every third row of the frame is scanned
-//     for finder-pattern runs (1:1:3:1:1) of either polarity, each checked
-//     along its column. Unless three such hits could be one code's finder
-//     patterns, the half is measured and scanned too. Most frames end here,
-//     allocating nothing.
-//   - Attempts, cheapest first: the region the hits outline with the
-//     thresholds already at hand; with measured local thresholds (zxing's
-//     hybrid binarizer, its flat-block rule softened for low contrast);
-//     the whole frame; the half-size frame (close-ups, screen moiré);
-//     light-on-dark codes when that polarity's evidence is the stronger; one
-//     global threshold from the histogram (zxing's global binarizer); the
-//     region enlarged 1.5 times (small modules); and last gozxing's own
-//     detector over the frame.
-//   - Detection: finder patterns are confirmed along the row, column and
-//     both diagonals; triples are formed allowing strong perspective; each
-//     pattern's outer square is traced, a homography is fitted to the
-//     squares' corners for each plausible dimension, the dimension is
-//     settled by the best fit, the version information or the timing
-//     patterns (gozxing's estimate is ±2 modules wrong at low pixels per
-//     module), alignment patterns refine the fit, and the grid is sampled.
-//   - Where the last codes were is looked at first in the next frames.
-//   - A per-frame time budget skips the remaining attempts; a Pipeline
-//     decodes a source's frames on several workers, in frame order.
+//   - region: where the last codes were, at their scale and polarity.
+//   - quick look: the frame is halved (one pass); block thresholds are
+//     estimated from the half and every third row of the frame itself is
+//     scanned for finder-pattern runs (1:1:3:1:1) of either polarity, each
+//     checked along its column; three hits that could be one code's finder
+//     patterns are read at once. Most frames with a code end here.
+//   - half, pyramid: the half is measured and scanned, then the quarter
+//     and smaller levels (each the area average of the one above, down to
+//     1/32), each with eight-pixel blocks of its own, so the threshold's
+//     reach follows the scale: modules of 2 to 200 frame pixels are a few
+//     pixels wide at one level, and averaging removes a screen's sub-pixel
+//     grid. Below the half only finder hits of modules 2.5 pixels and more
+//     count.
+//   - nothing: no code-like hits anywhere ends the frame, having allocated
+//     nothing. Otherwise the candidates are ordered: the level at which
+//     their modules are nearest four pixels, the stronger polarity first.
+//   - thresholds, whole plane, global, upscale: each candidate with
+//     measured local thresholds (zxing's hybrid binarizer, its flat-block
+//     rule softened for low contrast), over its whole level, with one
+//     histogram threshold (glare, flat areas), and the regions enlarged 1.5
+//     times (small modules).
+//   - fallback: gozxing's own detector, on the level nearest 1 MP.
+//
+// Detection: finder patterns are confirmed along the row, column and both
+// diagonals; triples are formed allowing strong perspective (every triple
+// of up to 24 patterns, beyond that each pattern with its nearest
+// neighbours, so a sheet of many codes is not cubic); each pattern's outer
+// square is traced, a homography is fitted to the squares' corners for each
+// plausible dimension, the dimension is settled by the best fit, the
+// version information or the timing patterns (gozxing's estimate is ±2
+// modules wrong at low pixels per module), alignment patterns refine the
+// fit, and the grid is sampled; where error correction fails, each module
+// is sampled again by the majority of five points, then at shifted centres.
+//
+// A per-frame time budget skips the remaining steps; a Pipeline decodes a
+// source's frames on several workers, in frame order.
 package decode
 
 import (
@@ -106,12 +119,12 @@ func (d *Decoder) Stats() Stats {
 const roiFrames = 15
 
 // roi is where the last code was found: the region in frame pixels, the
-// scale and the polarity that found it.
+// pyramid level and the polarity that found it.
 type roi struct {
 	ok     bool
 	seq    uint64
 	r      rect
-	scale  float64
+	level  int
 	invert bool
 }
 

@@ -1,8 +1,9 @@
 package decode
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/common"
@@ -172,67 +173,117 @@ type triple struct {
 
 // triples lists plausible (top-left, top-right, bottom-left) choices among
 // the found patterns, best first. Tilted codes are allowed: module sizes may
-// differ by 2.5 times and the corner angle may be 55° to 125°.
+// differ by 2.5 times and the corner angle may be 55° to 125°. Up to 24
+// patterns, every triple is weighed; beyond, each pattern is the corner of
+// triples with its nearest neighbours only, so many codes in a frame cost
+// the patterns times their neighbours squared, and no pattern is left out.
 func (d *detector) triples(fs []finder) []triple {
 	out := d.tri[:0]
-	n := min(len(fs), 24)
-	for i := 0; i < n; i++ {
-		for j := i + 1; j < n; j++ {
-			for k := j + 1; k < n; k++ {
-				a, b, c := fs[i], fs[j], fs[k]
-				mmin := math.Min(a.module, math.Min(b.module, c.module))
-				mmax := math.Max(a.module, math.Max(b.module, c.module))
-				if mmax > 2.5*mmin {
-					continue
+	if n := len(fs); n <= 24 {
+		for i := 0; i < n; i++ {
+			for j := i + 1; j < n; j++ {
+				for k := j + 1; k < n; k++ {
+					for _, c := range [3][3]int{{i, j, k}, {j, i, k}, {k, i, j}} {
+						if t, ok := corner(fs, c[0], c[1], c[2]); ok {
+							out = append(out, t)
+						}
+					}
 				}
-				idx := [3]int{i, j, k}
-				p := [3]finder{a, b, c}
-				d2 := func(u, v finder) float64 { return (u.x-v.x)*(u.x-v.x) + (u.y-v.y)*(u.y-v.y) }
-				// The longest side is opposite the corner in a code seen
-				// straight on; under strong perspective another vertex may
-				// be, so each vertex with a near right angle is a candidate.
-				s := [3]float64{d2(b, c), d2(a, c), d2(a, b)} // opposite a, b, c
-				longest := 0
-				if s[1] > s[longest] {
-					longest = 1
-				}
-				if s[2] > s[longest] {
-					longest = 2
-				}
-				mavg := (a.module + b.module + c.module) / 3
-				for corner := 0; corner < 3; corner++ {
-					o1, o2 := (corner+1)%3, (corner+2)%3
-					tl, e1, e2 := p[corner], p[o1], p[o2]
-					l1, l2 := math.Sqrt(d2(tl, e1)), math.Sqrt(d2(tl, e2))
-					if l1 < 8*mavg || l2 < 8*mavg || l1 > 200*mavg || l2 > 200*mavg {
-						continue
+			}
+		}
+	} else {
+		for i := range fs {
+			nb := d.neighbours(fs, i)
+			for a := 0; a < len(nb); a++ {
+				for b := a + 1; b < len(nb); b++ {
+					if t, ok := corner(fs, i, int(nb[a]), int(nb[b])); ok {
+						out = append(out, t)
 					}
-					if math.Max(l1, l2) > 3*math.Min(l1, l2) {
-						continue
-					}
-					cos := ((e1.x-tl.x)*(e2.x-tl.x) + (e1.y-tl.y)*(e2.y-tl.y)) / (l1 * l2)
-					if math.Abs(cos) > 0.57 {
-						continue
-					}
-					// Clockwise on screen from top-right to bottom-left.
-					cross := (e1.x-tl.x)*(e2.y-tl.y) - (e1.y-tl.y)*(e2.x-tl.x)
-					t := triple{tl: idx[corner], tr: idx[o1], bl: idx[o2]}
-					if cross < 0 {
-						t.tr, t.bl = t.bl, t.tr
-					}
-					t.score = math.Abs(cos) + math.Abs(l1-l2)/math.Max(l1, l2) + (mmax-mmin)/mmax
-					t.score -= 0.02 * float64(min(a.count+b.count+c.count, 30))
-					if corner != longest {
-						t.score += 0.3
-					}
-					out = append(out, t)
 				}
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].score < out[j].score })
+	slices.SortFunc(out, func(a, b triple) int { return cmp.Compare(a.score, b.score) })
 	d.tri = out
 	return out
+}
+
+// maxNeighbours is how many of its nearest patterns a pattern forms triples
+// with when a frame holds many: its own code's two others are among them
+// (the next code's patterns lie beyond both quiet zones).
+const maxNeighbours = 10
+
+// neighbours returns the nearest patterns to fs[i] that could share a code
+// with it (module sizes within 2.5 times, 8 to 200 modules away), nearest
+// first, at most maxNeighbours.
+func (d *detector) neighbours(fs []finder, i int) []int32 {
+	f := fs[i]
+	var dist [maxNeighbours]float64
+	nb := d.nb[:0]
+	for j, g := range fs {
+		if j == i || g.module > 2.5*f.module || f.module > 2.5*g.module {
+			continue
+		}
+		m := (f.module + g.module) / 2
+		dd := (g.x-f.x)*(g.x-f.x) + (g.y-f.y)*(g.y-f.y)
+		if dd < 64*m*m || dd > 40000*m*m {
+			continue
+		}
+		if len(nb) == maxNeighbours && dd >= dist[len(nb)-1] {
+			continue
+		}
+		// Insert in order of distance.
+		if len(nb) < maxNeighbours {
+			nb = append(nb, 0)
+		}
+		k := len(nb) - 1
+		for k > 0 && dist[k-1] > dd {
+			dist[k], nb[k] = dist[k-1], nb[k-1]
+			k--
+		}
+		dist[k], nb[k] = dd, int32(j)
+	}
+	d.nb = nb
+	return nb
+}
+
+// corner weighs fs[c] as the top-left pattern of a code whose other two are
+// fs[e1] and fs[e2]: the legs 8 to 200 modules long and within 3 times of
+// each other, the angle 55° to 125°; the score is lower for a squarer,
+// more even, better confirmed triple.
+func corner(fs []finder, c, e1, e2 int) (triple, bool) {
+	tl, a, b := fs[c], fs[e1], fs[e2]
+	mmin := math.Min(tl.module, math.Min(a.module, b.module))
+	mmax := math.Max(tl.module, math.Max(a.module, b.module))
+	if mmax > 2.5*mmin {
+		return triple{}, false
+	}
+	mavg := (tl.module + a.module + b.module) / 3
+	l1, l2 := math.Hypot(a.x-tl.x, a.y-tl.y), math.Hypot(b.x-tl.x, b.y-tl.y)
+	if l1 < 8*mavg || l2 < 8*mavg || l1 > 200*mavg || l2 > 200*mavg {
+		return triple{}, false
+	}
+	if math.Max(l1, l2) > 3*math.Min(l1, l2) {
+		return triple{}, false
+	}
+	cos := ((a.x-tl.x)*(b.x-tl.x) + (a.y-tl.y)*(b.y-tl.y)) / (l1 * l2)
+	if math.Abs(cos) > 0.57 {
+		return triple{}, false
+	}
+	// Clockwise on screen from top-right to bottom-left.
+	cross := (a.x-tl.x)*(b.y-tl.y) - (a.y-tl.y)*(b.x-tl.x)
+	t := triple{tl: c, tr: e1, bl: e2}
+	if cross < 0 {
+		t.tr, t.bl = t.bl, t.tr
+	}
+	t.score = math.Abs(cos) + math.Abs(l1-l2)/math.Max(l1, l2) + (mmax-mmin)/mmax
+	t.score -= 0.02 * float64(min(tl.count+a.count+b.count, 30))
+	// The longest side is opposite the corner in a code seen straight on;
+	// under strong perspective another vertex may be.
+	if d := (a.x-b.x)*(a.x-b.x) + (a.y-b.y)*(a.y-b.y); d < l1*l1 || d < l2*l2 {
+		t.score += 0.3
+	}
+	return t, true
 }
 
 // detector holds the scratch state of detection in one worker.
@@ -240,6 +291,7 @@ type detector struct {
 	b       *bitmap
 	sidePts [4][]point
 	tri     []triple
+	nb      []int32
 	pairs   []pair
 	order   [][2]int
 	mats    map[int]*gozxing.BitMatrix
@@ -250,7 +302,7 @@ type detector struct {
 type located struct {
 	res     *common.DecoderResult
 	corners [4]point // in frame pixels once the worker has scaled them
-	scale   float64  // frame pixels per pixel of the plane it was found in
+	level   int      // the pyramid level it was found at
 	invert  bool     // light on dark
 }
 
@@ -258,171 +310,216 @@ type located struct {
 // strict set, a dimension is only sampled and decoded when both copies of
 // the format information agree under it: wrong triples cost little then.
 func (d *detector) decodeTriple(fs []finder, t triple, strict bool) (located, bool) {
-	tl, tr, bl := fs[t.tl], fs[t.tr], fs[t.bl]
-	// Code axes in pixels per module, from the centres and module sizes.
+	tf := tripleFit{d: d, f: [3]finder{fs[t.tl], fs[t.tr], fs[t.bl]}, strict: strict}
+	tf.trace()
+	tf.candidates()
+	tf.rank()
+	if tf.ncs == 0 || !tf.dropBadSquare() || !tf.fitsWell() {
+		return located{}, false
+	}
+	return tf.decode()
+}
+
+// tripleFit is one finder triple on its way to a decoded code: the traced
+// squares, the candidate dimensions ranked by how well one homography fits
+// them, and the dimensions to sample.
+type tripleFit struct {
+	d      *detector
+	f      [3]finder // top-left, top-right, bottom-left
+	strict bool
+	qs     [3]quad
+	okq    [3]bool // which squares were traced
+	cands  [5]int  // candidate dimensions
+	nc     int
+	cs     [5]dimFit // the candidates that fit, best first
+	ncs    int
+	order  [12]int // dimensions to sample, best first
+	no     int
+}
+
+// dimFit is the homography fitted for one dimension and its error.
+type dimFit struct {
+	dim int
+	h   homography
+	err float64
+}
+
+// trace traces each finder pattern's outer square along the code's axes.
+func (tf *tripleFit) trace() {
+	tl, tr, bl := tf.f[0], tf.f[1], tf.f[2]
 	ltr := math.Hypot(tr.x-tl.x, tr.y-tl.y)
 	lbl := math.Hypot(bl.x-tl.x, bl.y-tl.y)
 	ux, uy := (tr.x-tl.x)/ltr, (tr.y-tl.y)/ltr
 	vx, vy := (bl.x-tl.x)/lbl, (bl.y-tl.y)/lbl
-	var qs [3]quad
-	var okq [3]bool
-	for i, f := range [3]finder{tl, tr, bl} {
-		qs[i], okq[i] = d.finderQuad(f, ux*f.module, uy*f.module, vx*f.module, vy*f.module)
+	for i, f := range tf.f {
+		tf.qs[i], tf.okq[i] = tf.d.finderQuad(f, ux*f.module, uy*f.module, vx*f.module, vy*f.module)
 	}
-	// Module sizes along each leg, from the quads where known.
-	mu := func(i int, f finder) float64 { // along u
-		if okq[i] {
-			q := qs[i]
-			return (math.Hypot(q[1].x-q[0].x, q[1].y-q[0].y) + math.Hypot(q[2].x-q[3].x, q[2].y-q[3].y)) / 14
-		}
-		return f.module
+}
+
+// moduleAlong is pattern i's module size along u (or v), from its traced
+// square where known.
+func (tf *tripleFit) moduleAlong(i int, v bool) float64 {
+	if !tf.okq[i] {
+		return tf.f[i].module
 	}
-	mv := func(i int, f finder) float64 { // along v
-		if okq[i] {
-			q := qs[i]
-			return (math.Hypot(q[3].x-q[0].x, q[3].y-q[0].y) + math.Hypot(q[2].x-q[1].x, q[2].y-q[1].y)) / 14
-		}
-		return f.module
+	q := tf.qs[i]
+	if v {
+		return (math.Hypot(q[3].x-q[0].x, q[3].y-q[0].y) + math.Hypot(q[2].x-q[1].x, q[2].y-q[1].y)) / 14
 	}
-	nu := ltr / logMean(mu(0, tl), mu(1, tr))
-	nv := lbl / logMean(mv(0, tl), mv(2, bl))
+	return (math.Hypot(q[1].x-q[0].x, q[1].y-q[0].y) + math.Hypot(q[2].x-q[3].x, q[2].y-q[3].y)) / 14
+}
+
+// candidates estimates the dimension from the legs and the module sizes
+// along them, and lists it and its neighbours (±4, and ±8 for large codes).
+func (tf *tripleFit) candidates() {
+	tl, tr, bl := tf.f[0], tf.f[1], tf.f[2]
+	ltr := math.Hypot(tr.x-tl.x, tr.y-tl.y)
+	lbl := math.Hypot(bl.x-tl.x, bl.y-tl.y)
+	nu := ltr / logMean(tf.moduleAlong(0, false), tf.moduleAlong(1, false))
+	nv := lbl / logMean(tf.moduleAlong(0, true), tf.moduleAlong(2, true))
 	est := (nu+nv)/2 + 7
 	dim := 4*int(math.Round((est-17)/4)) + 17
-	var cands [5]int
-	nc := 0
 	for _, dd := range [5]int{0, -4, 4, -8, 8} {
 		if (dd == 8 || dd == -8) && dim < 41 {
 			continue
 		}
 		if c := dim + dd; c >= 21 && c <= 177 {
-			cands[nc] = c
-			nc++
+			tf.cands[tf.nc] = c
+			tf.nc++
 		}
 	}
-	// Rank the candidate dimensions by how well one homography fits all the
-	// traced corners.
-	type cand struct {
-		dim int
-		h   homography
-		err float64
-	}
-	var cs [5]cand
-	ncs := 0
-	rank := func(okq [3]bool) {
-		ncs = 0
-		for _, dm := range cands[:nc] {
-			h, e, ok := d.fitFinders(dm, [3]finder{tl, tr, bl}, qs, okq)
-			if !ok {
-				continue
-			}
-			cs[ncs] = cand{dm, h, e}
-			ncs++
+}
+
+// rank fits each candidate dimension to the traced squares and sorts them
+// by the fit's error.
+func (tf *tripleFit) rank() { tf.rankWith(tf.okq) }
+
+func (tf *tripleFit) rankWith(okq [3]bool) {
+	tf.ncs = 0
+	for _, dm := range tf.cands[:tf.nc] {
+		h, e, ok := tf.d.fitFinders(dm, tf.f, tf.qs, okq)
+		if !ok {
+			continue
 		}
-		sort.Slice(cs[:ncs], func(i, j int) bool { return cs[i].err < cs[j].err })
+		tf.cs[tf.ncs] = dimFit{dm, h, e}
+		tf.ncs++
 	}
-	rank(okq)
-	if ncs == 0 {
+	slices.SortFunc(tf.cs[:tf.ncs], func(a, b dimFit) int { return cmp.Compare(a.err, b.err) })
+}
+
+// meanModule is the three patterns' mean module size.
+func (tf *tripleFit) meanModule() float64 {
+	return (tf.f[0].module + tf.f[1].module + tf.f[2].module) / 3
+}
+
+// dropBadSquare: when no dimension fits all three traced squares well, one
+// may be off (a neighbour touching it, a scratch): it is left out, the one
+// whose absence fits best. It reports false when no such fit is good:
+// three squares no homography joins are not one code.
+func (tf *tripleFit) dropBadSquare() bool {
+	limit := 0.35 * tf.meanModule()
+	if !tf.okq[0] || !tf.okq[1] || !tf.okq[2] || tf.cs[0].err <= limit {
+		return true
+	}
+	best, bestErr := -1, limit
+	for i := range tf.okq {
+		o := tf.okq
+		o[i] = false
+		tf.rankWith(o)
+		if tf.ncs > 0 && tf.cs[0].err < bestErr {
+			best, bestErr = i, tf.cs[0].err
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	tf.okq[best] = false
+	tf.rank()
+	return true
+}
+
+// fitsWell: outside the strict pass only triples with at least two traced
+// squares that one homography joins well are sampled, what noise and
+// textures rarely give.
+func (tf *tripleFit) fitsWell() bool {
+	if tf.strict {
+		return true
+	}
+	traced := 0
+	for _, ok := range tf.okq {
+		if ok {
+			traced++
+		}
+	}
+	return traced >= 2 && tf.cs[0].err <= 0.3*tf.meanModule()
+}
+
+// push adds a valid dimension to the ones to sample, once.
+func (tf *tripleFit) push(dm int) {
+	if dm < 21 || dm > 177 || (dm-17)%4 != 0 || slices.Contains(tf.order[:tf.no], dm) || tf.no == len(tf.order) {
+		return
+	}
+	tf.order[tf.no] = dm
+	tf.no++
+}
+
+// pushVersion adds the dimension the version information read under h
+// (fitted for dm) gives, for large codes.
+func (tf *tripleFit) pushVersion(h *homography, dm, minDim int) {
+	if dm >= minDim {
+		if v := tf.d.readVersion(h, dm); v != 0 {
+			tf.push(v)
+		}
+	}
+}
+
+// try fits, refines with the alignment patterns, samples and decodes the
+// code at dimension dm.
+func (tf *tripleFit) try(dm int) (located, bool) {
+	d := tf.d
+	h, _, ok := d.fitFinders(dm, tf.f, tf.qs, tf.okq)
+	if !ok || (tf.strict && !d.formatOK(&h, dm)) {
 		return located{}, false
 	}
-	if limit := 0.35 * (tl.module + tr.module + bl.module) / 3; okq[0] && okq[1] && okq[2] && cs[0].err > limit {
-		// One traced square may be off (a neighbour touching it, a
-		// scratch): fit without each in turn.
-		best, bestErr := -1, limit
-		for i := range okq {
-			o := okq
-			o[i] = false
-			rank(o)
-			if ncs > 0 && cs[0].err < bestErr {
-				best, bestErr = i, cs[0].err
-			}
-		}
-		if best < 0 {
-			// Three squares no homography joins: not one code.
-			return located{}, false
-		}
-		okq[best] = false
-		rank(okq)
+	h = d.refine(h, dm, tf.f, tf.qs, tf.okq)
+	// Sampled again at other offsets only where the format information
+	// said this is a code.
+	res, ok := d.sampleDecode(&h, dm, tf.strict)
+	if !ok {
+		return located{}, false
 	}
-	if !strict {
-		// In full, only triples with at least two traced squares that one
-		// homography joins well: what noise and textures rarely give.
-		traced := 0
-		for _, ok := range okq {
-			if ok {
-				traced++
-			}
-		}
-		if traced < 2 || cs[0].err > 0.3*(tl.module+tr.module+bl.module)/3 {
-			return located{}, false
-		}
-	}
-	// The dimensions to try, best first: that of the version information,
-	// that of the timing patterns, then the candidates by fit.
-	var order [12]int
-	no := 0
-	push := func(dm int) {
-		if dm < 21 || dm > 177 || (dm-17)%4 != 0 {
-			return
-		}
-		for _, o := range order[:no] {
-			if o == dm {
-				return
-			}
-		}
-		if no < len(order) {
-			order[no] = dm
-			no++
-		}
-	}
-	try := func(dm int) (located, bool) {
-		h, _, ok := d.fitFinders(dm, [3]finder{tl, tr, bl}, qs, okq)
-		if !ok || (strict && !d.formatOK(&h, dm)) {
-			return located{}, false
-		}
-		h = d.refine(h, dm, [3]finder{tl, tr, bl}, qs, okq)
-		res, ok := d.sampleDecode(&h, dm)
-		if !ok {
-			return located{}, false
-		}
-		return located{res: res, corners: cornersOf(&h, dm, res)}, true
-	}
-	// The best fit first, or the dimension its version information gives.
-	best := cs[0]
-	if best.dim >= 41 {
-		if v := d.readVersion(&best.h, best.dim); v != 0 {
-			push(v)
-		}
-	}
-	push(best.dim)
-	for _, dm := range order[:no] {
-		if l, ok := try(dm); ok {
+	return located{res: res, corners: cornersOf(&h, dm, res)}, true
+}
+
+// decode samples the dimensions best first: that of the version
+// information (or the best fit's), then what the timing patterns count,
+// then the other candidates by fit.
+func (tf *tripleFit) decode() (located, bool) {
+	best := tf.cs[0]
+	tf.pushVersion(&best.h, best.dim, 41)
+	tf.push(best.dim)
+	for _, dm := range tf.order[:tf.no] {
+		if l, ok := tf.try(dm); ok {
 			return l, true
 		}
 	}
-	// Then what the timing patterns count, then the other candidates.
-	tried := no
-	t1, t2 := d.timingDims(&best.h, best.dim)
+	tried := tf.no
+	t1, t2 := tf.d.timingDims(&best.h, best.dim)
 	for _, t := range [2]int{t1, t2} {
 		if t >= 45 {
 			// Confirm a large one by its version information.
-			if h, _, ok := d.fitFinders(t, [3]finder{tl, tr, bl}, qs, okq); ok {
-				if v := d.readVersion(&h, t); v != 0 {
-					push(v)
-				}
+			if h, _, ok := tf.d.fitFinders(t, tf.f, tf.qs, tf.okq); ok {
+				tf.pushVersion(&h, t, 45)
 			}
 		}
-		push(t)
+		tf.push(t)
 	}
-	for _, c := range cs[1:ncs] {
-		if c.dim >= 45 {
-			if v := d.readVersion(&c.h, c.dim); v != 0 {
-				push(v)
-			}
-		}
-		push(c.dim)
+	for _, c := range tf.cs[1:tf.ncs] {
+		tf.pushVersion(&c.h, c.dim, 45)
+		tf.push(c.dim)
 	}
-	for _, dm := range order[tried:min(no, tried+3)] {
-		if l, ok := try(dm); ok {
+	for _, dm := range tf.order[tried:min(tf.no, tried+3)] {
+		if l, ok := tf.try(dm); ok {
 			return l, true
 		}
 	}
@@ -679,33 +776,67 @@ func (d *detector) readVersion(h *homography, dm int) int {
 	return 0
 }
 
-// sampleDecode samples the module grid under h and decodes it.
-func (d *detector) sampleDecode(h *homography, dm int) (*common.DecoderResult, bool) {
+// sampleOffsets are where in each module sampleDecode reads it, in turn,
+// while error correction fails: the centre, the majority of five points
+// about it (specks, glare), then the centre shifted a sixth of a module
+// each way (a grid a little off, a distorted code).
+var sampleOffsets = [...]struct {
+	u, v float64
+	vote bool
+}{{0.5, 0.5, false}, {0.5, 0.5, true}, {0.33, 0.33, false}, {0.67, 0.67, false}, {0.33, 0.67, false}, {0.67, 0.33, false}}
+
+// sampleDecode samples the module grid under h and decodes it, sampling
+// again at the other offsets (with again set) while error correction fails.
+func (d *detector) sampleDecode(h *homography, dm int, again bool) (*common.DecoderResult, bool) {
 	bm := d.mats[dm]
 	if bm == nil {
 		bm, _ = gozxing.NewSquareBitMatrix(dm)
 		d.mats[dm] = bm
-	} else {
-		bm.Clear()
 	}
+	for i, o := range sampleOffsets {
+		if i > 0 && !again {
+			break
+		}
+		bm.Clear()
+		d.sample(bm, h, dm, o.u, o.v, o.vote)
+		if res, err := d.dec.Decode(bm, nil); err == nil {
+			return res, true
+		}
+	}
+	return nil, false
+}
+
+// sample reads every module of the grid under h at (u, v) within it, or
+// by the majority of five points a quarter module about the centre.
+func (d *detector) sample(bm *gozxing.BitMatrix, h *homography, dm int, u, v float64, vote bool) {
 	b := d.b
+	get := func(px, py float64) int {
+		if b.get(int(math.Floor(px)), int(math.Floor(py))) {
+			return 1
+		}
+		return 0
+	}
 	for y := 0; y < dm; y++ {
 		// Along a row the projective map's numerators and denominator
 		// change by constants.
-		v := float64(y) + 0.5
-		nx, ny, nw := h[0]*0.5+h[1]*v+h[2], h[3]*0.5+h[4]*v+h[5], h[6]*0.5+h[7]*v+h[8]
+		vv := float64(y) + v
+		nx, ny, nw := h[0]*u+h[1]*vv+h[2], h[3]*u+h[4]*vv+h[5], h[6]*u+h[7]*vv+h[8]
 		for x := 0; x < dm; x++ {
-			if b.get(int(math.Floor(nx/nw)), int(math.Floor(ny/nw))) {
+			px, py := nx/nw, ny/nw
+			n := get(px, py)
+			if vote {
+				// A quarter module along each axis, from the local Jacobian.
+				ux, uy := (h[0]-h[6]*px)/nw/4, (h[3]-h[6]*py)/nw/4
+				vx, vy := (h[1]-h[7]*px)/nw/4, (h[4]-h[7]*py)/nw/4
+				n = 2*n + get(px+ux, py+uy) + get(px-ux, py-uy) + get(px+vx, py+vy) + get(px-vx, py-vy)
+				n /= 4 // 2 for the centre and at least two of four: dark
+			}
+			if n > 0 {
 				bm.Set(x, y)
 			}
 			nx, ny, nw = nx+h[0], ny+h[3], nw+h[6]
 		}
 	}
-	res, err := d.dec.Decode(bm, nil)
-	if err != nil {
-		return nil, false
-	}
-	return res, true
 }
 
 // formatOK reports whether the two copies of the format information,

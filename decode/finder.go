@@ -2,7 +2,7 @@ package decode
 
 import (
 	"math"
-	"sort"
+	"slices"
 )
 
 // A finder pattern is the 7×7 square in three corners of a QR code: seen
@@ -68,12 +68,12 @@ func (s *searcher) scan(b *bitmap, step, y0, y1 int) {
 			}
 			x += r[i]
 		}
-		if len(s.found) > 256 {
+		if len(s.found) > 1024 {
 			break // a busy texture, not codes
 		}
 	}
 	s.isolate()
-	sort.SliceStable(s.found, func(i, j int) bool { return s.found[i].count > s.found[j].count })
+	slices.SortStableFunc(s.found, func(a, b finder) int { return b.count - a.count })
 }
 
 // centerFromEnd is the centre of five runs ending at end.

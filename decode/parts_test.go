@@ -18,25 +18,27 @@ func benchPlane(b *testing.B) plane {
 func BenchmarkParts(b *testing.B) {
 	p := benchPlane(b)
 	w := newWorker(Options{})
+	l0 := &w.pyr.lv[0]
+	var buf []byte
 	b.Run("stats", func(b *testing.B) {
-		cpuBench(b, func() { w.full.stats(p) })
+		cpuBench(b, func() { l0.th.stats(p) })
 	})
 	b.Run("compute", func(b *testing.B) {
-		cpuBench(b, func() { w.full.compute(false) })
+		cpuBench(b, func() { l0.th.compute(false) })
 	})
 	b.Run("binarize", func(b *testing.B) {
-		cpuBench(b, func() { binarize(p, &w.full, false, &w.bm) })
+		cpuBench(b, func() { binarize(p, &l0.th, false, &w.bm) })
 	})
 	b.Run("scan2", func(b *testing.B) {
 		cpuBench(b, func() { w.s.scan(&w.bm, 2, 0, w.bm.h) })
 	})
 	b.Run("prescan3", func(b *testing.B) {
-		cpuBench(b, func() { w.prescan(p, &w.full, 0, 3, &w.hitsFull) })
+		cpuBench(b, func() { w.prescan(p, &l0.th, 0, 3, &l0.hits) })
 	})
 	b.Run("half", func(b *testing.B) {
-		cpuBench(b, func() { w.halfBuf = half(p, w.halfBuf).pix })
+		cpuBench(b, func() { buf = half(p, buf).pix })
 	})
 	b.Run("upscale", func(b *testing.B) {
-		cpuBench(b, func() { var up plane; up, w.upRows = up32(p, w.upBuf, w.upRows); w.upBuf = up.pix })
+		cpuBench(b, func() { var up plane; up, w.upRows = up32(p, buf, w.upRows); buf = up.pix })
 	})
 }

@@ -1,9 +1,8 @@
 package decode
 
 import (
-	"context"
 	"math"
-	"time"
+	"slices"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/common"
@@ -18,29 +17,27 @@ import (
 // to the largest frame seen and are reused, so a steady stream of frames
 // without codes allocates nothing.
 type worker struct {
-	opts Options
-	dec  *decoder.Decoder
-
-	full, half thresholds // block statistics of the frame and of its half-size copy
-	th         thresholds // thresholds of the plane being binarized
-	bm         bitmap
-	s          searcher
-	det        detector
-	hitsFull   hits
-	hitsHalf   hits
-	halfBuf    []byte
-	expBuf     []uint8
-	upBuf      []byte
-	upRows     []uint16
-	rowBuf     []uint64
-	runBuf     []int32
-	used       []bool
-	found      []located
-	roiHit     bool   // the last frame's codes were found in the hinted region
-	quick      bool   // the prescan found nothing like a code in the last frame
-	skip       []rect // codes found in the region of interest
-	memo       memo
-	hist       [32]int
+	opts    Options
+	dec     *decoder.Decoder
+	pyr     pyramid // the frame and its halvings, with their thresholds and hits
+	up      level   // a region enlarged 1.5 times
+	fs      frameState
+	bm      bitmap
+	s       searcher
+	det     detector
+	expBuf  []uint8
+	upRows  []uint16
+	rowBuf  []uint64
+	runBuf  []int32
+	used    []bool
+	found   []located
+	roiHit  bool   // the last frame's codes were found in the hinted region
+	quick   bool   // the prescan found nothing like a code in the last frame
+	skip    []rect // codes found in the region of interest
+	hitIdx  []int32
+	finders int // the most finder patterns one attempt of this frame saw
+	memo    memo
+	hist    [32]int
 }
 
 func newWorker(opts Options) *worker {
@@ -62,7 +59,7 @@ type hits struct {
 	dark, light []hit
 }
 
-const maxHits = 96
+const maxHits = 512
 
 func (h *hits) reset() {
 	h.dark, h.light = h.dark[:0], h.light[:0]
@@ -102,6 +99,11 @@ func (r rect) union(x, y, m int) rect {
 	return rect{min(r.x0, x-m), min(r.y0, y-m), max(r.x1, x+m), max(r.y1, y+m)}
 }
 
+// join returns the smallest rectangle holding r and q.
+func (r rect) join(q rect) rect {
+	return rect{min(r.x0, q.x0), min(r.y0, q.y0), max(r.x1, q.x1), max(r.y1, q.y1)}
+}
+
 // skipped reports whether the hits a, b, c (in a plane scaled down by k)
 // all lie in one of the rectangles.
 func skipped(rs []rect, k int, a, b, c hit) bool {
@@ -125,30 +127,63 @@ func (r rect) clip(w, h int) rect {
 // codeLike reports whether three of the hits could be the finder patterns
 // of one code, tilted or not: each no taller than a finder pattern, sizes
 // within a factor of 2.5, at least ten modules apart, at roughly a right
-// angle. It also returns the region such codes could cover. Three hits all
-// inside one of the skip rectangles (frame pixels; the hits' plane is the
-// frame scaled down by k) do not count.
-func codeLike(l []hit, skip []rect, k int) (bool, rect) {
-	r := noRect
-	n := len(l)
-	found := 0
-	ok := func(h hit) bool { return h.y1-h.y0 <= 2*h.size }
-	for i := 0; i < n && found < 64; i++ {
-		a := l[i]
-		if !ok(a) {
+// angle. It also returns the region such codes could cover and their
+// module size (the hits' mean). Three hits all inside one of the skip
+// rectangles (frame pixels; the hits' plane is the frame scaled down by
+// scale) do not count.
+//
+// It scales with the number of hits: a hit crowded by others within its
+// own width is texture (a finder pattern has a light ring, then its
+// code's modules, around it) and is dropped; the rest are sorted along x
+// and each pairs only with hits at most 30 finder widths away (a code of
+// version 40 spans 25), so a sheet of many codes costs about the hits
+// times their neighbours squared; of many hits, only those seen in rows
+// over a fifth of their height count. With minSize set, only hits at
+// least that wide and seen in more than one row count. scratch is reused.
+func codeLike(l []hit, skip []rect, scale int, minSize int32, scratch *[]int32) (bool, rect, float64) {
+	idx := (*scratch)[:0]
+	for i, h := range l {
+		if minSize > 0 && (h.size < minSize || h.y1 == h.y0) {
 			continue
 		}
-		for j := i + 1; j < n; j++ {
-			b := l[j]
-			if !ok(b) || !near(a, b) || !apart(a, b) {
+		if h.y1-h.y0 <= 2*h.size && !crowded(l, i) {
+			idx = append(idx, int32(i))
+		}
+	}
+	if len(idx) > 48 {
+		// Many hits: keep those seen over a fifth of their height, as a
+		// finder pattern's three middle modules are and the chance 1:1:3:1:1
+		// runs of a large code's data modules mostly are not.
+		n := 0
+		for _, i := range idx {
+			if h := l[i]; 5*(h.y1-h.y0) >= h.size {
+				idx[n] = i
+				n++
+			}
+		}
+		idx = idx[:n]
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return int(l[a].x - l[b].x) })
+	*scratch = idx
+	r := noRect
+	found, sizes := 0, 0
+	for ii, i := range idx {
+		a := l[i]
+		reach := 30 * a.size
+		for jj := ii + 1; jj < len(idx) && l[idx[jj]].x-a.x <= reach; jj++ {
+			b := l[idx[jj]]
+			if !near(a, b) || !apart(a, b) || abs32(b.y-a.y) > reach {
 				continue
 			}
-			for k := j + 1; k < n; k++ {
+			for _, k := range idx[jj+1:] {
 				c := l[k]
-				if !ok(c) || !near(a, c) || !near(b, c) || !apart(a, c) || !apart(b, c) {
+				if c.x-a.x > reach {
+					break
+				}
+				if abs32(c.y-a.y) > reach || !near(a, c) || !near(b, c) || !apart(a, c) || !apart(b, c) {
 					continue
 				}
-				if skipped(skip, k, a, b, c) {
+				if skipped(skip, scale, a, b, c) {
 					continue
 				}
 				var v, e1, e2 hit
@@ -163,20 +198,41 @@ func codeLike(l []hit, skip []rect, k int) (bool, rect) {
 					continue
 				}
 				found++
-				// The three centres and the fourth corner they imply, with
-				// a margin for the finder patterns, the quiet zone and
-				// perspective.
-				m := int(max(a.size, b.size, c.size))
-				lx, ly := int(e1.x-v.x+e2.x-v.x), int(e1.y-v.y+e2.y-v.y)
-				m += (abs(lx) + abs(ly)) / 8
-				r = r.union(int(v.x), int(v.y), m)
-				r = r.union(int(e1.x), int(e1.y), m)
-				r = r.union(int(e2.x), int(e2.y), m)
-				r = r.union(int(e1.x+e2.x-v.x), int(e1.y+e2.y-v.y), m)
+				sizes += int(a.size + b.size + c.size)
+				r = r.join(codeBox(v, e1, e2))
 			}
 		}
 	}
-	return found > 0, r
+	if found == 0 {
+		return false, r, 0
+	}
+	return true, r, float64(sizes) / float64(3*found) / 7
+}
+
+// crowded reports whether two other hits lie within hit i's width of it.
+func crowded(l []hit, i int) bool {
+	h, n := l[i], 0
+	for j, g := range l {
+		if j != i && abs32(g.x-h.x) < h.size && abs32(g.y-h.y) < h.size {
+			if n++; n >= 2 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// codeBox is the rectangle holding the three finder centres of a code (v
+// the corner one) and the fourth corner they imply, with a margin for the
+// finder patterns, the quiet zone and perspective.
+func codeBox(v, e1, e2 hit) rect {
+	m := int(max(v.size, e1.size, e2.size))
+	lx, ly := int(e1.x-v.x+e2.x-v.x), int(e1.y-v.y+e2.y-v.y)
+	m += (abs(lx) + abs(ly)) / 8
+	r := noRect.union(int(v.x), int(v.y), m)
+	r = r.union(int(e1.x), int(e1.y), m)
+	r = r.union(int(e2.x), int(e2.y), m)
+	return r.union(int(e1.x+e2.x-v.x), int(e1.y+e2.y-v.y), m)
 }
 
 // strong counts the hits seen in more than one row.
@@ -210,242 +266,6 @@ func rightish(v, a, b hit) bool {
 	return dot*dot <= 0.5*(ax*ax+ay*ay)*(bx*bx+by*by)
 }
 
-// decode finds the codes in f, looking first in the region hint gives, and
-// returns them with the region they were found in.
-func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]checkpoint.Symbol, roi) {
-	start := time.Now()
-	p := plane{w: f.Width, h: f.Height, stride: f.Stride, pix: f.Y}
-	w.found = w.found[:0]
-	w.roiHit, w.quick = false, false
-	if p.w < minBinarize || p.h < minBinarize {
-		return w.plain(f), roi{}
-	}
-	w.skip = w.skip[:0]
-	if hint.ok {
-		// Where the last code was, grown by half its size each way.
-		r := hint.r
-		gx, gy := (r.x1-r.x0)/2, (r.y1-r.y0)/2
-		r = rect{r.x0 - gx, r.y0 - gy, r.x1 + gx, r.y1 + gy}.clip(p.w, p.h)
-		if hint.scale == 2 {
-			hp := half(p, w.halfBuf)
-			w.halfBuf = hp.pix
-			w.half.size(hp)
-			w.attempt(hp, &w.half, hint.invert, 2, rect{r.x0 / 2, r.y0 / 2, r.x1 / 2, r.y1 / 2}.clip(hp.w, hp.h), measured)
-		} else {
-			w.full.size(p)
-			w.attempt(p, &w.full, hint.invert, 1, r, measured)
-		}
-		if len(w.found) > 0 {
-			// Found where it was; the prescan below still looks for codes
-			// elsewhere, skipping the ones found.
-			w.roiHit = true
-			for _, l := range w.found {
-				b := noRect
-				for _, c := range l.corners {
-					b = b.union(int(c.x), int(c.y), 2)
-				}
-				w.skip = append(w.skip, b)
-			}
-		}
-	}
-
-	// Codes found from here on are new.
-	base := len(w.found)
-
-	// Fast path: halve the frame (one pass), estimate the frame's block
-	// thresholds from the half, and scan every third row of the frame for
-	// anything shaped like a finder pattern; then, unless that found a
-	// code, measure the half's own blocks and scan every other row of it.
-	// Most frames hold no code and end here.
-	hf, hh := &w.hitsFull, &w.hitsHalf
-	hf.reset()
-	hh.reset()
-	hp := half(p, w.halfBuf)
-	w.halfBuf = hp.pix
-	small := hp.w < minBinarize || hp.h < minBinarize
-	if small {
-		w.full.stats(p)
-	} else {
-		w.full.statsFromHalf(p, hp)
-	}
-	w.full.compute(false)
-	w.prescan(p, &w.full, 0, 3, hf)
-
-	type attempt struct {
-		p      plane
-		st     *thresholds
-		scale  float64
-		invert bool
-		ok     bool
-		r      rect
-		score  int
-		tried  bool // phase 0 done
-	}
-	var attempts [4]attempt
-	fd, fdr := codeLike(hf.dark, w.skip, 1)
-	fl, flr := codeLike(hf.light, w.skip, 1)
-	w.memo.age++
-	if fd && w.static(fdr.clip(p.w, p.h)) {
-		fd = false
-	}
-	if fl && w.static(flr.clip(p.w, p.h)) {
-		fl = false
-	}
-	attempts[0] = attempt{p: p, st: &w.full, scale: 1, ok: fd, r: fdr, score: strong(hf.dark)}
-	attempts[2] = attempt{p: p, st: &w.full, scale: 1, invert: true, ok: fl, r: flr, score: strong(hf.light)}
-	// The polarity with the stronger evidence first: patterns seen in
-	// several rows, as a finder pattern is and data modules mostly are not.
-	first := 0
-	if attempts[2].score > attempts[0].score {
-		first = 2
-	}
-	for k, i := range [2]int{first, 2 - first} {
-		// The first attempt runs whatever the budget.
-		if a := &attempts[i]; a.ok && len(w.found) == base && (k == 0 || !w.over(ctx, start)) {
-			w.attempt(a.p, a.st, a.invert, a.scale, a.r.clip(p.w, p.h), estimated)
-			a.tried = true
-		}
-	}
-	if len(w.found) > 0 {
-		// Found here, or in the region of interest: enough for this frame.
-		return w.result()
-	}
-	if !small {
-		w.half.stats(hp)
-		w.half.compute(false)
-		w.prescan(hp, &w.half, 0, 2, hh)
-		hd, hdr := codeLike(hh.dark, w.skip, 2)
-		hl, hlr := codeLike(hh.light, w.skip, 2)
-		if hd && w.static(rect{hdr.x0 * 2, hdr.y0 * 2, hdr.x1 * 2, hdr.y1 * 2}.clip(p.w, p.h)) {
-			hd = false
-		}
-		if hl && w.static(rect{hlr.x0 * 2, hlr.y0 * 2, hlr.x1 * 2, hlr.y1 * 2}.clip(p.w, p.h)) {
-			hl = false
-		}
-		attempts[1] = attempt{p: hp, st: &w.half, scale: 2, ok: hd, r: hdr, score: strong(hh.dark)}
-		attempts[3] = attempt{p: hp, st: &w.half, scale: 2, invert: true, ok: hl, r: hlr, score: strong(hh.light)}
-	}
-	if !attempts[0].ok && !attempts[1].ok && !attempts[2].ok && !attempts[3].ok {
-		if len(w.found) > 0 {
-			return w.result() // found in the region of interest
-		}
-		w.quick = true
-		return nil, roi{}
-	}
-	// Full size before half, the stronger polarity first.
-	if attempts[2].score+attempts[3].score > attempts[0].score+attempts[1].score {
-		attempts[0], attempts[1], attempts[2], attempts[3] = attempts[2], attempts[3], attempts[0], attempts[1]
-	}
-	// Cheapest first: the region with the prescan's thresholds; then the
-	// region with measured thresholds; then the whole plane; then the
-	// region with one global threshold.
-	for phase := 0; phase < 4 && len(w.found) == base; phase++ {
-		for _, a := range attempts {
-			if !a.ok || w.over(ctx, start) {
-				continue
-			}
-			r := a.r.clip(a.p.w, a.p.h)
-			switch phase {
-			case 0:
-				if !a.tried {
-					w.attempt(a.p, a.st, a.invert, a.scale, r, estimated)
-				}
-			case 1:
-				if a.scale == 1 {
-					w.attempt(a.p, a.st, a.invert, a.scale, r, measured)
-				}
-			case 2:
-				if (r.x1-r.x0)*(r.y1-r.y0) < a.p.w*a.p.h*2/3 {
-					// The code may reach beyond the region the prescan saw.
-					w.attempt(a.p, a.st, a.invert, a.scale, rect{0, 0, a.p.w, a.p.h}, measured)
-				}
-			case 3:
-				if a.scale == 1 {
-					w.attempt(a.p, a.st, a.invert, a.scale, r, global)
-				}
-			}
-			if len(w.found) > base {
-				break
-			}
-		}
-	}
-	if len(w.found) == base && !w.over(ctx, start) {
-		// Small modules: retry on the region enlarged 1.5 times.
-		r := noRect
-		for _, a := range attempts {
-			if a.ok {
-				k := int(a.scale)
-				r = r.union(a.r.x0*k, a.r.y0*k, 0).union(a.r.x1*k, a.r.y1*k, 0)
-			}
-		}
-		// Grow it: the prescan may have missed a finder pattern the
-		// enlarged image shows.
-		gx, gy := (r.x1-r.x0)/4, (r.y1-r.y0)/4
-		r = rect{r.x0 - gx, r.y0 - gy, r.x1 + gx, r.y1 + gy}.clip(p.w, p.h)
-		r.x0 &^= 1
-		r.y0 &^= 1
-		if sub := p.sub(r.x0, r.y0, r.x1, r.y1); sub.w >= minBinarize && sub.h >= minBinarize {
-			var up plane
-			up, w.upRows = up32(sub, w.upBuf, w.upRows)
-			w.upBuf = up.pix
-			w.th.size(up)
-			n := len(w.found)
-			// In the polarity with the stronger evidence.
-			w.attempt(up, &w.th, attempts[0].invert, 2.0/3, rect{0, 0, up.w, up.h}, measured)
-			for i := n; i < len(w.found); i++ {
-				for k := range w.found[i].corners {
-					w.found[i].corners[k].x += float64(r.x0)
-					w.found[i].corners[k].y += float64(r.y0)
-				}
-			}
-		}
-	}
-	if len(w.found) == base && !w.over(ctx, start) {
-		w.plain(f)
-	}
-	if len(w.found) == 0 {
-		if w.over(ctx, start) {
-			return nil, roi{} // not all tried: remember nothing
-		}
-		// Something code-like that is no code: while that part of the
-		// picture stays as it is, skip it.
-		r := noRect
-		for _, a := range attempts {
-			if a.ok {
-				k := int(a.scale)
-				r = r.union(a.r.x0*k, a.r.y0*k, 0).union(a.r.x1*k, a.r.y1*k, 0)
-			}
-		}
-		w.remember(r.clip(p.w, p.h))
-		return nil, roi{}
-	}
-	return w.result()
-}
-
-// result returns the codes found, and the region they cover with the scale
-// and polarity of the first.
-func (w *worker) result() ([]checkpoint.Symbol, roi) {
-	if len(w.found) == 0 {
-		return nil, roi{}
-	}
-	r := noRect
-	for _, l := range w.found {
-		for _, c := range l.corners {
-			r = r.union(int(c.x), int(c.y), 1)
-		}
-	}
-	l := w.found[0]
-	return w.symbols(), roi{ok: true, r: r, scale: l.scale, invert: l.invert}
-}
-
-// over reports whether the frame's time budget is spent or ctx is done.
-func (w *worker) over(ctx context.Context, start time.Time) bool {
-	if ctx.Err() != nil {
-		return true
-	}
-	return w.opts.Budget > 0 && time.Since(start) > w.opts.Budget
-}
-
 // binarizer says how attempt thresholds a region.
 type binarizer uint8
 
@@ -463,9 +283,10 @@ const (
 	global
 )
 
-// attempt binarizes the region r of p in one polarity, finds finder
-// patterns and decodes every code they outline.
-func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r rect, how binarizer) {
+// attempt binarizes the region r of the level's plane in one polarity,
+// finds finder patterns and decodes every code they outline.
+func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
+	p, st := lv.p, &lv.th
 	br := blocksOf(r, st.bw, st.bh)
 	switch how {
 	case measured:
@@ -503,20 +324,22 @@ func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r 
 	}
 	// First only where the format information agrees (cheap to reject),
 	// then, if nothing was read, the best few triples in full (a damaged
-	// copy of the format information).
+	// copy of the format information). Every pattern may be in a code, so
+	// the tries grow with their number.
 	ts := w.det.triples(fs)
 	n := len(w.found)
+	w.finders = max(w.finders, len(fs))
 	for _, strict := range [2]bool{true, false} {
-		tries, limit := 0, 24
+		tries, limit := 0, 24+2*len(fs)
 		if !strict {
-			limit = 4
+			limit = 4 + len(fs)/4
 		}
 		for _, t := range ts {
 			if w.used[t.tl] || w.used[t.tr] || w.used[t.bl] {
 				continue
 			}
-			if tries++; tries > limit {
-				break
+			if tries++; tries > limit || (tries > 24 && w.over(&w.fs)) {
+				break // beyond the first 24, only within the budget
 			}
 			loc, ok := w.det.decodeTriple(fs, t, strict)
 			if !ok {
@@ -524,10 +347,10 @@ func (w *worker) attempt(p plane, st *thresholds, invert bool, scale float64, r 
 			}
 			w.used[t.tl], w.used[t.tr], w.used[t.bl] = true, true, true
 			for i := range loc.corners {
-				loc.corners[i].x *= scale
-				loc.corners[i].y *= scale
+				loc.corners[i].x = loc.corners[i].x*lv.fscale + lv.ox
+				loc.corners[i].y = loc.corners[i].y*lv.fscale + lv.oy
 			}
-			loc.scale, loc.invert = scale, invert
+			loc.level, loc.invert = lv.index, invert
 			w.add(loc)
 		}
 		if len(w.found) > n {
@@ -685,10 +508,17 @@ func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) boo
 
 var tryHarder = map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true}
 
-// plain is gozxing's own detector over the whole frame: the last resort,
-// and the path for frames too small for the block binarizer.
-func (w *worker) plain(f *checkpoint.Frame) []checkpoint.Symbol {
-	src, err := gozxing.NewPlanarYUVLuminanceSource(f.Y, f.Stride, f.Height, 0, 0, f.Width, f.Height, false)
+// plain is gozxing's own detector over the frame, or over pyramid level k
+// of it: the last resort, and the path for frames too small for the block
+// binarizer.
+func (w *worker) plain(f *checkpoint.Frame, k int) []checkpoint.Symbol {
+	p := plane{w: f.Width, h: f.Height, stride: f.Stride, pix: f.Y}
+	scale := 1.0
+	if k > 0 {
+		lv := w.pyr.level(k)
+		p, scale = lv.p, lv.fscale
+	}
+	src, err := gozxing.NewPlanarYUVLuminanceSource(p.pix, p.stride, p.h, 0, 0, p.w, p.h, false)
 	if err != nil {
 		return nil
 	}
@@ -702,19 +532,20 @@ func (w *worker) plain(f *checkpoint.Frame) []checkpoint.Symbol {
 	}
 	if drs, err := multidetector.NewMultiDetector(m).DetectMulti(tryHarder); err == nil {
 		for _, dr := range drs {
-			w.addPlain(dr)
+			w.addPlain(dr, scale)
 		}
 	}
 	if len(w.found) == 0 {
 		if dr, err := zxdetector.NewDetector(m).Detect(tryHarder); err == nil {
-			w.addPlain(dr)
+			w.addPlain(dr, scale)
 		}
 	}
 	return w.symbols()
 }
 
-// addPlain decodes one of gozxing's detector results.
-func (w *worker) addPlain(dr *common.DetectorResult) {
+// addPlain decodes one of gozxing's detector results, found in a plane
+// scale times smaller than the frame.
+func (w *worker) addPlain(dr *common.DetectorResult, scale float64) {
 	res, err := w.dec.Decode(dr.GetBits(), nil)
 	if err != nil {
 		return
@@ -739,7 +570,7 @@ func (w *worker) addPlain(dr *common.DetectorResult) {
 	var loc located
 	loc.res = res
 	for i := range loc.corners {
-		loc.corners[i] = point{xy[2*i], xy[2*i+1]}
+		loc.corners[i] = point{xy[2*i] * scale, xy[2*i+1] * scale}
 		if math.IsNaN(xy[2*i]) {
 			return
 		}
@@ -810,7 +641,7 @@ type memo struct {
 // block sums.
 func (w *worker) remember(r rect) {
 	m := &w.memo
-	t := &w.full
+	t := &w.pyr.level(0).th
 	if r.x1 <= r.x0 || r.y1 <= r.y0 {
 		m.ok = false
 		return
@@ -829,7 +660,7 @@ func (w *worker) remember(r rect) {
 // mean block differs by at most 3 levels, none by more than 12.
 func (w *worker) static(r rect) bool {
 	m := &w.memo
-	t := &w.full
+	t := &w.pyr.level(0).th
 	if !m.ok || m.age > memoFrames || m.bw != t.bw || m.bh != t.bh ||
 		r.x0 < m.r.x0 || r.y0 < m.r.y0 || r.x1 > m.r.x1 || r.y1 > m.r.y1 {
 		return false

@@ -6,7 +6,13 @@
 // less) and
 // allocations per frame, with our time as a ratio of each library's.
 //
-// Usage: decodebench [-n 10] [-seed 1] [-r 5] [-harness bin/zxbench] [-update BENCHMARKS.md]
+// With -wasm, zxing-wasm (zxing-cpp 3.x compiled to WebAssembly, run by
+// node: bench/zxwasm) reads the same frames too; its times are
+// WebAssembly's, reported apart. The gate categories (decode/corpus
+// GateCategories) are counted by codes read besides frames read, and
+// rendered at a 12 MP size as well (-n12 frames each).
+//
+// Usage: decodebench [-n 10] [-n12 3] [-seed 1] [-r 5] [-harness bin/zxbench] [-wasm 'node bench/zxwasm/zxwasm.mjs'] [-update BENCHMARKS.md]
 package main
 
 import (
@@ -59,13 +65,17 @@ type outcome struct {
 
 const ours = "checkpoint"
 
-var engines = []string{ours, "zxing-cpp", "zbar"}
+const wasmEngine = "zxing-wasm"
+
+var engines = []string{ours, "zxing-cpp", "zbar", wasmEngine}
 
 func run() error {
 	n := flag.Int("n", 10, "frames per generated category and size")
 	seed := flag.Uint64("seed", 1, "corpus seed")
 	reps := flag.Int("r", 5, "runs per frame (the median is kept)")
 	harness := flag.String("harness", "bin/zxbench", "zxing-cpp/zbar harness (empty: ours only)")
+	wasm := flag.String("wasm", "", "zxing-wasm harness command (empty: none), e.g. 'node bench/zxwasm/zxwasm.mjs'")
+	n12 := flag.Int("n12", 3, "frames per gate category at 4000x3000 (0: none)")
 	testdata := flag.String("testdata", os.Getenv("CHECKPOINT_TESTDATA"), "shared test data (zxing-blackbox)")
 	update := flag.String("update", "", "Markdown file whose decode section is replaced by the results")
 	gobench := flag.String("gobench", "", "go test -bench output to include in the section")
@@ -94,11 +104,18 @@ func run() error {
 			only = []corpus.Category{}
 		}
 	}
-	for _, sz := range [][2]int{{640, 480}, {1280, 720}} {
-		if only != nil && len(only) == 0 {
-			break
+	for _, sz := range [][3]int{{640, 480, *n}, {1280, 720, *n}, {4000, 3000, *n12}} {
+		if (only != nil && len(only) == 0) || sz[2] == 0 {
+			continue
 		}
-		cs, err := corpus.Generate(corpus.Options{Seed: *seed, Width: sz[0], Height: sz[1], PerCat: *n, Categories: only})
+		cats := only
+		switch {
+		case cats == nil && sz[0] == 4000:
+			cats = append([]corpus.Category{corpus.Clean, corpus.Empty}, corpus.GateCategories...)
+		case cats == nil:
+			cats = append(slices.Clone(corpus.Categories), corpus.GateCategories...)
+		}
+		cs, err := corpus.Generate(corpus.Options{Seed: *seed, Width: sz[0], Height: sz[1], PerCat: sz[2], Categories: cats})
 		if err != nil {
 			return err
 		}
@@ -121,7 +138,7 @@ func run() error {
 	}
 	fmt.Fprintf(os.Stderr, "decodebench: %d frames, %d runs each\n", len(frames), *reps)
 
-	res, err := measure(frames, *reps, *harness)
+	res, err := measure(frames, *reps, *harness, *wasm)
 	if err != nil {
 		return err
 	}
@@ -151,20 +168,28 @@ func run() error {
 // three meet the same load on a shared machine. Our decoder is reset
 // before each run (no region of interest, no remembered static regions):
 // corpus frames are unrelated, and each run is the first sight of a frame.
-func measure(frames []*frame, reps int, harness string) (map[string][]outcome, error) {
+func measure(frames []*frame, reps int, harness, wasm string) (map[string][]outcome, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	res := map[string][]outcome{ours: make([]outcome, len(frames))}
-	var h *harnessProc
+	var hs []*harnessProc
 	if harness != "" {
-		var err error
-		if h, err = startHarness(harness, reps); err != nil {
+		h, err := startHarness([]string{harness}, reps, 2)
+		if err != nil {
 			return nil, err
 		}
 		defer h.close()
-		for _, e := range engines[1:] {
-			res[e] = make([]outcome, len(frames))
+		hs = append(hs, h)
+		res["zxing-cpp"], res["zbar"] = make([]outcome, len(frames)), make([]outcome, len(frames))
+	}
+	if wasm != "" {
+		h, err := startHarness(strings.Fields(wasm), reps, 1)
+		if err != nil {
+			return nil, err
 		}
+		defer h.close()
+		hs = append(hs, h)
+		res[wasmEngine] = make([]outcome, len(frames))
 	}
 	d := decode.New(decode.Options{})
 	ctx := context.Background()
@@ -190,7 +215,7 @@ func measure(frames []*frame, reps int, harness string) (map[string][]outcome, e
 			o.texts = append(o.texts, s.Text)
 		}
 		res[ours][i] = o
-		if h != nil {
+		for _, h := range hs {
 			other, err := h.decode(fr.file)
 			if err != nil {
 				return nil, err
@@ -203,15 +228,18 @@ func measure(frames []*frame, reps int, harness string) (map[string][]outcome, e
 	return res, nil
 }
 
-// harnessProc is the running C/C++ harness, fed one file at a time.
+// harnessProc is a running harness (zxbench, zxwasm), fed one file at a
+// time, answering with one line for each of its engines.
 type harnessProc struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Scanner
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	out     *bufio.Scanner
+	engines int
 }
 
-func startHarness(path string, reps int) (*harnessProc, error) {
-	cmd := exec.Command(path, "-r", fmt.Sprint(reps))
+func startHarness(argv []string, reps, engines int) (*harnessProc, error) {
+	path := argv[0]
+	cmd := exec.Command(path, append(argv[1:], "-r", fmt.Sprint(reps))...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -226,7 +254,7 @@ func startHarness(path string, reps int) (*harnessProc, error) {
 	}
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	return &harnessProc{cmd: cmd, in: in, out: sc}, nil
+	return &harnessProc{cmd: cmd, in: in, out: sc, engines: engines}, nil
 }
 
 // decode has the harness decode one PGM file with each of its engines.
@@ -235,7 +263,7 @@ func (h *harnessProc) decode(file string) (map[string]outcome, error) {
 		return nil, fmt.Errorf("harness: %w", err)
 	}
 	out := map[string]outcome{}
-	for len(out) < len(engines)-1 {
+	for len(out) < h.engines {
 		if !h.out.Scan() {
 			return nil, fmt.Errorf("harness ended early: %v", h.out.Err())
 		}
@@ -277,9 +305,10 @@ func ok(fr *frame, o outcome) bool {
 }
 
 type stats struct {
-	n, ok    int
-	med, p99 float64
-	allocs   float64
+	n, ok         int
+	codes, wanted int // codes read of those drawn
+	med, p99      float64
+	allocs        float64
 }
 
 func summarize(frames []*frame, res []outcome, pick func(*frame) bool) stats {
@@ -292,6 +321,12 @@ func summarize(frames []*frame, res []outcome, pick func(*frame) bool) stats {
 		s.n++
 		if ok(fr, res[i]) {
 			s.ok++
+		}
+		s.wanted += len(fr.want)
+		for _, w := range fr.want {
+			if slices.Contains(res[i].texts, w) {
+				s.codes++
+			}
 		}
 		t = append(t, res[i].ms)
 		s.allocs += res[i].allocs
@@ -315,21 +350,24 @@ func report(frames []*frame, res map[string][]outcome) string {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "| frames | n | ok: ours | zxing-cpp | zbar | ms median (p99): ours | zxing-cpp | zbar | ours/zxing-cpp | ours/zbar | allocs/frame |\n")
-	fmt.Fprintf(&b, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(&b, "| frames | n | ok: ours | zxing-cpp | zbar | zxing-wasm | ms median (p99): ours | zxing-cpp | zbar | ours/zxing-cpp | ours/zbar | allocs/frame | zxing-wasm ms (WebAssembly) |\n")
+	fmt.Fprintf(&b, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	row := func(label string, pick func(*frame) bool) {
-		var st [3]stats
+		var st [4]stats
 		for i, e := range engines {
 			st[i] = summarize(frames, res[e], pick)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %.2f (%.2f) | %s | %s | %s | %s | %.0f |\n", label, st[0].n, st[0].ok,
-			okCell(st[1]), okCell(st[2]), st[0].med, st[0].p99, msCell(st[1]), msCell(st[2]),
-			ratio(st[0].med, st[1].med), ratio(st[0].med, st[2].med), st[0].allocs)
+		if st[0].n == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %.2f (%.2f) | %s | %s | %s | %s | %.0f | %s |\n", label, st[0].n,
+			okCell(st[0]), okCell(st[1]), okCell(st[2]), okCell(st[3]), st[0].med, st[0].p99, msCell(st[1]), msCell(st[2]),
+			ratio(st[0].med, st[1].med), ratio(st[0].med, st[2].med), st[0].allocs, msCell(st[3]))
 	}
 	for _, g := range groups {
 		row(g, func(fr *frame) bool { return fr.group == g })
 	}
-	for _, sz := range []string{"640x480", "1280x720"} {
+	for _, sz := range []string{"640x480", "1280x720", "4000x3000"} {
 		row("**all with a code "+sz+"**", func(fr *frame) bool {
 			return strings.HasSuffix(fr.group, " "+sz) && len(fr.want) > 0
 		})
@@ -341,9 +379,14 @@ func report(frames []*frame, res map[string][]outcome) string {
 	return b.String()
 }
 
+// okCell is the frames read, and for rows of several codes a frame the
+// codes read of those drawn.
 func okCell(s stats) string {
 	if s.n == 0 {
 		return "–"
+	}
+	if s.wanted > s.n {
+		return fmt.Sprintf("%d (%d/%d codes)", s.ok, s.codes, s.wanted)
 	}
 	return fmt.Sprint(s.ok)
 }

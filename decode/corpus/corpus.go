@@ -39,7 +39,8 @@ const (
 	Empty             Category = "empty"
 )
 
-// Categories lists every category in a stable order.
+// Categories lists the categories of the first corpus in a stable order
+// (GateCategories are the later ones).
 var Categories = []Category{Clean, Rotated, PerspectiveMild, PerspectiveStrong, Blurred, LowContrast,
 	PhoneScreen, CardShadow, Several, Inverted, CloseUp, Empty}
 
@@ -143,13 +144,21 @@ func Render(seed uint64, cat Category, w, h, i int) (Case, error) {
 		err = s.closeUp()
 	case Empty:
 	default:
-		return Case{}, fmt.Errorf("corpus: unknown category %q", cat)
+		var known bool
+		if known, err = s.gate(cat); !known {
+			return Case{}, fmt.Errorf("corpus: unknown category %q", cat)
+		}
 	}
 	if err != nil {
 		return Case{}, fmt.Errorf("corpus %s/%dx%d/%d: %w", cat, w, h, i, err)
 	}
 	s.camera()
 	g := s.c.Gray()
+	if s.jpeg > 0 {
+		if g, err = toJPEG(g, s.jpeg); err != nil {
+			return Case{}, fmt.Errorf("corpus %s/%dx%d/%d: %w", cat, w, h, i, err)
+		}
+	}
 	f := &checkpoint.Frame{Width: w, Height: h, Stride: w, Y: g.Pix}
 	return Case{Name: fmt.Sprintf("%s/%dx%d/%03d", cat, w, h, i), Category: cat, Frame: f, Texts: s.texts, Quads: s.quads}, nil
 }
@@ -164,6 +173,7 @@ type scene struct {
 	quads []Quad
 	blur  float64 // extra optical blur
 	noise float64
+	jpeg  int // JPEG quality the frame is saved at (0: not)
 }
 
 // look is how one code faces the camera and how it is printed.

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/png"
 	"path/filepath"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -117,7 +118,15 @@ func FuzzHostileImage(f *testing.F) {
 		if cfg, _, err := image.DecodeConfig(bytes.NewReader(b)); err == nil && cfg.Width*cfg.Height > 1<<20 {
 			return // camera.Decode caps pixels; keep the fuzzer quick
 		}
+		before := heapAllocated()
 		fr, err := camera.Decode(b)
+		used := heapAllocated() - before
+		if fr != nil {
+			used -= int64(len(fr.Y))
+		}
+		if used > camera.MaxDecodeBytes+int64(len(b)) {
+			t.Fatalf("loading %d bytes allocated %d bytes, more than camera.MaxDecodeBytes", len(b), used)
+		}
 		if err != nil {
 			return
 		}
@@ -128,4 +137,11 @@ func FuzzHostileImage(f *testing.F) {
 			p.run(t, fr)
 		}
 	})
+}
+
+// heapAllocated is the bytes this process has allocated on the heap so far.
+func heapAllocated() int64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
 }

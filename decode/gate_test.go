@@ -1,0 +1,97 @@
+package decode
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"checkpoint"
+	"checkpoint/decode/corpus"
+)
+
+// gateN is how many frames of each gate category and size TestGateCorpus
+// renders (seed 1); a sheet holds 60 codes, so fewer of those.
+func gateN(cat corpus.Category) int {
+	if cat == corpus.Sheet {
+		return 2
+	}
+	return 6
+}
+
+// gateFloors are the codes this decoder reads (exact text) in each gate
+// category and size of TestGateCorpus: floors at the level reached.
+// zxing-cpp's and zbar's counts on the same kind of frames are in
+// BENCHMARKS.md.
+var gateFloors = map[string]int{
+	"screen-close 640x480": 6, "card-cropped 640x480": 5, "tilted-small 640x480": 0,
+	"sheet 640x480": 1, "light-points 640x480": 3, "cylinder 640x480": 2,
+	"screen-close 1280x720": 5, "card-cropped 1280x720": 5, "tilted-small 1280x720": 4,
+	"sheet 1280x720": 120, "light-points 1280x720": 4, "cylinder 1280x720": 0,
+}
+
+func TestGateCorpus(t *testing.T) {
+	d := New(Options{})
+	ctx := context.Background()
+	for _, sz := range [][2]int{{640, 480}, {1280, 720}} {
+		for _, cat := range corpus.GateCategories {
+			n := gateN(cat)
+			cs, err := corpus.Generate(corpus.Options{Seed: 1, Width: sz[0], Height: sz[1], PerCat: n, Categories: []corpus.Category{cat}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			read, drawn := 0, 0
+			t0 := time.Now()
+			for _, c := range cs {
+				d.Reset()
+				syms, err := d.Decode(ctx, c.Frame)
+				if err != nil {
+					t.Fatalf("%s: %v", c.Name, err)
+				}
+				drawn += len(c.Texts)
+				for _, s := range syms {
+					if !slices.Contains(c.Texts, s.Text) {
+						t.Errorf("%s: read %q, which is not drawn", c.Name, s.Text)
+					}
+				}
+				read += countRead(c, syms)
+			}
+			key := fmt.Sprintf("%s %dx%d", cat, sz[0], sz[1])
+			t.Logf("%-26s %3d of %3d codes (%v)", key, read, drawn, time.Since(t0).Round(time.Millisecond))
+			if read < gateFloors[key] {
+				t.Errorf("%s: %d codes read, floor %d", key, read, gateFloors[key])
+			}
+		}
+	}
+}
+
+// countRead is how many of the case's texts syms hold.
+func countRead(c corpus.Case, syms []checkpoint.Symbol) int {
+	n := 0
+	for _, want := range c.Texts {
+		if slices.ContainsFunc(syms, func(s checkpoint.Symbol) bool { return s.Text == want }) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestScreenClose12MP reads a phone screen photographed close at 12 MP
+// (4000x3000, modules about 90 to 150 pixels, sub-pixel stripes, JPEG
+// quality 80).
+func TestScreenClose12MP(t *testing.T) {
+	c, err := corpus.Render(1, corpus.ScreenClose, 4000, 3000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	syms, err := New(Options{}).Decode(context.Background(), c.Frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d of %d codes in %v", countRead(c, syms), len(c.Texts), time.Since(t0).Round(time.Millisecond))
+	if !readAll(t, c, syms) {
+		t.Errorf("%s: not read (read %d codes)", c.Name, len(syms))
+	}
+}
