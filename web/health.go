@@ -54,6 +54,24 @@ func (s *Server) Health(ctx context.Context) (problems, notes []string) {
 	return problems, notes
 }
 
+// Ready checks that the gate judges from current data: it is healthy, its
+// cache is not stale, and where it syncs a feed it has synced at least once.
+// A gate can be alive (Health) and not ready: just provisioned, or cut off
+// from its feed for longer than cache.max_age.
+func (s *Server) Ready(ctx context.Context) (problems, notes []string) {
+	problems, notes = s.Health(ctx)
+	now := s.clock.Now()
+	if c := s.opts.Cache; c != nil {
+		if s.opts.Sync != nil && s.opts.Sync().LastSuccess.IsZero() && c.FeedTime().IsZero() {
+			problems = append(problems, "feed: never synced")
+		}
+		if c.Stale(now) {
+			problems = append(problems, "cache: stale")
+		}
+	}
+	return problems, notes
+}
+
 // round shortens a duration for people.
 func round(d time.Duration) time.Duration {
 	switch {
@@ -66,10 +84,19 @@ func round(d time.Duration) time.Duration {
 	}
 }
 
-// serveHealth answers 200 "ok" when healthy, else 503 with the reasons, one a
+// serveHealth answers /healthz (liveness) and serveReady /readyz
+// (readiness): 200 "ok" when all is well, else 503 with the reasons, one a
 // line.
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
-	problems, notes := s.Health(r.Context())
+	writeHealth(w, s.Health, r)
+}
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	writeHealth(w, s.Ready, r)
+}
+
+func writeHealth(w http.ResponseWriter, check func(context.Context) ([]string, []string), r *http.Request) {
+	problems, notes := check(r.Context())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	var b strings.Builder
 	if len(problems) == 0 {

@@ -246,6 +246,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /events", s.serveEvents)
 	mux.HandleFunc("GET /state", s.serveState)
 	mux.HandleFunc("GET /healthz", s.serveHealth)
+	mux.HandleFunc("GET /readyz", s.serveReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /preview", s.servePreview)
 	mux.HandleFunc("GET /preview.jpg", s.serveSnapshot)

@@ -486,6 +486,31 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
+// TestReadyz: alive is not ready. A gate that syncs a feed is ready once it
+// has synced and while its cache is not stale (issue 16 item 9).
+func TestReadyz(t *testing.T) {
+	never := func() SyncStats { return SyncStats{} }
+	for _, tc := range []struct {
+		name    string
+		edit    func(*Options)
+		healthz int
+		readyz  int
+		want    string
+	}{
+		{"synced", nil, 200, 200, "ok\n"},
+		{"feed never synced", func(o *Options) { o.Sync, o.Cache = never, &fakeCache{maxAge: 100 * time.Hour} }, 200, 503, "feed: never synced"},
+		{"stale", func(o *Options) { o.Cache = &fakeCache{maxAge: time.Hour, feed: time.Date(2021, 8, 1, 0, 0, 0, 0, time.UTC)} }, 200, 503, "cache: stale"},
+		{"no feed configured", func(o *Options) { o.Sync = nil; o.Cache = &fakeCache{version: 9, maxAge: time.Hour, feed: time.Date(2021, 9, 1, 7, 30, 0, 0, time.UTC)} }, 200, 200, "ok\n"},
+		{"not alive", func(o *Options) { o.Cache = nil }, 503, 503, "cache: not open"},
+	} {
+		r := newRig(t, Options{}, tc.edit)
+		h, rd := get(t, r.s.Handler(), "/healthz"), get(t, r.s.Handler(), "/readyz")
+		if h.Code != tc.healthz || rd.Code != tc.readyz || !strings.Contains(rd.Body.String(), tc.want) {
+			t.Errorf("%s: /healthz %d, /readyz %d %q; want %d, %d containing %q", tc.name, h.Code, rd.Code, rd.Body, tc.healthz, tc.readyz, tc.want)
+		}
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	r := newRig(t, Options{}, nil)
 	r.scan.set(checkpoint.ScannerStats{Frames: 42, Symbols: 5, Repeats: 3, Faults: 1,
