@@ -35,30 +35,71 @@ type Request struct {
 	RootPath   string // the feed's root.json; empty: leave as it is
 }
 
-// Provision validates the request's files and writes them onto the image's
-// boot partition, then reads them back to check. A refused config leaves the
-// image untouched.
-func Provision(ctx context.Context, r Request) error {
-	cfg, err := readCapped(r.ConfigPath)
+// GateRootPath is where the first boot installs the feed's root metadata
+// (Etc/EtcRootName on a gate); a config provisioned with a root must name it
+// as feed.root.
+const GateRootPath = "/etc/checkpoint/" + EtcRootName
+
+// Provision validates the request's files and the image, writes the files
+// onto the image's boot partition, then reads them back to check. A refused
+// request leaves the image untouched. The warnings are things a field card
+// rarely wants (a replayed camera, outputs on the terminal) that are not
+// errors.
+func Provision(ctx context.Context, r Request) (warnings []string, err error) {
+	text, err := readCapped(r.ConfigPath)
 	if err != nil {
-		return fmt.Errorf("read config: %w", err)
+		return nil, fmt.Errorf("read config: %w", err)
 	}
-	if _, err := config.Parse(r.ConfigPath, cfg); err != nil {
-		return fmt.Errorf("config refused: %w", err)
+	cfg, err := config.Parse(r.ConfigPath, text)
+	if err != nil {
+		return nil, fmt.Errorf("config refused: %w", err)
 	}
 	var root []byte
 	if r.RootPath != "" {
 		if root, err = readCapped(r.RootPath); err != nil {
-			return fmt.Errorf("read feed root: %w", err)
+			return nil, fmt.Errorf("read feed root: %w", err)
 		}
 		if err := ValidateRoot(root); err != nil {
-			return fmt.Errorf("feed root %s refused: %w", r.RootPath, err)
+			return nil, fmt.Errorf("feed root %s refused: %w", r.RootPath, err)
+		}
+		if cfg.Feed.Root != GateRootPath {
+			return nil, fmt.Errorf("config refused: feed.root is %s, but --root installs the root at %s on the gate: set feed.root = %q or leave it out",
+				cfg.Feed.Root, GateRootPath, GateRootPath)
 		}
 	}
+	warnings = fieldWarnings(cfg, r.RootPath != "")
 	fat, err := OpenBoot(r.Image)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	w, err := checkInstalled(ctx, r.Image)
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, w...)
+	return warnings, writeBoot(ctx, fat, r.Image, text, root)
+}
+
+// fieldWarnings names the settings a card for a real gate rarely wants.
+func fieldWarnings(c config.Config, withRoot bool) []string {
+	var w []string
+	if c.Camera.Source == "replay" {
+		w = append(w, "camera.source is \"replay\": the gate will play image files, not its camera")
+	}
+	if c.GPIO.Driver != "periph" {
+		w = append(w, fmt.Sprintf("gpio.driver is %q: the gate will not drive its LEDs, buzzer and relay", c.GPIO.Driver))
+	}
+	if c.Feed.URL == "" {
+		w = append(w, "feed.url is not set: the gate will never sync statuses")
+	} else if !withRoot {
+		w = append(w, fmt.Sprintf("feed.url is set but no --root given: the gate needs the feed's root.json at %s (an earlier provisioning may have put it there)", c.Feed.Root))
+	}
+	return w
+}
+
+// writeBoot writes the config (and root) onto the boot partition, reads
+// them back, and removes an earlier gate's traces.
+func writeBoot(ctx context.Context, fat FAT, image string, cfg, root []byte) error {
 	files := []struct {
 		name string
 		data []byte
@@ -78,7 +119,7 @@ func Provision(ctx context.Context, r Request) error {
 			return err
 		}
 		if !bytes.Equal(back, f.data) {
-			return fmt.Errorf("%s on %s reads back different from what was written", f.name, r.Image)
+			return fmt.Errorf("%s on %s reads back different from what was written", f.name, image)
 		}
 	}
 	// A card used before may hold an earlier gate's traces.
@@ -90,15 +131,22 @@ func Provision(ctx context.Context, r Request) error {
 	return nil
 }
 
+// xzMagic starts an xz-compressed file.
+var xzMagic = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+
 // OpenBoot finds the FAT boot partition of the image or card at path. A card
 // with a mounted partition is refused: writing under a mounted file system
-// corrupts it.
+// corrupts it; so is a compressed image, with how to decompress it.
 func OpenBoot(path string) (FAT, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return FAT{}, fmt.Errorf("open image: %w", err)
 	}
 	defer f.Close()
+	head := make([]byte, len(xzMagic))
+	if n, _ := f.ReadAt(head, 0); n == len(head) && bytes.Equal(head, xzMagic) {
+		return FAT{}, fmt.Errorf("image %s is xz-compressed: decompress it first (xz -dk %s), provision the .img, then flash that", path, path)
+	}
 	if st, err := f.Stat(); err == nil && st.Mode()&os.ModeDevice != 0 {
 		if mounts, err := os.ReadFile("/proc/self/mounts"); err == nil {
 			if dev, dir, ok := MountedFrom(path, string(mounts)); ok {

@@ -38,11 +38,18 @@ func run(t *testing.T, name string, args ...string) {
 }
 
 // testImage builds a small SD-card image as Raspberry Pi OS lays it out: an
-// MBR table with a FAT32 boot partition at sector 8192 and a Linux partition
-// after it (left empty here).
+// MBR table with a FAT32 boot partition at sector 8192 and an ext4 root
+// after it with checkpoint's unit installed.
 func testImage(t *testing.T) (string, int64) {
 	t.Helper()
-	need(t, "sfdisk", "mkfs.vfat", "mcopy")
+	return testImageWith(t, true)
+}
+
+// testImageWith is testImage; installed says whether the root file system
+// has checkpoint installed.
+func testImageWith(t *testing.T, installed bool) (string, int64) {
+	t.Helper()
+	need(t, "sfdisk", "mkfs.vfat", "mcopy", "mkfs.ext4", "debugfs")
 	dir := t.TempDir()
 	img := filepath.Join(dir, "card.img")
 	const bootStart = 8192
@@ -69,6 +76,25 @@ func testImage(t *testing.T) (string, int64) {
 		t.Fatal(err)
 	}
 	if _, err := f.WriteAt(b, bootStart*SectorSize); err != nil {
+		t.Fatal(err)
+	}
+	tree := filepath.Join(dir, "rootfs")
+	for _, d := range []string{"usr/lib/systemd/system", "etc"} {
+		if err := os.MkdirAll(filepath.Join(tree, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if installed {
+		writeFile(t, filepath.Join(tree, "usr/lib/systemd/system"), "checkpoint.service", "[Service]\n")
+	} else {
+		writeFile(t, filepath.Join(tree, "etc"), "os-release", "ID=debian\n")
+	}
+	ext := filepath.Join(dir, "root.ext4")
+	run(t, "mkfs.ext4", "-q", "-d", tree, ext, "16M")
+	if b, err = os.ReadFile(ext); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(b, 139264*SectorSize); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -142,7 +168,7 @@ func TestProvisionRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := Provision(ctx, Request{Image: img, ConfigPath: cfg, RootPath: root}); err != nil {
+	if _, err := Provision(ctx, Request{Image: img, ConfigPath: cfg, RootPath: root}); err != nil {
 		t.Fatalf("Provision: %v", err)
 	}
 	for name, want := range map[string]string{ConfigName: siteConfig, RootName: rootJSON} {
@@ -162,7 +188,7 @@ func TestProvisionRoundTrip(t *testing.T) {
 
 	// Provisioning the same card for another gate replaces the config.
 	other := strings.Replace(siteConfig, "north-7", "south-2", 1)
-	if err := Provision(ctx, Request{Image: img, ConfigPath: writeFile(t, dir, "other.toml", other)}); err != nil {
+	if _, err := Provision(ctx, Request{Image: img, ConfigPath: writeFile(t, dir, "other.toml", other)}); err != nil {
 		t.Fatalf("Provision again: %v", err)
 	}
 	if got, err := fat.ReadFile(ctx, ConfigName); err != nil || string(got) != other {
@@ -189,6 +215,7 @@ func TestProvisionRefuses(t *testing.T) {
 		{"root not JSON", "", "{not json", "not JSON"},
 		{"root of wrong type", "", `{"signed":{"_type":"targets"},"signatures":[{}]}`, `_type is "targets"`},
 		{"root unsigned", "", `{"signed":{"_type":"root"},"signatures":[]}`, "no signatures"},
+		{"feed.root elsewhere", "[feed]\nurl = \"https://feed.example/\"\nroot = \"/srv/root.json\"\n", rootJSON, "--root installs the root at /etc/checkpoint/root.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := sum(t, img)
@@ -199,7 +226,7 @@ func TestProvisionRefuses(t *testing.T) {
 			if tc.root != "" {
 				r.RootPath = writeFile(t, dir, "root.json", tc.root)
 			}
-			err := Provision(context.Background(), r)
+			_, err := Provision(context.Background(), r)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Provision: %v, want an error containing %q", err, tc.want)
 			}
@@ -214,12 +241,15 @@ func TestProvisionBadImage(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "site.toml", siteConfig)
 	noTable := writeFile(t, dir, "blank.img", strings.Repeat("\x00", 4096))
+	bare, _ := testImageWith(t, false)
 	for _, tc := range []struct{ image, want string }{
+		{writeFile(t, dir, "raspios.img.xz", "\xfd7zXZ\x00\x00\x04"), "xz-compressed: decompress it first (xz -dk"},
+		{bare, "has no checkpoint installed"},
 		{filepath.Join(dir, "missing.img"), "no such file"},
 		{noTable, "no MBR partition table"},
 		{writeFile(t, dir, "tiny.img", "x"), "not a disk image"},
 	} {
-		err := Provision(context.Background(), Request{Image: tc.image, ConfigPath: cfg})
+		_, err := Provision(context.Background(), Request{Image: tc.image, ConfigPath: cfg})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Provision(%s): %v, want an error containing %q", filepath.Base(tc.image), err, tc.want)
 		}
@@ -239,6 +269,26 @@ func mbr(sig bool, entries ...[3]uint32) []byte {
 		b[510], b[511] = 0x55, 0xaa
 	}
 	return b
+}
+
+// Settings a field card rarely wants are warned about, not refused.
+func TestProvisionWarnings(t *testing.T) {
+	img, _ := testImage(t)
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "bench.toml", "[camera]\nsource = \"replay\"\npath = \"/srv/frames\"\n[gpio]\ndriver = \"terminal\"\n[feed]\nurl = \"https://feed.example/\"\n")
+	w, err := Provision(context.Background(), Request{Image: img, ConfigPath: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(w, "\n")
+	for _, want := range []string{`camera.source is "replay"`, `gpio.driver is "terminal"`, "no --root given"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings %q lack %q", w, want)
+		}
+	}
+	if w, _ := Provision(context.Background(), Request{Image: img, ConfigPath: writeFile(t, dir, "field.toml", siteConfig+"[feed]\nurl = \"https://feed.example/\"\n"), RootPath: writeFile(t, dir, "root.json", rootJSON)}); len(w) != 0 {
+		t.Errorf("a field config got warnings: %q", w)
+	}
 }
 
 func TestReadPartitions(t *testing.T) {

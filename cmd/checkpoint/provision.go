@@ -30,9 +30,12 @@ func cmdProvision(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return exitStatus(exitUsage)
 	}
-	err = provision.Provision(ctx, provision.Request{Image: pos[0], ConfigPath: *cfgPath, RootPath: *root})
+	warnings, err := provision.Provision(ctx, provision.Request{Image: pos[0], ConfigPath: *cfgPath, RootPath: *root})
 	if err != nil {
 		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(e.stderr, "checkpoint provision: warning: %s\n", w)
 	}
 	fmt.Fprintf(e.stdout, "%s: %s written to the boot partition\n", pos[0], provision.ConfigName)
 	if *root != "" {
