@@ -272,8 +272,6 @@ func bad(key, format string, args ...any) error {
 // typeErr matches the TOML decoder's type errors, which carry no structure.
 var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]+)"\): (.*)$`)
 
-var pinName = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
-
 // validate checks values the TOML types cannot, section by section.
 func (c *Config) validate() error {
 	if c.Gate == "" || len(c.Gate) > 64 {
@@ -363,23 +361,28 @@ func (g *GPIO) validate() error {
 		return bad("gpio.driver", "%q is not periph, terminal or none", g.Driver)
 	}
 	used := map[string]string{}
-	for _, kv := range []struct{ key, v string }{
-		{"gpio.green", g.Green}, {"gpio.yellow", g.Yellow}, {"gpio.red", g.Red},
-		{"gpio.buzzer", g.Buzzer}, {"gpio.relay", g.Relay}, {"gpio.button", g.Button},
+	for _, kv := range []struct {
+		key string
+		v   *string
+	}{
+		{"gpio.green", &g.Green}, {"gpio.yellow", &g.Yellow}, {"gpio.red", &g.Red},
+		{"gpio.buzzer", &g.Buzzer}, {"gpio.relay", &g.Relay}, {"gpio.button", &g.Button},
 	} {
-		if kv.v == "" {
+		if *kv.v == "" {
 			continue
 		}
-		if !pinName.MatchString(kv.v) {
-			return bad(kv.key, "%q is not a pin name such as GPIO17", kv.v)
+		pin, ok := CanonicalPin(*kv.v)
+		if !ok {
+			return bad(kv.key, "%q is not a pin name of the Pi's header: use %s", *kv.v, PinNames)
 		}
-		if other, ok := used[kv.v]; ok {
+		*kv.v = pin // aliases resolved before the duplicate check
+		if other, ok := used[pin]; ok {
 			return &keyError{
-				key: kv.key, msg: fmt.Sprintf("pin %s is already used by %s", kv.v, other),
-				alt: &keyError{key: other, msg: fmt.Sprintf("pin %s is already used by %s", kv.v, kv.key)},
+				key: kv.key, msg: fmt.Sprintf("pin %s is already used by %s", pin, other),
+				alt: &keyError{key: other, msg: fmt.Sprintf("pin %s is already used by %s", pin, kv.key)},
 			}
 		}
-		used[kv.v] = kv.key
+		used[pin] = kv.key
 	}
 	for _, n := range g.ActiveLow {
 		switch n {

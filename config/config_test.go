@@ -60,6 +60,10 @@ func TestParseErrors(t *testing.T) {
 		{"replay without path", "[camera]\nsource = \"replay\"\n", 0, "camera.path", "needs a path"},
 		{"pin twice", "[gpio]\nred = \"GPIO24\"\n", 2, "gpio.red", "already used by gpio.relay"},
 		{"bad pin", "[gpio]\nred = \"GPIO 24\"\n", 2, "gpio.red", "not a pin name"},
+		{"not a header pin", "[gpio]\nrelay = \"PIN18\"\n", 2, "gpio.relay", "not a pin name of the Pi's header"},
+		{"no such GPIO", "[gpio]\nrelay = \"GPIO28\"\n", 2, "gpio.relay", "not a pin name"},
+		{"header pin without GPIO", "[gpio]\nrelay = \"P1_1\"\n", 2, "gpio.relay", "not a pin name"},
+		{"alias of a pin in use", "[gpio]\nrelay = \"P1_11\"\n", 2, "gpio.relay", "pin GPIO17 is already used by gpio.green"},
 		{"active low name", "[gpio]\nactive_low = [\"gate\"]\n", 2, "gpio.active_low", "not one of"},
 		{"verdict", "[policy]\nunknown = \"blue\"\n", 2, "policy.unknown", "not green, yellow or red"},
 		{"public without token", "[web]\nlisten = \"0.0.0.0:8080\"\n", 0, "web.token", "beyond loopback"},
@@ -80,6 +84,18 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q does not start with the file name", ce)
 			}
 		})
+	}
+}
+
+func TestCanonicalPin(t *testing.T) {
+	for in, want := range map[string]string{
+		"GPIO17": "GPIO17", "gpio4": "GPIO4", "BCM27": "GPIO27", "P1_11": "GPIO17", "p1_40": "GPIO21", "GPIO0": "GPIO0",
+		"GPIO28": "", "GPIO017": "", "PIN18": "", "P1_2": "", "P1_41": "", "GPIO-1": "", "": "", "RELAY": "",
+	} {
+		got, ok := CanonicalPin(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("CanonicalPin(%q) = %q, %v; want %q", in, got, ok, want)
+		}
 	}
 }
 
