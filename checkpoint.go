@@ -220,7 +220,8 @@ type Verdict struct {
 	Reasons []string // short English phrases, safe to log (no personal data)
 	Format  Format
 	Holder  Holder // for the operator screen only
-	// Signature and Expired describe HC1 certificates.
+	// Signature and Expired describe HC1 certificates; Expired is true
+	// outside the certificate's iat..exp (not yet valid included).
 	Signature SignatureState
 	Expired   bool
 	At        time.Time // decision time (from the clock floor)

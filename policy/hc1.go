@@ -363,7 +363,9 @@ func (j *Judge) hc1(ctx context.Context, c checkpoint.Credential, now time.Time,
 		red(ReasonInvalid)
 		return
 	}
-	v.Expired = !cert.Expires.IsZero() && now.After(cert.Expires)
+	expired := !cert.Expires.IsZero() && now.After(cert.Expires)
+	early := !cert.IssuedAt.IsZero() && now.Before(cert.IssuedAt)
+	v.Expired = expired || early // outside iat..exp, as the EU DCC expiration check
 	switch c.Signature {
 	case checkpoint.SignatureValid:
 	case checkpoint.SignatureInvalid:
@@ -396,10 +398,10 @@ func (j *Judge) hc1(ctx context.Context, c checkpoint.Credential, now time.Time,
 		}
 	}
 	switch {
-	case v.Expired:
+	case expired:
 		red(ReasonHC1Expired)
 		return
-	case !cert.IssuedAt.IsZero() && now.Before(cert.IssuedAt):
+	case early:
 		red(ReasonHC1NotYetValid)
 		return
 	}

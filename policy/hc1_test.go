@@ -272,7 +272,7 @@ func TestJudgeHC1(t *testing.T) {
 			[]string{"complete vaccination 14+ days ago", policy.ReasonHC1RevocationError}, checkpoint.SignatureValid, false},
 		{"expired", is.MustIssue(expired), is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1Expired}, checkpoint.SignatureValid, true},
 		{"expired and badly signed", is.MustIssue(func() hc1test.Cert { c := expired; c.TamperPayload = true; return c }()), is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1BadSignature}, checkpoint.SignatureInvalid, true},
-		{"not yet valid", is.MustIssue(early), is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1NotYetValid}, checkpoint.SignatureValid, false},
+		{"not yet valid", is.MustIssue(early), is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1NotYetValid}, checkpoint.SignatureValid, true},
 		{"test and recovery from a test-only signer", testOnly.MustIssue(twoEntries), testOnly.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1SignerNotAllowed}, checkpoint.SignerNotAllowed, false},
 		{"test and recovery", is.MustIssue(twoEntries), is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1ManyEntries}, checkpoint.SignatureValid, false},
 		{"two vaccinations", is.MustIssue(twoVaccinations), is.Pool(), &revStore{}, checkpoint.Red, []string{policy.ReasonHC1ManyEntries}, checkpoint.SignatureValid, false},
