@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,7 +234,7 @@ func (s *Scanner) frame(ctx context.Context, f *Frame) {
 		s.stats.verdicts[v.Color%3].Add(1)
 		e := Event{Verdict: v, Symbol: sym, FrameSeq: f.Seq, Latency: time.Since(f.Time)}
 		s.Logger.Info("verdict", "verdict", v.Color.String(), "format", string(v.Format),
-			"reasons", v.Reasons, "frame", f.Seq, "latency", e.Latency)
+			"reasons", strings.Join(v.Reasons, "; "), "frame", f.Seq, "latency", e.Latency)
 		for _, o := range s.Observers {
 			o.Verdict(e)
 		}

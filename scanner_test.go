@@ -1,8 +1,11 @@
 package checkpoint_test
 
 import (
+	"bytes"
 	"checkpoint/clocktest"
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -193,5 +196,33 @@ func TestScannerParsesHeldCodeOnce(t *testing.T) {
 				t.Errorf("%d verdicts, want %d", len(rec.shown), tt.shown)
 			}
 		})
+	}
+}
+
+// The verdict's log line joins its reasons, so two reasons do not read as
+// one (issue 16 item 14).
+func TestScannerLogsReasonsApart(t *testing.T) {
+	fs := frames(t, demo.UnknownQR, 1)
+	src, err := camera.NewReplayFrames(fs, camera.ReplayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktest.New(time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC))
+	rec := &recorder{clk: clk}
+	var logs bytes.Buffer
+	rules := policy.DefaultRules()
+	rules.Stale = checkpoint.Red
+	s := &checkpoint.Scanner{
+		Source: src, Decoder: decode.New(decode.Options{}), Parser: &credential.Parser{},
+		Judge:     &policy.Judge{Rules: rules, Stale: func(time.Time) bool { return true }},
+		Indicator: rec, Clock: clk, StallTimeout: time.Hour, Observers: []checkpoint.Observer{rec},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := `reasons="` + policy.ReasonNoCache + "; " + policy.ReasonStale + `"`
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("log %q lacks %s", logs.String(), want)
 	}
 }

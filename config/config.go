@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -232,7 +233,7 @@ func Parse(name string, text []byte) (Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return Config{}, &Error{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+			return Config{}, &Error{File: name, Line: lineAt(text, pe.Position), Key: pe.LastKey, Msg: pe.Message}
 		}
 		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
 			line, _ := strconv.Atoi(m[1])
@@ -245,6 +246,11 @@ func Parse(name string, text []byte) (Config, error) {
 		k := und[0].String()
 		return Config{}, &Error{File: name, Line: lines[k], Key: k, Msg: "unknown key"}
 	}
+	if k, want, ok := miscased(md.Keys()); ok {
+		// The TOML decoder matches struct fields regardless of case; TOML
+		// keys are case-sensitive.
+		return Config{}, &Error{File: name, Line: lines[k], Key: k, Msg: fmt.Sprintf("unknown key (keys are case-sensitive: %s)", want)}
+	}
 	if err := c.validate(); err != nil {
 		var ke *keyError
 		if errors.As(err, &ke) {
@@ -256,6 +262,56 @@ func Parse(name string, text []byte) (Config, error) {
 		return Config{}, &Error{File: name, Msg: err.Error()}
 	}
 	return c, nil
+}
+
+// lineAt is the line of a parse error: the line holding the byte it points
+// at. (The decoder's own line number counts a newline it stopped at as the
+// start of the next line, one too far.)
+func lineAt(text []byte, p toml.Position) int {
+	if p.Start < 0 || p.Start > len(text) {
+		return p.Line
+	}
+	return 1 + bytes.Count(text[:p.Start], []byte("\n"))
+}
+
+// knownKeys are the dotted keys of Config, exactly as TOML must spell them.
+var knownKeys = func() map[string]bool {
+	m := map[string]bool{}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			m[prefix+tag] = true
+			if f.Type.Kind() == reflect.Struct && !reflect.PointerTo(f.Type).Implements(textUnmarshaler) {
+				walk(f.Type, prefix+tag+".")
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	return m
+}()
+
+var textUnmarshaler = reflect.TypeOf((*interface{ UnmarshalText([]byte) error })(nil)).Elem()
+
+// miscased returns the first key the file writes in another case than
+// Config's, with the spelling it should have.
+func miscased(keys []toml.Key) (key, want string, ok bool) {
+	for _, k := range keys {
+		s := k.String()
+		if knownKeys[s] {
+			continue
+		}
+		for known := range knownKeys {
+			if strings.EqualFold(known, s) {
+				return s, known, true
+			}
+		}
+	}
+	return "", "", false
 }
 
 type keyError struct {

@@ -51,7 +51,10 @@ func TestParseErrors(t *testing.T) {
 		line       int
 		key, msg   string
 	}{
-		{"syntax", "gate = \"a\"\n[camera\n", 3, "", "table name"},
+		{"syntax", "gate = \"a\"\n[camera\n", 2, "", "table name"},
+		{"syntax before more lines", "gate = \"a\"\n[camera\nsource = 1\n", 2, "", "table name"},
+		{"table in another case", "[Camera]\nfps = 3\n", 1, "Camera", "case-sensitive: camera"},
+		{"key in another case", "[camera]\nFPS = 3\n", 2, "camera.FPS", "case-sensitive: camera.fps"},
 		{"type", "gate = \"a\"\n[camera]\nfps = \"fast\"\n", 3, "camera.fps", "incompatible types"},
 		{"duration", "[camera]\n\nstall_timeout = \"soon\"\n", 3, "camera.stall_timeout", "not a duration"},
 		{"enum", "[camera]\nsource = \"webcam\"\n", 2, "camera.source", "not replay, rpicam or gocv"},

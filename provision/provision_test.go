@@ -208,7 +208,7 @@ func TestProvisionRefuses(t *testing.T) {
 		cfg, root string
 		want      string // in the error
 	}{
-		{"syntax", "gate = \"a\"\n[camera\nsource = 1\n", "", "bad.toml:3"},
+		{"syntax", "gate = \"a\"\n[camera\nsource = 1\n", "", "bad.toml:2"},
 		{"unknown key", "gate = \"a\"\n\n[camera]\nsorce = \"rpicam\"\n", "", "bad.toml:4: camera.sorce: unknown key"},
 		{"bad value", "[gpio]\nred = \"GPIO17\"\n", "", "gpio.red: pin GPIO17 is already used by gpio.green"},
 		{"token missing", "[web]\nlisten = \"0.0.0.0:80\"\n", "", "web.token: required"},

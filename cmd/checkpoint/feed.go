@@ -104,6 +104,7 @@ func feedPublish(ctx context.Context, e *env, args []string) error {
 	expires := fs.Duration("expires", publish.DefaultTimestampExpiry, "timestamp lifetime: gates go stale this long after the last publish or refresh")
 	keep := fs.Int("keep-deltas", publish.DefaultKeepDeltas, "deltas kept for gates that are behind")
 	chunk := fs.Int("chunk", publish.DefaultChunkRecords, "status rows per chunk")
+	shrink := fs.Bool("allow-shrink", false, fmt.Sprintf("publish even when the file removes more than %.0f%% of the statuses published before", 100*publish.MaxShrink))
 	dir, err := parseDir(e, fs, args)
 	if err != nil {
 		return err
@@ -133,6 +134,7 @@ func feedPublish(ctx context.Context, e *env, args []string) error {
 		TimestampExpiry: *expires,
 		KeepDeltas:      *keep,
 		ChunkRecords:    *chunk,
+		AllowShrink:     *shrink,
 		Progress: func(stage string, n int64) {
 			if time.Since(last) > time.Second {
 				fmt.Fprintf(e.stderr, "%s: %d rows\n", stage, n)

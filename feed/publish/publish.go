@@ -220,7 +220,20 @@ type Options struct {
 	ChunkRecords   int // records per status chunk (DefaultChunkRecords when zero)
 	// Progress, when set, is called while large inputs are read and written.
 	Progress func(stage string, done int64)
+	// AllowShrink lets a publish remove more than MaxShrink of the
+	// statuses published before; without it such a publish is refused, as a
+	// status file that lost most of its rows (a truncated export) would
+	// otherwise silently remove them from every gate.
+	AllowShrink bool
 }
+
+// MaxShrink is the share of the published statuses a publish may remove
+// without Options.AllowShrink; removing at most minShrink rows is always
+// allowed (a small test feed).
+const (
+	MaxShrink = 0.25
+	minShrink = 10
+)
 
 func (o *Options) defaults() {
 	if o.Clock == nil {
@@ -386,7 +399,33 @@ func Publish(ctx context.Context, dir string, in Inputs, opts Options) (*format.
 	if err != nil {
 		return nil, fmt.Errorf("publish: previous status set: %w", err)
 	}
+	if err := checkShrink(prev, recs, opts.AllowShrink); err != nil {
+		return nil, err
+	}
 	return r.publish(ctx, recs, prev, side, opts)
+}
+
+// checkShrink refuses a status set that removes more than MaxShrink of the
+// previous one, unless allowed. Both are sorted by hash.
+func checkShrink(prev []cache.Record, next []pubRec, allow bool) error {
+	if allow || len(prev) == 0 {
+		return nil
+	}
+	kept, j := 0, 0
+	for _, p := range prev {
+		for j < len(next) && bytes.Compare(next[j].hash[:], p.Hash[:]) < 0 {
+			j++
+		}
+		if j < len(next) && next[j].hash == p.Hash {
+			kept++
+		}
+	}
+	removed := len(prev) - kept
+	if removed > minShrink && float64(removed) > MaxShrink*float64(len(prev)) {
+		return fmt.Errorf("publish refused: the status file removes %d of the %d statuses published before (%.0f%%, more than %.0f%%); check the file is complete, or pass --allow-shrink",
+			removed, len(prev), 100*float64(removed)/float64(len(prev)), 100*MaxShrink)
+	}
+	return nil
 }
 
 // readStatuses reads, hashes, sorts and checks the status CSV.

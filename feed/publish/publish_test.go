@@ -74,3 +74,40 @@ func snapshotDir(t *testing.T, dir string) string {
 	})
 	return b.String()
 }
+
+// A status file that lost most of its rows is refused unless the shrink is
+// allowed (issue 16 item 14).
+func TestPublishRefusesShrink(t *testing.T) {
+	dir := t.TempDir()
+	clk := clocktest.New(time.Date(2021, 10, 1, 8, 0, 0, 0, time.UTC))
+	if err := publish.Init(dir, publish.InitOptions{Clock: clk}); err != nil {
+		t.Fatal(err)
+	}
+	opts := publish.Options{Clock: clk}
+	rows := func(n int) *strings.Reader {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "Q%d,green,\n", i)
+		}
+		return strings.NewReader(b.String())
+	}
+	ctx := context.Background()
+	if _, err := publish.Publish(ctx, dir, publish.Inputs{Statuses: rows(100)}, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := publish.Publish(ctx, dir, publish.Inputs{Statuses: rows(80)}, opts); err != nil {
+		t.Errorf("removing 20%%: %v", err)
+	}
+	before := snapshotDir(t, filepath.Join(dir, "repo"))
+	_, err := publish.Publish(ctx, dir, publish.Inputs{Statuses: rows(10)}, opts)
+	if err == nil || !strings.Contains(err.Error(), "removes 70 of the 80") || !strings.Contains(err.Error(), "--allow-shrink") {
+		t.Fatalf("removing 88%%: %v, want a refusal naming the counts and --allow-shrink", err)
+	}
+	if snapshotDir(t, filepath.Join(dir, "repo")) != before {
+		t.Error("a refused publish changed the served files")
+	}
+	opts.AllowShrink = true
+	if m, err := publish.Publish(ctx, dir, publish.Inputs{Statuses: rows(10)}, opts); err != nil || m.Statuses != 10 {
+		t.Errorf("allowed shrink: %v", err)
+	}
+}
