@@ -499,8 +499,13 @@ func TestReadyz(t *testing.T) {
 	}{
 		{"synced", nil, 200, 200, "ok\n"},
 		{"feed never synced", func(o *Options) { o.Sync, o.Cache = never, &fakeCache{maxAge: 100 * time.Hour} }, 200, 503, "feed: never synced"},
-		{"stale", func(o *Options) { o.Cache = &fakeCache{maxAge: time.Hour, feed: time.Date(2021, 8, 1, 0, 0, 0, 0, time.UTC)} }, 200, 503, "cache: stale"},
-		{"no feed configured", func(o *Options) { o.Sync = nil; o.Cache = &fakeCache{version: 9, maxAge: time.Hour, feed: time.Date(2021, 9, 1, 7, 30, 0, 0, time.UTC)} }, 200, 200, "ok\n"},
+		{"stale", func(o *Options) {
+			o.Cache = &fakeCache{maxAge: time.Hour, feed: time.Date(2021, 8, 1, 0, 0, 0, 0, time.UTC)}
+		}, 200, 503, "cache: stale"},
+		{"no feed configured", func(o *Options) {
+			o.Sync = nil
+			o.Cache = &fakeCache{version: 9, maxAge: time.Hour, feed: time.Date(2021, 9, 1, 7, 30, 0, 0, time.UTC)}
+		}, 200, 200, "ok\n"},
 		{"not alive", func(o *Options) { o.Cache = nil }, 503, 503, "cache: not open"},
 	} {
 		r := newRig(t, Options{}, tc.edit)
