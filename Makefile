@@ -24,6 +24,7 @@ DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
 all: build
 
 build:
+	@[ -x $(BIN) ] || echo "building $(BIN): the first build compiles SQLite's C sources through cgo, a minute or two on a laptop, longer on a Pi"
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/checkpoint
 
 ## demo: the daemon on the embedded demo set (replay camera, demo cache, terminal outputs).
