@@ -226,6 +226,9 @@ func TestScanHC1(t *testing.T) {
 		{"valid, 30 days after", []string{"--trust-cert", trust, "--at", "2021-10-01T08:00:00+07:00"}, "green", "valid", false},
 		{"valid, 10 days after", []string{"--trust-cert", trust, "--at", "2021-09-11T08:00:00+07:00"}, "red", "valid", false},
 		{"expired", []string{"--trust-cert", trust, "--at", "2023-01-01T00:00:00Z"}, "red", "valid", true},
+		// Outside iat..exp counts as expired, as the EU DCC expiration check
+		// (dgc-testdata common/CO16; issue 16 item 15).
+		{"not yet valid", []string{"--trust-cert", trust, "--at", "2021-08-31T00:00:00Z"}, "red", "valid", true},
 		{"no trust list", []string{"--at", "2021-10-01T08:00:00+07:00"}, "red", "unknown-signer", false},
 	}
 	for _, tt := range tests {
