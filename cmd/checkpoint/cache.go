@@ -13,16 +13,8 @@ const cacheUsage = "cache import --csv FILE [--config FILE | --db PATH]"
 
 // cmdCache manages the local status cache: `cache import --csv FILE`.
 func cmdCache(ctx context.Context, e *env, args []string) error {
-	switch {
-	case len(args) > 0 && isHelp(args[0]):
-		verbHelp(e.stdout, "cache", []string{cacheUsage})
-		return errHelp
-	case len(args) == 0 || args[0] != "import":
-		verbHelp(e.stderr, "cache", []string{cacheUsage})
-		if len(args) == 0 {
-			return exitStatus(exitUsage)
-		}
-		return usageErrorf("unknown verb %q", args[0])
+	if err := oneVerb(e, "cache", "import", cacheUsage, args); err != nil {
+		return err
 	}
 	fs := newFlags(e, "cache import", cacheUsage)
 	csvPath := fs.String("csv", "", "CSV file of qid,status,valid_until rows")

@@ -14,16 +14,8 @@ const eventsUsage = "events export --since TIME [--hourly] [--config FILE | --db
 // cmdEvents exports the event log: `events export --since TIME [--hourly]`.
 // Output is JSON lines (see cache.ExportEvents).
 func cmdEvents(ctx context.Context, e *env, args []string) error {
-	switch {
-	case len(args) > 0 && isHelp(args[0]):
-		verbHelp(e.stdout, "events", []string{eventsUsage})
-		return errHelp
-	case len(args) == 0 || args[0] != "export":
-		verbHelp(e.stderr, "events", []string{eventsUsage})
-		if len(args) == 0 {
-			return exitStatus(exitUsage)
-		}
-		return usageErrorf("unknown verb %q", args[0])
+	if err := oneVerb(e, "events", "export", eventsUsage, args); err != nil {
+		return err
 	}
 	fs := newFlags(e, "events export", eventsUsage)
 	since := fs.String("since", "", "first time to export: RFC 3339, YYYY-MM-DD (UTC) or a duration ago such as 24h")

@@ -243,6 +243,23 @@ func cmdVersion(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// oneVerb checks the verb of a command that has one: --help prints the
+// usage, anything but verb is a usage error.
+func oneVerb(e *env, name, verb, usage string, args []string) error {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		verbHelp(e.stdout, name, []string{usage})
+		return errHelp
+	case len(args) == 0:
+		verbHelp(e.stderr, name, []string{usage})
+		return exitStatus(exitUsage)
+	case args[0] != verb:
+		verbHelp(e.stderr, name, []string{usage})
+		return usageErrorf("unknown verb %q", args[0])
+	}
+	return nil
+}
+
 // verbHelp prints the synopsis lines of a command with verbs.
 func verbHelp(w io.Writer, name string, verbs []string) {
 	for i, v := range verbs {
