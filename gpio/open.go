@@ -7,15 +7,14 @@ import (
 	"slices"
 
 	pgpio "periph.io/x/conn/v3/gpio"
-	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/host/v3"
 
 	"checkpoint/config"
 )
 
 // Open builds the Signal the config asks for: gpio.driver "periph" (real
-// pins, initialising periph.io's host drivers), "terminal" (lines on w) or
-// "none". With a button configured (periph only), a debounced press pulses
+// pins: lines of the kernel's GPIO chips found by name on whichever chip has
+// them, through periph.io), "terminal" (lines on w) or "none". With a button configured (periph only), a debounced press pulses
 // the relay.
 func Open(cfg config.GPIO, w io.Writer, log *slog.Logger) (*Signal, error) {
 	switch cfg.Driver {
@@ -23,7 +22,14 @@ func Open(cfg config.GPIO, w io.Writer, log *slog.Logger) (*Signal, error) {
 		if _, err := host.Init(); err != nil {
 			return nil, fmt.Errorf("gpio: initialise periph.io host drivers: %w", err)
 		}
-		return OpenPins(cfg, func(name string) pgpio.PinIO { return gpioreg.ByName(name) }, Options{Logger: log})
+		chips, err := kernelChips()
+		if err != nil {
+			return nil, err
+		}
+		if log != nil {
+			log.Debug("gpio chips", "chips", chips.Labels())
+		}
+		return OpenPins(cfg, chips.ByName, Options{Logger: log})
 	case "terminal":
 		return New(NewTerminal(w, ColorEnabled(w, nil)), Options{Logger: log}), nil
 	case "none", "":
