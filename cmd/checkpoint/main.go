@@ -24,6 +24,11 @@ const (
 	exitOK    = 0
 	exitFail  = 1 // an input could not be read, a check failed
 	exitUsage = 2 // bad command line
+	// exitStartup: the daemon could not start (outputs, cache, camera before
+	// the first frame). checkpoint.service does not restart on it: the unit
+	// fails, checkpoint-fault.service shows the fault pattern and starts the
+	// daemon again after a while (firstboot --fault --retry).
+	exitStartup = 75 // EX_TEMPFAIL
 )
 
 // command is one subcommand.

@@ -163,14 +163,16 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 }
 
 // daemon runs the scanner from cfg until ctx is done (or, for a replay
-// without loop, until the last frame).
+// without loop, until the last frame). A failure before the first frame
+// (outputs, cache, camera) exits exitStartup: systemd then leaves the unit
+// failed and checkpoint-fault.service shows the fault pattern.
 func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int {
 	log := newLogger(e.stderr, cfg.LogLevel)
 	notifier := notify.New(log)
 	ind, err := gpio.Open(cfg.GPIO, e.stdout, log)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "checkpoint: outputs: %v\n", err)
-		return exitFail
+		return exitStartup
 	}
 	defer ind.Close() // every output back to its safe state
 	wall := o.clock
@@ -180,8 +182,7 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 	db, err := cache.OpenOrRecover(ctx, cfg.Cache.Path, cache.Options{MaxAge: cfg.Cache.MaxAge.D(), Logger: log, Clock: wall, MaxPages: o.maxPages})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "checkpoint: %v\n", err)
-		ind.Idle(checkpoint.IdleFault)
-		return exitFail
+		return exitStartup
 	}
 	defer db.Close()
 	// Never earlier than the newest verified feed time, and still running
@@ -195,8 +196,7 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 	src, err := camera.Open(cfg.Camera, log)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "checkpoint: camera: %v\n", err)
-		ind.Idle(checkpoint.IdleFault)
-		return exitFail
+		return exitStartup
 	}
 	defer src.Close()
 
@@ -243,6 +243,7 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 		}
 	}
 
+	var started atomic.Bool // the first frame came: READY was sent
 	s := &checkpoint.Scanner{
 		Source:       frames,
 		Decoder:      dec,
@@ -256,7 +257,7 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 		Stale:        db.Stale,
 		Fault:        db.Rebuilding,
 		Heartbeat:    notifier.Heartbeat,
-		FirstFrame:   func() { notifier.Ready() },
+		FirstFrame:   func() { started.Store(true); notifier.Ready() },
 		Observers:    []checkpoint.Observer{events},
 	}
 	if cfg.Web.Listen != "" {
@@ -295,6 +296,9 @@ func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) int
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "checkpoint: %v\n", err)
+		if !started.Load() {
+			return exitStartup
+		}
 		return exitFail
 	}
 	return exitOK
