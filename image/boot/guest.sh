@@ -22,7 +22,10 @@ out=$R/results-$boot.txt
 : >"$out"
 start=$SECONDS
 
-say() { echo "boottest: $*" >/dev/console; echo "$*" >>"$out"; }
+say() { # a result line, with the seconds since the stage began
+	echo "boottest: $* [+$((SECONDS - start))s]" >/dev/console
+	echo "$* [+$((SECONDS - start))s]" >>"$out"
+}
 ok() { say "ok   $*"; }
 bad() { say "FAIL $*"; }
 info() { say "info $*"; }
@@ -170,7 +173,7 @@ boot1() {
 		bad "ready checkpoint.service is $(prop checkpoint.service ActiveState)/$(prop checkpoint.service SubState): $(journalctl -b -u checkpoint --no-pager | tail -5)"
 		return
 	fi
-	check hardening.unit "$(prop checkpoint.service FragmentPath) $(sha256sum </usr/lib/systemd/system/checkpoint.service | cut -c1-64) [$(prop checkpoint.service DropInPaths)]" \
+	check hardening.unit "$(readlink -f "$(prop checkpoint.service FragmentPath)") $(sha256sum </usr/lib/systemd/system/checkpoint.service | cut -c1-64) [$(prop checkpoint.service DropInPaths)]" \
 		"/usr/lib/systemd/system/checkpoint.service $(cat "$T/unit.sha256") []"
 	pid=$(prop checkpoint.service MainPID)
 	st=$(awk '/^(Uid|NoNewPrivs|Seccomp|CapEff|CapBnd):/ { printf "%s%s ", $1, $2 }' "/proc/$pid/status")

@@ -141,7 +141,11 @@ evaluate() {
 		case $line in
 		"ok "*) ok "boot$n ${line#ok }" ;;
 		"FAIL "*) bad "boot$n ${line#FAIL }" ;;
-		"info "*) echo "info boot$n ${line#info }"; echo "boot${n}_${line#info }" >>"$art/summary.txt" ;;
+		"info "*)
+			echo "info boot$n ${line#info }"
+			line=${line#info }
+			echo "boot${n}_${line% \[+*}" >>"$art/summary.txt"
+			;;
 		esac
 	done <"$art/results-$n.txt"
 	for id in $2; do
