@@ -17,9 +17,28 @@ DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user \
 	systemd mtools dosfstools e2fsprogs fdisk \
 	chromium
+# What `make build-arm64` and `make image` need, installed by them: the cross
+# compiler (cgo), and sfdisk, debugfs/e2fsck, mtools and xz for the image.
+ARM64_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+IMAGE_PKGS := $(ARM64_PKGS) fdisk e2fsprogs mtools xz-utils
+# What `make test-boot` needs besides: mmdebstrap and qemu-user-static (with
+# binfmt) for the arm64 base, mkfs.vfat, and the emulated Raspberry Pi.
+BOOT_PKGS := $(IMAGE_PKGS) mmdebstrap arch-test qemu-user-static dosfstools qemu-system-arm ca-certificates
 
-.PHONY: all build demo test deps test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-browser \
-	bench bench-decode bench-cache soak-cache bench-camera bench-credential conformance fuzz soak test-soak build-arm64 image clean
+# apt_install: installs those of the Debian packages $(1) that are missing
+# (a no-op when all are there), with sudo when not root.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		echo "installing:" $$missing; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+endef
+
+.PHONY: all build demo test deps arm64-deps image-deps boot-deps image-pkgs test-go test-fuzz test-gocv test-arm64 test-systemd \
+	test-image test-boot test-browser bench bench-decode bench-cache soak-cache bench-camera bench-credential conformance \
+	fuzz soak test-soak build-arm64 image clean
 
 all: build
 
@@ -33,16 +52,25 @@ demo: build
 
 ## deps: install the Debian packages the tests need (no-op when present).
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		echo "installing:" $$missing; \
-		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	$(call apt_install,$(DEB_PKGS))
+
+arm64-deps:
+	$(call apt_install,$(ARM64_PKGS))
+
+image-deps:
+	$(call apt_install,$(IMAGE_PKGS))
+
+boot-deps:
+	$(call apt_install,$(BOOT_PKGS))
+
+# image-pkgs: the packages `make image` installs (make test-image checks that
+# they hold every tool the build runs).
+image-pkgs:
+	@echo $(IMAGE_PKGS)
 
 ## test: the whole suite, as CI runs it.
 test: deps
-	$(MAKE) test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-browser test-soak
+	$(MAKE) test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-boot test-browser test-soak
 
 test-go:
 	$(GO) vet ./...
@@ -68,7 +96,7 @@ test-gocv:
 	$(GO) test -tags gocv -count=1 ./camera/...
 
 ## build-arm64: the gate's binary (Raspberry Pi OS arm64), cross-compiled with cgo.
-build-arm64:
+build-arm64: arm64-deps
 	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
 		$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN_ARM64) ./cmd/checkpoint
 
@@ -89,11 +117,28 @@ test-systemd: build
 test-image: build build-arm64
 	image/test.sh $(BIN) $(VERSION)
 
-## image: the SD-card image, from BASE=raspios-lite-arm64.img[.xz] (no root needed).
+## image: the SD-card image, from BASE=raspios-lite-arm64.img[.xz] (no root needed; installs the
+## cross compiler, mtools, e2fsprogs, fdisk and xz-utils when missing).
 image:
 	@[ -n "$(BASE)" ] || { echo "usage: make image BASE=path/to/raspios-lite-arm64.img[.xz]"; exit 2; }
+	@$(MAKE) --no-print-directory image-deps
 	$(MAKE) --no-print-directory build-arm64
 	image/build.sh "$(BASE)" $(BIN_ARM64) $(VERSION) $(DIST)
+
+## test-boot: the image built on a Raspberry Pi OS Lite-like base (Debian bookworm arm64, built
+## by image/base.sh with mmdebstrap on first use and cached in BOOT_CACHE; needs root), a gate
+## provisioned onto it, booted twice under qemu-system-aarch64 -M raspi3b with the checks of
+## image/boot/guest.sh (serial logs, results and journals in testout/boot or
+## $CHECKPOINT_ARTIFACTS/boot). Heavy: run it under flock /tmp/checkpoint-heavy.lock.
+BOOT_CACHE ?= $(CURDIR)/.cache/boot
+BOOT_BASE  := $(BOOT_CACHE)/base-$(shell sha256sum image/base.sh 2>/dev/null | cut -c1-12).img
+test-boot: boot-deps build
+	@if [ ! -f $(BOOT_BASE) ]; then \
+		rm -f $(BOOT_CACHE)/base-*.img; \
+		echo "test-boot: building the base image $(BOOT_BASE) (once; cached)"; \
+		s=$$(date +%s); image/base.sh $(BOOT_BASE) && echo "test-boot: base image built in $$(( $$(date +%s) - s )) s"; \
+	fi
+	image/boot/test.sh $(BOOT_BASE) $(BIN) $(VERSION)
 
 ## bench: decode time and allocations per frame (640x480 and 1280x720, empty and with a code),
 ## frame-to-verdict latency over the demo replayed at 30 fps, and cache lookups at 1M rows.

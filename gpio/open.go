@@ -8,7 +8,6 @@ import (
 	"time"
 
 	pgpio "periph.io/x/conn/v3/gpio"
-	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/host/v3"
 )
 
@@ -42,7 +41,14 @@ func Open(driver string, wr Wiring, w io.Writer, log *slog.Logger) (*Signal, err
 		if _, err := host.Init(); err != nil {
 			return nil, fmt.Errorf("gpio: initialise periph.io host drivers: %w", err)
 		}
-		return OpenPins(wr, func(name string) pgpio.PinIO { return gpioreg.ByName(name) }, Options{Logger: log})
+		chips, err := kernelChips()
+		if err != nil {
+			return nil, err
+		}
+		if log != nil {
+			log.Debug("gpio chips", "chips", chips.Labels())
+		}
+		return OpenPins(wr, chips.ByName, Options{Logger: log})
 	case "terminal":
 		return New(NewTerminal(w, ColorEnabled(w, nil)), Options{Logger: log}), nil
 	case "none", "":

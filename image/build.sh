@@ -38,45 +38,19 @@ out=$(debugfs -R stats "$root" 2>&1) && [[ $out == *"Filesystem magic number:  0
 
 # The debugfs script: directories, files (replacing any from an earlier
 # build), modes and owners, the enable symlink, and /usr's mtime.
-cmds=$work/debugfs.cmds
-: >"$cmds"
-mkdirs() { # mkdirs PATH MODE: PATH and its missing parents
-	local p=$1 mode=$2 parent
-	[[ " ${e2made[*]} " == *" $p "* ]] && return 0
-	e2stat "$img" "$p" >/dev/null && return 0
-	parent=$(dirname "$p")
-	[ "$parent" = / ] || mkdirs "$parent" 0755
-	printf 'mkdir %s\nsif %s mode 040%s\nsif %s uid 0\nsif %s gid 0\n' "$p" "$p" "${mode#0}" "$p" "$p" >>"$cmds"
-	e2made+=("$p")
-}
-e2made=()
-remove() { # remove PATH when it exists (not a directory)
-	local st
-	st=$(e2stat "$img" "$1") || return 0
-	[[ $st == *"Type: directory"* ]] && die "$1 is a directory in the base image"
-	printf 'rm %s\n' "$1" >>"$cmds"
-}
-mkdirs /etc/checkpoint 0750
+e2_begin "$img" "$work/debugfs.cmds"
+e2_mkdirs /etc/checkpoint 0750
 while read -r src dst mode; do
 	case $src in '' | '#'*) continue ;; @BIN) src=$bin ;; esac
-	[ -f "$src" ] || die "$src: missing"
-	mkdirs "$(dirname "$dst")" 0755
-	remove "$dst"
-	printf 'write %s %s\nsif %s mode 0100%s\nsif %s uid 0\nsif %s gid 0\n' \
-		"$src" "$dst" "$dst" "${mode#0}" "$dst" "$dst" >>"$cmds"
+	e2_write "$src" "$dst" "$mode"
 done <image/files.list
-wants=/etc/systemd/system/multi-user.target.wants
-mkdirs "$wants" 0755
-remove "$wants/checkpoint.service"
-printf 'symlink %s %s\n' "$wants/checkpoint.service" /usr/lib/systemd/system/checkpoint.service >>"$cmds"
+e2_symlink /etc/systemd/system/multi-user.target.wants/checkpoint.service /usr/lib/systemd/system/checkpoint.service
 # A /usr newer than /etc/.updated makes systemd-sysusers, which creates the
 # user checkpoint, run on the next boot (ConditionNeedsUpdate=/etc).
-printf 'sif /usr mtime @%s\n' "$(date +%s)" >>"$cmds"
+printf 'sif /usr mtime @%s\n' "$(date +%s)" >>"$e2cmds"
 
 echo "image: writing the root file system"
-errs=$(debugfs -w -f "$cmds" "$root" 2>&1 >/dev/null | grep -v '^debugfs [0-9]' || true)
-[ -z "$errs" ] || die "debugfs: $errs"
-out=$(e2fsck -fn "$root" 2>&1) || die "the root file system does not check clean after writing: $out"
+e2_apply
 
 echo "image: writing the boot partition"
 boot=$(bootfs "$img")

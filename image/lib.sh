@@ -45,3 +45,50 @@ e2stat() {
 	out=$(debugfs -R "stat $2" "$(rootfs "$1")" 2>&1)
 	case $out in *"Inode: "*) printf '%s\n' "$out" ;; *) return 1 ;; esac
 }
+
+# Edits of the root file system of an image as one debugfs script, built up
+# by e2_mkdirs, e2_write and e2_symlink and applied by e2_apply: every file
+# and directory owned by root:root, an existing file replaced.
+e2_begin() { # e2_begin IMG SCRIPT
+	e2img=$1 e2cmds=$2
+	: >"$e2cmds"
+	e2made=()
+}
+
+e2_mkdirs() { # e2_mkdirs PATH MODE: PATH and its missing parents
+	local p=$1 mode=$2 parent
+	[[ " ${e2made[*]} " == *" $p "* ]] && return 0
+	e2stat "$e2img" "$p" >/dev/null && return 0
+	parent=$(dirname "$p")
+	[ "$parent" = / ] || e2_mkdirs "$parent" 0755
+	printf 'mkdir %s\nsif %s mode 040%s\nsif %s uid 0\nsif %s gid 0\n' "$p" "$p" "${mode#0}" "$p" "$p" >>"$e2cmds"
+	e2made+=("$p")
+}
+
+e2_remove() { # e2_remove PATH: when it exists (not a directory)
+	local st
+	st=$(e2stat "$e2img" "$1") || return 0
+	[[ $st == *"Type: directory"* ]] && die "$1 is a directory in the image"
+	printf 'rm %s\n' "$1" >>"$e2cmds"
+}
+
+e2_write() { # e2_write SRC DST MODE
+	[ -f "$1" ] || die "$1: missing"
+	e2_mkdirs "$(dirname "$2")" 0755
+	e2_remove "$2"
+	printf 'write %s %s\nsif %s mode 0100%s\nsif %s uid 0\nsif %s gid 0\n' "$1" "$2" "$2" "${3#0}" "$2" "$2" >>"$e2cmds"
+}
+
+e2_symlink() { # e2_symlink LINK TARGET
+	e2_mkdirs "$(dirname "$1")" 0755
+	e2_remove "$1"
+	printf 'symlink %s %s\n' "$1" "$2" >>"$e2cmds"
+}
+
+e2_apply() { # runs the script, then checks the file system
+	local root errs out
+	root=$(rootfs "$e2img")
+	errs=$(debugfs -w -f "$e2cmds" "$root" 2>&1 >/dev/null | grep -v '^debugfs [0-9]' || true)
+	[ -z "$errs" ] || die "debugfs: $errs"
+	out=$(e2fsck -fn "$root" 2>&1) || die "the root file system does not check clean after writing: $out"
+}

@@ -153,6 +153,21 @@ else
 	bad "rebuild from a built image: $out"
 fi
 
+# --- make image installs its own tools ---------------------------------------
+# Every program the image build runs comes from a package `make image`
+# installs when missing (image-deps): a fresh machine needs nothing else.
+pkgs=" $("$make" --no-print-directory -s image-pkgs) "
+for tool in aarch64-linux-gnu-gcc sfdisk debugfs e2fsck mcopy xz; do
+	owner=$(dpkg -S "bin/$tool" 2>/dev/null | awk -F': ' -v t="$tool" '$2 ~ ("/" t "$") { sub(/:.*/, "", $1); print $1; exit }')
+	if [ -z "$owner" ]; then
+		bad "make image: no package owns $tool"
+	elif [[ $pkgs == *" $owner "* ]]; then
+		ok "make image installs $owner ($tool)"
+	else
+		bad "make image does not install $owner, which $tool comes from (it installs:$pkgs)"
+	fi
+done
+
 # --- bad input -------------------------------------------------------------
 if out=$("$make" --no-print-directory image DIST="$dist" 2>&1); then bad "make image without BASE succeeded"; else
 	case $out in *"usage: make image BASE="*) ok "make image without BASE: usage" ;; *) bad "make image without BASE: $out" ;; esac

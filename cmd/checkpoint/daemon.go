@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ type gate struct {
 	log *slog.Logger
 
 	notifier *notify.Notifier
+	started  atomic.Bool // the first frame came: READY was sent
 	ind      *gpio.Signal
 	db       *cache.DB
 	clock    checkpoint.Clock
@@ -41,7 +43,9 @@ type gate struct {
 }
 
 // daemon runs the scanner from cfg until ctx is done (or, for a replay
-// without loop, until the last frame).
+// without loop, until the last frame). A failure before the first frame
+// (outputs, cache, camera) is a startupError: systemd then leaves the unit
+// failed and checkpoint-fault.service shows the fault pattern.
 func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) error {
 	g := &gate{e: e, cfg: cfg, o: o, log: newLogger(e.stderr, cfg.LogLevel.L())}
 	if o.configPath != "" {
@@ -66,7 +70,7 @@ func (g *gate) open(ctx context.Context) error {
 	g.notifier = notify.New(g.log)
 	ind, err := openGPIO(g.cfg.GPIO, g.e.stdout, g.log)
 	if err != nil {
-		return fmt.Errorf("outputs: %w", err)
+		return startupError{fmt.Errorf("outputs: %w", err)}
 	}
 	g.ind = ind
 	g.closers = append(g.closers, func() { ind.Close() }) // every output back to its safe state
@@ -77,7 +81,7 @@ func (g *gate) open(ctx context.Context) error {
 	db, err := cache.OpenOrRecover(ctx, g.cfg.Cache.Path, cache.Options{MaxAge: g.cfg.Cache.MaxAge.D(), Logger: g.log, Clock: wall, MaxPages: g.o.maxPages})
 	if err != nil {
 		ind.Idle(checkpoint.IdleFault)
-		return err
+		return startupError{err}
 	}
 	g.db = db
 	g.closers = append(g.closers, func() { db.Close() })
@@ -89,9 +93,14 @@ func (g *gate) open(ctx context.Context) error {
 		return configError{err}
 	}
 	src, err := openCamera(g.cfg.Camera, g.log)
-	if err != nil {
+	var ce configError
+	switch {
+	case errors.As(err, &ce):
 		ind.Idle(checkpoint.IdleFault)
 		return fmt.Errorf("camera: %w", err)
+	case err != nil:
+		ind.Idle(checkpoint.IdleFault)
+		return startupError{fmt.Errorf("camera: %w", err)}
 	}
 	g.src = src
 	g.closers = append(g.closers, func() { src.Close() })
@@ -147,7 +156,7 @@ func (g *gate) scanner(ctx context.Context) (*checkpoint.Scanner, error) {
 		Stale:        g.db.Stale,
 		Fault:        g.db.Rebuilding,
 		Heartbeat:    g.notifier.Heartbeat,
-		FirstFrame:   func() { g.notifier.Ready() },
+		FirstFrame:   func() { g.started.Store(true); g.notifier.Ready() },
 		Observers:    []checkpoint.Observer{events},
 	}
 	if err := g.startWeb(ctx, s, syncStats); err != nil {
@@ -241,6 +250,9 @@ func (g *gate) run(ctx context.Context, s *checkpoint.Scanner) error {
 	}
 	if printer != nil {
 		printer.summary(s.Stats(), g.src.Stats())
+	}
+	if err != nil && !g.started.Load() {
+		return startupError{err}
 	}
 	return err
 }

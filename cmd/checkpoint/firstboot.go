@@ -7,9 +7,11 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"checkpoint"
 	"checkpoint/config"
+	"checkpoint/internal/backoff"
 	"checkpoint/provision"
 )
 
@@ -22,12 +24,13 @@ func cmdFirstboot(ctx context.Context, e *env, args []string) error {
 	etc := fs.String("etc", "/etc/checkpoint", "the config directory")
 	group := fs.String("group", "checkpoint", "group given read access to the imported config; empty: leave as created")
 	fault := fs.Bool("fault", false, "log why the gate cannot run and show the fault pattern until stopped")
+	retry := fs.Duration("retry", 0, "with --fault, after checkpoint.service could not start (exit 75): hold the pattern this long, then exit 75 for the unit to start the daemon again (0: hold until stopped)")
 	if err := noArgs(e, fs, args); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	if *fault {
-		return holdFault(ctx, e, log, *boot, *etc)
+		return holdFault(ctx, e, log, faultOptions{boot: *boot, etc: *etc, retry: *retry})
 	}
 	gid := -1
 	if *group != "" {
@@ -60,16 +63,39 @@ func cmdFirstboot(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// faultOptions are what holdFault needs beyond the process environment.
+type faultOptions struct {
+	boot, etc string
+	// retry: how long to hold after the daemon could not start before asking
+	// for it to be started again; 0: hold until stopped.
+	retry time.Duration
+}
+
 // holdFault logs why the gate cannot run and shows the fault pattern until
-// ctx is done.
-func holdFault(ctx context.Context, e *env, log *slog.Logger, boot, etc string) error {
-	reason := provision.FaultReason(boot, etc)
-	if reason == "" {
+// ctx is done. Started by OnFailure= after checkpoint.service exited
+// exitStartup (systemd sets MONITOR_UNIT and MONITOR_EXIT_STATUS), it holds
+// for o.retry only, then returns exitStartup: the unit's ExecStopPost= starts
+// the daemon again. A config fault is held until stopped: it needs a
+// technician.
+func holdFault(ctx context.Context, e *env, log *slog.Logger, o faultOptions) error {
+	reason := provision.FaultReason(o.boot, o.etc)
+	failed := e.getenv("MONITOR_UNIT")
+	retry := reason == "" && o.retry > 0 && failed == "checkpoint.service" &&
+		e.getenv("MONITOR_EXIT_STATUS") == strconv.Itoa(exitStartup)
+	switch {
+	case reason != "":
+	case retry:
+		reason = "the scanner daemon could not start; see journalctl -u checkpoint"
+	default:
 		reason = "the scanner daemon stopped; see journalctl -u checkpoint"
 	}
-	log.Error("gate fault", "reason", reason)
+	if retry {
+		log.Error("gate fault", "reason", reason, "retry_in", o.retry.String())
+	} else {
+		log.Error("gate fault", "reason", reason)
+	}
 	// The pins come from the installed config when it loads, else the defaults.
-	cfg, err := config.Load(filepath.Join(etc, provision.EtcConfigName))
+	cfg, err := config.Load(filepath.Join(o.etc, provision.EtcConfigName))
 	if err != nil {
 		cfg = config.Default()
 	}
@@ -80,8 +106,15 @@ func holdFault(ctx context.Context, e *env, log *slog.Logger, boot, etc string) 
 	}
 	defer closeInd()
 	ind.Idle(checkpoint.IdleFault)
-	<-ctx.Done()
-	return nil
+	if !retry {
+		<-ctx.Done()
+		return nil
+	}
+	if !backoff.Wait(ctx, o.retry) {
+		return nil
+	}
+	log.Info("starting the scanner daemon again")
+	return exitStatus(exitStartup)
 }
 
 // openIndicator opens the gate's outputs as the config describes; the

@@ -29,6 +29,11 @@ const (
 	exitFail   = 1                 // an input could not be read, a check failed
 	exitUsage  = 2                 // bad command line
 	exitConfig = config.ExitConfig // a configuration error: systemd does not restart on it
+	// exitStartup: the daemon could not start (outputs, cache, camera before
+	// the first frame). checkpoint.service does not restart on it: the unit
+	// fails, checkpoint-fault.service shows the fault pattern and starts the
+	// daemon again after a while (firstboot --fault --retry).
+	exitStartup = 75 // EX_TEMPFAIL
 )
 
 // command is one subcommand.
@@ -114,6 +119,12 @@ type configError struct{ error }
 
 func (e configError) Unwrap() error { return e.error }
 
+// startupError is a daemon that could not start (outputs, cache, camera
+// before the first frame): exit status exitStartup.
+type startupError struct{ error }
+
+func (e startupError) Unwrap() error { return e.error }
+
 // exitStatus ends a command with a status whose reason the command has
 // already printed (a scan with unreadable inputs, a failed selftest).
 type exitStatus int
@@ -145,6 +156,7 @@ func exitCode(err error) int {
 		ue usageError
 		ce configError
 		fe *config.Error
+		se startupError
 	)
 	switch {
 	case err == nil, errors.Is(err, errHelp):
@@ -155,6 +167,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, &ce), errors.As(err, &fe):
 		return exitConfig
+	case errors.As(err, &se):
+		return exitStartup
 	}
 	return exitFail
 }

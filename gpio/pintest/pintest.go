@@ -165,3 +165,33 @@ func (p *recPin) Out(l pgpio.Level) error {
 
 // Real returns the wrapped pin.
 func (p *recPin) Real() pgpio.PinIO { return p.PinIO }
+
+// Chip is a fake gpio.Chip: a GPIO controller with a label and named
+// gpiotest lines, for tests of the pin lookup across several chips (a Pi 5
+// has its header pins on its second chip).
+type Chip struct {
+	Name  string
+	Lines map[string]*gpiotest.Pin
+}
+
+var _ gpio.Chip = (*Chip)(nil)
+
+// NewChip returns a chip labelled label with one gpiotest line per name.
+func NewChip(label string, names ...string) *Chip {
+	c := &Chip{Name: label, Lines: map[string]*gpiotest.Pin{}}
+	for i, n := range names {
+		c.Lines[n] = &gpiotest.Pin{N: n, Num: i, EdgesChan: make(chan pgpio.Level, 16)}
+	}
+	return c
+}
+
+// Label returns the chip's label.
+func (c *Chip) Label() string { return c.Name }
+
+// Line returns the line named name, or nil.
+func (c *Chip) Line(name string) pgpio.PinIO {
+	if p, ok := c.Lines[name]; ok {
+		return p
+	}
+	return nil
+}
