@@ -115,6 +115,7 @@ type Result struct {
 type Syncer struct {
 	db      *cache.DB
 	cfg     Options
+	rootID  string // of cfg.Root (root.go)
 	log     *slog.Logger
 	client  *http.Client
 	trigger chan struct{}
@@ -170,7 +171,7 @@ func NewSyncer(db *cache.DB, cfg Options) (*Syncer, error) {
 	if cfg.MinRate <= 0 {
 		cfg.MinRate = DefaultMinRate
 	}
-	s := &Syncer{db: db, cfg: cfg, log: cfg.Logger, client: cfg.Client, trigger: make(chan struct{}, 1)}
+	s := &Syncer{db: db, cfg: cfg, log: cfg.Logger, client: cfg.Client, trigger: make(chan struct{}, 1), rootID: rootID(cfg.Root)}
 	if s.client == nil {
 		s.client = &http.Client{Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
@@ -336,6 +337,13 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 
 func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 	res := Result{From: s.db.Version(), To: s.db.Version(), Mode: "none"}
+	if err := s.checkRoot(ctx); err != nil {
+		return res, err
+	}
+	owned, err := s.owned(ctx)
+	if err != nil {
+		return res, err
+	}
 	up, err := s.updater(f)
 	if err != nil {
 		return res, err
@@ -353,8 +361,13 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", errFeed, err)
 	}
+	// Another feed's data (before a moved gate's first snapshot) has no
+	// version to compare with: the snapshot replaces it.
 	have := s.db.Version()
-	sameKey := bytes.Equal(s.db.HashKey(), m.Key())
+	if !owned {
+		have = 0
+	}
+	sameKey := owned && bytes.Equal(s.db.HashKey(), m.Key())
 	switch {
 	case m.Version < have:
 		return res, fmt.Errorf("%w: feed version %d is older than version %d in the cache", errRollback, m.Version, have)
@@ -580,6 +593,7 @@ func (s *Syncer) transaction(ctx context.Context, up *updater.Updater, m *format
 		u.SetMeta("applied:"+p, []byte(h))
 	}
 	u.SetFeed(m.Version, m.Published, expires)
+	u.SetMeta(metaRoot, []byte(s.rootID))
 	if s.beforeCommit != nil {
 		s.beforeCommit()
 	}
