@@ -51,7 +51,7 @@ func (d *DB) loadState(ctx context.Context) error {
 	}
 	d.rebuilding.Store(rb != 0)
 	d.state.Store(st)
-	return nil
+	return d.loadSite(ctx)
 }
 
 func (d *DB) metaBytes(ctx context.Context, k string) ([]byte, error) {
