@@ -113,16 +113,8 @@ func parseRow(l string) (Row, error) {
 	}
 	var r Row
 	r.Key = strings.TrimSpace(f[0])
-	switch {
-	case r.Key == "":
-		return Row{}, errors.New("empty qid")
-	case len(r.Key) > MaxKeyLen:
-		return Row{}, fmt.Errorf("qid longer than %d bytes", MaxKeyLen)
-	}
-	for _, b := range []byte(r.Key) {
-		if b < 0x20 || b == 0x7f {
-			return Row{}, errors.New("control character in qid")
-		}
+	if err := CheckKey(r.Key); err != nil {
+		return Row{}, err
 	}
 	c, err := checkpoint.ParseColor(strings.ToLower(strings.TrimSpace(f[1])))
 	if err != nil {
@@ -137,6 +129,23 @@ func parseRow(l string) (Row, error) {
 		r.ValidUntil = u
 	}
 	return r, nil
+}
+
+// CheckKey checks a credential key (QID, ID number) read from a file: not
+// empty, at most MaxKeyLen bytes, no control character.
+func CheckKey(k string) error {
+	switch {
+	case k == "":
+		return errors.New("empty qid")
+	case len(k) > MaxKeyLen:
+		return fmt.Errorf("qid longer than %d bytes", MaxKeyLen)
+	}
+	for _, b := range []byte(k) {
+		if b < 0x20 || b == 0x7f {
+			return errors.New("control character in qid")
+		}
+	}
+	return nil
 }
 
 // ParseValidUntil parses a valid_until field to unix seconds: RFC 3339, a date

@@ -25,10 +25,12 @@ import (
 
 // Status chunks: a gzip stream holding
 //
-//	magic "CPST" | kind 'S' (snapshot) or 'D' (delta) | format 1 | count uvarint
+//	magic "CPST" | kind 'S' (snapshot), 'D' (delta) or 'L' (a site's list)
+//	        | format 1 | count uvarint
 //	keys:   count × (uvarint gap of the first 8 key bytes, big-endian, from the
 //	        previous key's; then the last 8 key bytes)
-//	ops:    count bytes: 0 red, 1 yellow, 2 green, 0xFF delete (deltas only)
+//	ops:    count bytes: 0 red, 1 yellow, 2 green, 0xFF delete (deltas only);
+//	        absent from a site's list, which carries no status
 //	until:  count × zigzag varint of valid_until (unix seconds, 0 none) minus
 //	        the previous row's
 //
@@ -41,6 +43,7 @@ const (
 	chunkFormat  = 1
 	KindSnapshot = 'S'
 	KindDelta    = 'D'
+	KindList     = 'L'
 	opDelete     = 0xFF
 )
 
@@ -73,7 +76,9 @@ func EncodeChunk(w io.Writer, kind byte, recs []cache.Record, level int) error {
 		if recs[i].Delete {
 			op = opDelete
 		}
-		bw.WriteByte(op)
+		if kind != KindList {
+			bw.WriteByte(op)
+		}
 	}
 	var prevU int64
 	for i := range recs {
@@ -141,6 +146,9 @@ func DecodeChunk(r io.Reader, kind byte, recs []cache.Record, max uint64) ([]cac
 		prevHi = hi
 	}
 	for i := range recs {
+		if kind == KindList {
+			break
+		}
 		op, err := br.ReadByte()
 		if err != nil {
 			return nil, fmt.Errorf("status chunk op %d: %w", i, unexpected(err))
