@@ -76,6 +76,9 @@ type Options struct {
 	// MinRate sets each target's deadline: Timeout plus its signed length
 	// at MinRate bytes a second (DefaultMinRate when zero).
 	MinRate int64
+	// Site is the gate's site (format.CheckSiteName): its list, signed by
+	// the site's delegated role, is kept in the cache. Empty: none.
+	Site string
 }
 
 // Stats are the syncer's metrics, for the logs and the status page.
@@ -94,6 +97,7 @@ type Stats struct {
 	Syncs       uint64        // syncs attempted
 	Failures    uint64        // syncs failed
 	Consecutive int           // failures since the last success
+	SiteError   string        // why the last sync refused the site's list; empty when it did not
 }
 
 // Result says what one sync did.
@@ -108,6 +112,10 @@ type Result struct {
 	// after the apply (see cache.DB.MergeDeltas), in MergeDuration.
 	Merged        int64
 	MergeDuration time.Duration
+	// Site is the site list version applied (0: none applied), SiteError
+	// why the site's list was refused; the national part went on.
+	Site      int64
+	SiteError error
 }
 
 // Syncer keeps a cache current from a feed. Sync and Run must not be called
@@ -144,6 +152,11 @@ func NewSyncer(db *cache.DB, cfg Options) (*Syncer, error) {
 	}
 	if cfg.Dir == "" {
 		return nil, errors.New("feed: no state directory")
+	}
+	if cfg.Site != "" {
+		if err := format.CheckSiteName(cfg.Site); err != nil {
+			return nil, fmt.Errorf("feed: %w", err)
+		}
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -241,6 +254,9 @@ func (s *Syncer) SyncOnce(ctx context.Context) (Result, error) {
 		s.log.Warn("feed sync failed", "kind", Kind(err), "err", err, "version", s.db.Version(), "retry_in", s.backoff().Round(time.Second))
 		return res, err
 	}
+	if res.SiteError != nil {
+		s.log.Warn("site list refused; the last good one is kept", "kind", Kind(res.SiteError), "err", res.SiteError)
+	}
 	if res.Fallback != nil {
 		s.log.Warn("feed delta rejected, fell back to the snapshot", "kind", Kind(res.Fallback), "err", res.Fallback, "version", res.To, "applied", res.Applied)
 		return res, nil
@@ -249,6 +265,9 @@ func (s *Syncer) SyncOnce(ctx context.Context) (Result, error) {
 		"applied", res.Applied, "bytes", res.Bytes, "ms", res.Duration.Milliseconds()}
 	if res.Merged > 0 {
 		args = append(args, "merged", res.Merged, "merge_ms", res.MergeDuration.Milliseconds())
+	}
+	if res.Site > 0 {
+		args = append(args, "site_list", res.Site)
 	}
 	s.log.Info("feed sync", args...)
 	return res, nil
@@ -331,6 +350,10 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	}
 	st.LastSuccess = s.cfg.Clock.Now()
 	st.LastError, st.Consecutive = "", 0
+	st.SiteError = ""
+	if res.SiteError != nil {
+		st.SiteError = res.SiteError.Error()
+	}
 	st.Mode, st.Applied = res.Mode, res.Applied
 	return res, nil
 }
@@ -361,6 +384,29 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", errFeed, err)
 	}
+	site, err := s.siteList(ctx, up, m)
+	if err != nil {
+		if !errors.Is(err, errSite) {
+			return res, err
+		}
+		// The national part goes on; the cache keeps its last good list,
+		// unless the feed's hash key changes under it.
+		res.SiteError, site = err, nil
+		if _, held := s.db.SiteList(); held && !bytes.Equal(s.db.HashKey(), m.Key()) {
+			site = &siteChange{clear: true, marker: "none: refused under a new hash key"}
+		}
+	}
+	res, err = s.apply(ctx, up, m, expires, owned, site, res)
+	if err == nil && site != nil && !site.clear {
+		res.Site = site.list.Version
+	}
+	return res, err
+}
+
+// apply brings the cache to manifest m: nothing new (the freshness renewed,
+// the site list changed if site says so), the deltas from the cache's
+// version, or the snapshot; site's change goes into the same transaction.
+func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time, owned bool, site *siteChange, res Result) (Result, error) {
 	// Another feed's data (before a moved gate's first snapshot) has no
 	// version to compare with: the snapshot replaces it.
 	have := s.db.Version()
@@ -371,11 +417,11 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 	switch {
 	case m.Version < have:
 		return res, fmt.Errorf("%w: feed version %d is older than version %d in the cache", errRollback, m.Version, have)
+	case m.Version == have && sameKey && site == nil:
+		return res, s.db.Touch(ctx, expires)
 	case m.Version == have && sameKey:
-		if err := s.db.Touch(ctx, expires); err != nil {
-			return res, err
-		}
-		return res, nil
+		_, err := s.transaction(ctx, up, m, expires, nil, nil, site, func(*cache.Update) (int64, error) { return 0, nil })
+		return res, err
 	}
 	var deltas []format.Delta
 	if have > 0 && sameKey && !s.db.Rebuilding() {
@@ -388,8 +434,9 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 			deltas = nil // a gap: the snapshot it is
 		}
 	}
+	var err error
 	if deltas != nil {
-		res, err = s.applyDeltas(ctx, up, m, deltas, expires, res)
+		res, err = s.applyDeltas(ctx, up, m, deltas, expires, site, res)
 		// Only wrong data warrants the (larger) snapshot; network and disk
 		// errors are retried later.
 		if err == nil || ctx.Err() != nil || (Kind(err) != KindDigest && Kind(err) != KindFeed) {
@@ -397,7 +444,7 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 		}
 		res.Fallback = err
 	}
-	res, err = s.applySnapshot(ctx, up, m, expires, res)
+	res, err = s.applySnapshot(ctx, up, m, expires, site, res)
 	if err != nil && res.Fallback != nil {
 		err = &fallbackError{delta: res.Fallback, snapshot: err}
 	}
@@ -484,7 +531,7 @@ func (s *Syncer) fetch(up *updater.Updater, paths []string) error {
 // applyDeltas applies the deltas from the cache's version on, with the side
 // files that changed, in one transaction; then folds the delta table into
 // the base when it has grown enough.
-func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format.Manifest, deltas []format.Delta, expires time.Time, res Result) (Result, error) {
+func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format.Manifest, deltas []format.Delta, expires time.Time, site *siteChange, res Result) (Result, error) {
 	var chunks []string
 	for _, d := range deltas {
 		chunks = append(chunks, d.Chunks...)
@@ -493,7 +540,7 @@ func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format
 	if err != nil {
 		return res, err
 	}
-	rows, err := s.transaction(ctx, up, m, expires, chunks, side, func(u *cache.Update) (int64, error) {
+	rows, err := s.transaction(ctx, up, m, expires, chunks, side, site, func(u *cache.Update) (int64, error) {
 		return s.putChunks(ctx, up, u, format.KindDelta, chunks)
 	})
 	if err != nil {
@@ -515,12 +562,12 @@ func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format
 
 // applySnapshot replaces the statuses with the full snapshot under the
 // manifest's hash key, and every side file, in one transaction.
-func (s *Syncer) applySnapshot(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time, res Result) (Result, error) {
+func (s *Syncer) applySnapshot(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time, site *siteChange, res Result) (Result, error) {
 	side, err := s.sideFiles(ctx, up, m, true)
 	if err != nil {
 		return res, err
 	}
-	rows, err := s.transaction(ctx, up, m, expires, m.Snapshot, side, func(u *cache.Update) (int64, error) {
+	rows, err := s.transaction(ctx, up, m, expires, m.Snapshot, side, site, func(u *cache.Update) (int64, error) {
 		if err := u.ClearStatuses(); err != nil {
 			return 0, err
 		}
@@ -565,11 +612,12 @@ func (s *Syncer) sideFiles(ctx context.Context, up *updater.Updater, m *format.M
 }
 
 // transaction downloads the chunks and side files first (the write
-// transaction never waits on the network), then in one transaction runs
-// put, writes the side files and records the feed version. It returns the
-// status rows put wrote.
+// transaction never waits on the network; the site list is downloaded
+// already), then in one transaction runs put, writes the side files and
+// the site list and records the feed version. It returns the status rows
+// put wrote.
 func (s *Syncer) transaction(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time,
-	chunks []string, side map[string]string, put func(*cache.Update) (int64, error)) (int64, error) {
+	chunks []string, side map[string]string, site *siteChange, put func(*cache.Update) (int64, error)) (int64, error) {
 	downloads := slices.Concat(chunks, slices.Collect(maps.Keys(side)))
 	if err := s.fetch(up, downloads); err != nil {
 		return 0, err
@@ -591,6 +639,11 @@ func (s *Syncer) transaction(ctx context.Context, up *updater.Updater, m *format
 			return 0, err
 		}
 		u.SetMeta("applied:"+p, []byte(h))
+	}
+	if site != nil {
+		if err := site.apply(u); err != nil {
+			return 0, err
+		}
 	}
 	u.SetFeed(m.Version, m.Published, expires)
 	u.SetMeta(metaRoot, []byte(s.rootID))
