@@ -265,10 +265,10 @@ func siteKey(t *testing.T, f *testFeed, site string) ed25519.PrivateKey {
 func TestSiteBoundaries(t *testing.T) {
 	good := map[string]bool{"W1": true, "W2": false}
 	for _, tt := range []struct {
-		name   string
-		forge  func(t *testing.T, f *testFeed) (role string, b []byte, targets map[string][]byte)
+		name    string
+		forge   func(t *testing.T, f *testFeed) (role string, b []byte, targets map[string][]byte)
 		import_ string // SiteImport's error
-		kind   string // the gate's refusal
+		kind    string // the gate's refusal
 	}{
 		{
 			name: "a list under sites/a/ signed by site b's key",
