@@ -27,6 +27,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	tufconfig "github.com/theupdateframework/go-tuf/v2/metadata/config"
+	tuffetcher "github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"checkpoint"
@@ -51,7 +52,9 @@ const (
 
 // Options configure a Syncer.
 type Options struct {
-	URL  string // base URL of the repository: metadata at URL/, targets at URL/targets/
+	// URL is the base URL of the repository: metadata at URL/, targets at
+	// URL/targets/. Empty: the syncer reads directories only (SyncFrom).
+	URL  string
 	Root []byte // the provisioned root.json
 	// Dir holds the trusted metadata and verified downloads between syncs
 	// (for example the cache path + ".feed").
@@ -76,6 +79,9 @@ type Options struct {
 	// MinRate sets each target's deadline: Timeout plus its signed length
 	// at MinRate bytes a second (DefaultMinRate when zero).
 	MinRate int64
+	// AfterDirectory, when set, is told what each sync Run made from a
+	// directory (TriggerFrom) did: the daemon shows it.
+	AfterDirectory func(Result, error)
 	// Site is the gate's site (format.CheckSiteName): its list, signed by
 	// the site's delegated role, is kept in the cache. Empty: none.
 	Site string
@@ -83,21 +89,31 @@ type Options struct {
 
 // Stats are the syncer's metrics, for the logs and the status page.
 type Stats struct {
-	Version     int64         // feed version in the cache
-	FeedTime    time.Time     // its publication time
-	Expires     time.Time     // expiry of the verified timestamp
-	LastAttempt time.Time     // start of the last sync
-	LastSuccess time.Time     // end of the last successful sync
-	LastError   string        // error of the last sync, empty after a success
-	Mode        string        // what the last successful sync did: none, delta or snapshot
-	Bytes       int64         // bytes downloaded by the last sync
-	TotalBytes  int64         // bytes downloaded since start
-	Applied     int64         // status rows written by the last successful sync
-	Duration    time.Duration // of the last sync
-	Syncs       uint64        // syncs attempted
-	Failures    uint64        // syncs failed
-	Consecutive int           // failures since the last success
-	SiteError   string        // why the last sync refused the site's list; empty when it did not
+	Version     int64           // feed version in the cache
+	FeedTime    time.Time       // its publication time
+	Expires     time.Time       // expiry of the verified timestamp
+	LastAttempt time.Time       // start of the last sync
+	LastSuccess time.Time       // end of the last successful sync
+	LastError   string          // error of the last sync, empty after a success
+	Mode        string          // what the last successful sync did: none, delta or snapshot
+	Bytes       int64           // bytes downloaded by the last sync
+	TotalBytes  int64           // bytes downloaded since start
+	Applied     int64           // status rows written by the last successful sync
+	Duration    time.Duration   // of the last sync
+	Syncs       uint64          // syncs attempted
+	Failures    uint64          // syncs failed
+	Consecutive int             // failures since the last success
+	SiteError   string          // why the last sync refused the site's list; empty when it did not
+	Directory   DirectoryResult // the last sync from a directory (SyncFrom)
+}
+
+// DirectoryResult is what the last sync from a directory did.
+type DirectoryResult struct {
+	At      time.Time // zero: none yet
+	Version int64     // feed version in the cache after it
+	Mode    string    // none, delta or snapshot
+	Err     string    // why it failed; empty after a success
+	Kind    string    // the failure's Kind
 }
 
 // Result says what one sync did.
@@ -128,8 +144,9 @@ type Syncer struct {
 	client  *http.Client
 	trigger chan struct{}
 
-	mu    sync.Mutex
-	stats Stats
+	mu      sync.Mutex
+	stats   Stats
+	pending string // the directory TriggerFrom asked for
 
 	afterBegin   func() // test hook: runs once the write transaction is open
 	beforeCommit func() // test hook: runs with all rows written, before the commit
@@ -137,13 +154,13 @@ type Syncer struct {
 	// chunkDone is a test hook: per status chunk applied, the time spent
 	// reading it back (with its hash check), decoding it and writing its rows.
 	chunkDone func(read, decode, write time.Duration)
+	// dirOpening is a test hook: runs before a sync from a directory opens
+	// each of its files.
+	dirOpening func(name string)
 }
 
 // NewSyncer returns a syncer for db.
 func NewSyncer(db *cache.DB, cfg Options) (*Syncer, error) {
-	if cfg.URL == "" {
-		return nil, errors.New("feed: no URL")
-	}
 	if len(cfg.Root) == 0 {
 		return nil, errors.New("feed: no root metadata")
 	}
@@ -213,12 +230,43 @@ func (s *Syncer) Trigger() {
 	}
 }
 
+// TriggerFrom asks Run to sync from the directory dir next (a USB stick
+// just mounted), then to go on with its schedule; Options.AfterDirectory
+// is told the result.
+func (s *Syncer) TriggerFrom(dir string) {
+	s.mu.Lock()
+	s.pending = dir
+	s.mu.Unlock()
+	s.Trigger()
+}
+
+// takePending returns and clears the directory TriggerFrom asked for.
+func (s *Syncer) takePending() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dir := s.pending
+	s.pending = ""
+	return dir
+}
+
 // Run syncs now and then every Interval until ctx is done; after a failure
 // it retries with exponential backoff (MinBackoff doubling up to Interval).
-// Each sync logs one line.
+// Without a URL it only syncs the directories TriggerFrom names. Each sync
+// logs one line.
 func (s *Syncer) Run(ctx context.Context) {
 	for {
-		_, err := s.SyncOnce(ctx)
+		var err error
+		if dir := s.takePending(); dir != "" {
+			res, derr := s.SyncOnceFrom(ctx, dir)
+			if ctx.Err() != nil {
+				return
+			}
+			if s.cfg.AfterDirectory != nil {
+				s.cfg.AfterDirectory(res, derr)
+			}
+		} else if s.cfg.URL != "" {
+			_, err = s.SyncOnce(ctx)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -243,23 +291,42 @@ func (s *Syncer) backoff() time.Duration {
 	return backoff.Jitter(backoff.Exponential(s.cfg.MinBackoff, s.cfg.Interval, s.Stats().Consecutive))
 }
 
-// SyncOnce syncs once and logs one line: what was applied, or why the sync
-// failed (with its Kind).
+// SyncOnce syncs once from the URL and logs one line: what was applied, or
+// why the sync failed (with its Kind).
 func (s *Syncer) SyncOnce(ctx context.Context) (Result, error) {
 	res, err := s.Sync(ctx)
-	if ctx.Err() != nil {
-		return res, err
+	if ctx.Err() == nil {
+		s.logResult(res, err, false)
+	}
+	return res, err
+}
+
+// SyncOnceFrom syncs once from the directory dir (SyncFrom) and logs one
+// line, as SyncOnce does.
+func (s *Syncer) SyncOnceFrom(ctx context.Context, dir string) (Result, error) {
+	res, err := s.SyncFrom(ctx, dir)
+	if ctx.Err() == nil {
+		s.logResult(res, err, true)
+	}
+	return res, err
+}
+
+// logResult logs what a sync (from a directory: dir) did, or why it failed.
+func (s *Syncer) logResult(res Result, err error, dir bool) {
+	more := []any{"retry_in", s.backoff().Round(time.Second)}
+	if dir {
+		more = []any{"source", "directory"}
 	}
 	if err != nil {
-		s.log.Warn("feed sync failed", "kind", Kind(err), "err", err, "version", s.db.Version(), "retry_in", s.backoff().Round(time.Second))
-		return res, err
+		s.log.Warn("feed sync failed", append([]any{"kind", Kind(err), "err", err, "version", s.db.Version()}, more...)...)
+		return
 	}
 	if res.SiteError != nil {
 		s.log.Warn("site list refused; the last good one is kept", "kind", Kind(res.SiteError), "err", res.SiteError)
 	}
 	if res.Fallback != nil {
 		s.log.Warn("feed delta rejected, fell back to the snapshot", "kind", Kind(res.Fallback), "err", res.Fallback, "version", res.To, "applied", res.Applied)
-		return res, nil
+		return
 	}
 	args := []any{"mode", res.Mode, "from", res.From, "version", res.To,
 		"applied", res.Applied, "bytes", res.Bytes, "ms", res.Duration.Milliseconds()}
@@ -269,8 +336,10 @@ func (s *Syncer) SyncOnce(ctx context.Context) (Result, error) {
 	if res.Site > 0 {
 		args = append(args, "site_list", res.Site)
 	}
+	if dir {
+		args = append(args, more...)
+	}
 	s.log.Info("feed sync", args...)
-	return res, nil
 }
 
 // Error kinds, for logs and metrics.
@@ -324,24 +393,71 @@ var (
 	errFeed     = errors.New("malformed feed")
 )
 
-// Sync brings the cache to the feed's newest version once. On any error the
-// cache keeps its last good state.
+// source is where a sync reads the repository from: the feed's URL (fetcher)
+// or a directory (dirFetcher), behind the same go-tuf updater.
+type source interface {
+	tuffetcher.Fetcher
+	url() string       // the base URL go-tuf is configured with
+	downloaded() int64 // bytes read so far
+}
+
+// Sync brings the cache to the feed's newest version once, from the feed's
+// URL. On any error the cache keeps its last good state.
 func (s *Syncer) Sync(ctx context.Context) (Result, error) {
+	if s.cfg.URL == "" {
+		return Result{}, errors.New("feed: no URL (this syncer reads directories only)")
+	}
+	targets, err := neturl.JoinPath(s.cfg.URL, "targets")
+	if err != nil {
+		return Result{}, fmt.Errorf("feed URL: %w", err)
+	}
+	f := &fetcher{ctx: ctx, client: s.client, base: s.cfg.URL, targets: strings.TrimSuffix(targets, "/") + "/",
+		timeout: s.cfg.Timeout, metadata: s.cfg.MetadataDeadline, minRate: s.cfg.MinRate}
+	return s.record(ctx, f, false)
+}
+
+// SyncFrom brings the cache to the newest version in dir, a copy of the
+// repository (a USB stick, written by `feed export`), with exactly the
+// checks of Sync: the same go-tuf updater and trusted metadata, files read
+// from dir. A copy older than the cache's feed is refused as a rollback.
+func (s *Syncer) SyncFrom(ctx context.Context, dir string) (Result, error) {
+	f, err := openDir(ctx, dir, s.cfg.MetadataDeadline, s.dirOpening)
+	if err != nil {
+		s.mu.Lock()
+		s.stats.Directory = DirectoryResult{At: s.cfg.Clock.Now(), Err: err.Error()}
+		s.mu.Unlock()
+		return Result{}, err
+	}
+	defer f.close()
+	return s.record(ctx, f, true)
+}
+
+// record runs one sync from src and records it in the stats: a directory's
+// in Stats.Directory only, so that it leaves the network's backoff alone.
+func (s *Syncer) record(ctx context.Context, src source, dir bool) (Result, error) {
 	start := time.Now()
 	s.mu.Lock()
-	s.stats.LastAttempt = s.cfg.Clock.Now()
-	s.stats.Syncs++
+	if !dir {
+		s.stats.LastAttempt = s.cfg.Clock.Now()
+		s.stats.Syncs++
+	}
 	s.mu.Unlock()
-	f := &fetcher{ctx: ctx, client: s.client, timeout: s.cfg.Timeout, metadata: s.cfg.MetadataDeadline, minRate: s.cfg.MinRate}
-	res, err := s.sync(ctx, f)
-	res.Bytes = f.bytes.Load()
+	res, err := s.sync(ctx, src)
+	res.Bytes = src.downloaded()
 	res.Duration = time.Since(start)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := &s.stats
+	st.Version, st.FeedTime, st.Expires = s.db.Version(), s.db.FeedTime(), s.db.Expires()
+	if dir {
+		st.Directory = DirectoryResult{At: s.cfg.Clock.Now(), Version: st.Version, Mode: res.Mode}
+		if err != nil {
+			st.Directory.Err, st.Directory.Kind = err.Error(), Kind(err)
+		}
+		return res, err
+	}
 	st.Bytes, st.Duration = res.Bytes, res.Duration
 	st.TotalBytes += res.Bytes
-	st.Version, st.FeedTime, st.Expires = s.db.Version(), s.db.FeedTime(), s.db.Expires()
 	if err != nil {
 		st.Failures++
 		st.Consecutive++
@@ -350,15 +466,15 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	}
 	st.LastSuccess = s.cfg.Clock.Now()
 	st.LastError, st.Consecutive = "", 0
+	st.Mode, st.Applied = res.Mode, res.Applied
 	st.SiteError = ""
 	if res.SiteError != nil {
 		st.SiteError = res.SiteError.Error()
 	}
-	st.Mode, st.Applied = res.Mode, res.Applied
 	return res, nil
 }
 
-func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
+func (s *Syncer) sync(ctx context.Context, f source) (Result, error) {
 	res := Result{From: s.db.Version(), To: s.db.Version(), Mode: "none"}
 	if err := s.checkRoot(ctx); err != nil {
 		return res, err
@@ -462,7 +578,7 @@ func (e *fallbackError) Error() string {
 func (e *fallbackError) Unwrap() error { return e.snapshot }
 
 // updater builds a go-tuf updater over the trusted metadata in Dir.
-func (s *Syncer) updater(f *fetcher) (*updater.Updater, error) {
+func (s *Syncer) updater(f source) (*updater.Updater, error) {
 	mdir, tdir := filepath.Join(s.cfg.Dir, "metadata"), filepath.Join(s.cfg.Dir, "targets")
 	for _, d := range []string{mdir, tdir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -473,13 +589,12 @@ func (s *Syncer) updater(f *fetcher) (*updater.Updater, error) {
 	if b, err := os.ReadFile(filepath.Join(mdir, "root.json")); err == nil {
 		root = b
 	}
-	cfg, err := tufconfig.New(s.cfg.URL, root)
+	cfg, err := tufconfig.New(f.url(), root)
 	if err != nil {
 		return nil, fmt.Errorf("feed config: %w", err)
 	}
 	cfg.LocalMetadataDir, cfg.LocalTargetsDir = mdir, tdir
 	cfg.Fetcher = f
-	f.targets = strings.TrimSuffix(cfg.RemoteTargetsURL, "/") + "/"
 	up, err := updater.New(cfg)
 	if err != nil {
 		if root != nil && !bytes.Equal(root, s.cfg.Root) {
@@ -765,12 +880,16 @@ func (e *timeoutError) Error() string {
 type fetcher struct {
 	ctx      context.Context
 	client   *http.Client
+	base     string // the feed's URL
 	timeout  time.Duration
 	metadata time.Duration // deadline of a metadata file
 	minRate  int64         // bytes a second
 	targets  string        // URL prefix of the targets
 	bytes    atomic.Int64
 }
+
+func (f *fetcher) url() string       { return f.base }
+func (f *fetcher) downloaded() int64 { return f.bytes.Load() }
 
 // deadline is the time the whole download of url, of at most maxLength
 // bytes, may take.
