@@ -88,6 +88,9 @@ type Feed struct {
 	Root     string   `toml:"root"`     // provisioned root.json
 	Interval Duration `toml:"interval"` // between syncs
 	Timeout  Duration `toml:"timeout"`  // per HTTP request
+	// Stick is where a USB stick's feed/ folder appears when the stick is
+	// mounted (systemd/checkpoint-stick@.service); empty: sticks ignored.
+	Stick string `toml:"stick"`
 }
 
 // Policy holds the site's verdict rules.
@@ -148,6 +151,7 @@ func Default() Config {
 			Root:     "/etc/checkpoint/root.json",
 			Interval: Duration(5 * time.Minute),
 			Timeout:  Duration(30 * time.Second),
+			Stick:    "/run/checkpoint-stick/feed",
 		},
 		Policy: Policy{
 			Cooldown: Duration(3 * time.Second),

@@ -18,8 +18,10 @@ func (s statuses) Status(_ context.Context, key string) (checkpoint.StatusEntry,
 	c, ok := s[key]
 	return checkpoint.StatusEntry{Color: c}, ok, nil
 }
-func (statuses) Revoked(context.Context, []checkpoint.RevocationHash) (bool, error) { return false, nil }
-func (statuses) KeyHash(string) string                                            { return "" }
+func (statuses) Revoked(context.Context, []checkpoint.RevocationHash) (bool, error) {
+	return false, nil
+}
+func (statuses) KeyHash(string) string { return "" }
 
 // list is a site list in memory: key to end (zero: none).
 type list map[string]time.Time

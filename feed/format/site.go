@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 
+	"checkpoint"
 	"checkpoint/cache"
 )
 
@@ -171,6 +172,9 @@ func parseSiteRow(f []string) (SiteRow, error) {
 		return SiteRow{}, err
 	}
 	if len(f) == 2 {
+		if _, err := checkpoint.ParseColor(strings.ToLower(strings.TrimSpace(f[1]))); err == nil {
+			return SiteRow{}, errors.New("a site list carries no status: its rows are qid[,until]")
+		}
 		u, err := cache.ParseValidUntil(strings.TrimSpace(f[1]))
 		if err != nil {
 			return SiteRow{}, fmt.Errorf("until: %w", err)
