@@ -419,3 +419,43 @@ func TestSiteListExpires(t *testing.T) {
 	}
 	d.listed(t, map[string]bool{"W1": true})
 }
+
+// TestSiteRekey: a stolen site key is replaced; what the old key signs
+// afterwards is refused, by the import and by the gate.
+func TestSiteRekey(t *testing.T) {
+	f := siteFeed(t)
+	f.sitePublish("a", "W1")
+	f.refresh()
+	d := siteDevice(t, f, "a")
+	d.sync(t)
+	stolen := siteKey(t, f, "a")
+	if err := publish.SiteInit(f.dir, "a", publish.SiteOptions{Clock: f.clk}); err == nil || !strings.Contains(err.Error(), "--rekey") {
+		t.Errorf("site init of a delegated site: %v", err)
+	}
+	if err := publish.SiteInit(f.dir, "a", publish.SiteOptions{Clock: f.clk, Rekey: true}); err != nil {
+		t.Fatal(err)
+	}
+	f.refresh()
+	if res := d.sync(t); res.SiteError != nil {
+		t.Fatalf("sync after the rekey: %+v", res)
+	}
+	if _, held := d.db.SiteList(); held {
+		t.Error("the list signed with the old key survives the rekey")
+	}
+	b, targets := forgedRole(t, f, "a", stolen, 4, map[string][]byte{format.SiteListTarget("a"): listOf(t, f, "W2")})
+	dir := t.TempDir()
+	files := []string{filepath.Join(dir, "4.site-a.json")}
+	os.WriteFile(files[0], b, 0o644)
+	for p, data := range targets {
+		files = append(files, filepath.Join(dir, path.Base(p)))
+		os.WriteFile(files[len(files)-1], data, 0o644)
+	}
+	if _, err := publish.SiteImport(f.dir, files, publish.SiteOptions{Clock: f.clk}); err == nil || !strings.Contains(err.Error(), "not signed by the site's key") {
+		t.Errorf("import of the old key's list: %v", err)
+	}
+	forceSnapshot(t, f, map[string][]byte{"site-a": b}, targets)
+	if res, err := d.s.SyncOnce(context.Background()); err != nil || Kind(res.SiteError) != KindSignature {
+		t.Errorf("sync of the old key's list: %+v %v", res, err)
+	}
+	d.listed(t, map[string]bool{"W2": false})
+}

@@ -23,7 +23,7 @@ var feedVerbs = []string{
 	"feed refresh DIR [--expires 24h]: re-sign the timestamp (daily, from cron)",
 	"feed serve DIR [--listen 127.0.0.1:8000]: serve DIR/repo over HTTP (tests and demos)",
 	"feed export DIR DEST: write what a gate needs to sync from a USB stick into DEST (the stick's feed/ folder)",
-	"feed site init DIR SITE: make a site's key pair and delegate sites/SITE/* to it",
+	"feed site init DIR SITE [--rekey]: make a site's key pair and delegate sites/SITE/* to it",
 	"feed site publish DIR SITE --people FILE.csv [--key FILE] [--expires 720h]: sign the site's list with the site's key",
 	"feed site import DIR FILES...: take in the signed files a site sent",
 }

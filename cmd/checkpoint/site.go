@@ -50,12 +50,13 @@ func feedSite(ctx context.Context, e *env, args []string) error {
 func siteInit(e *env, args []string) error {
 	fs := newFlags(e, "feed site init", feedUsage("site init"))
 	expires := fs.Duration("expires", publish.DefaultSiteExpiry, "lifetime of the site's first, empty, list")
+	rekey := fs.Bool("rekey", false, "replace the key of a delegated site (lost or stolen): its list is empty until it publishes with the new key")
 	pos, err := parsePositional(e, fs, args, 2, 2, "DIR and SITE are required")
 	if err != nil {
 		return err
 	}
 	dir, site := pos[0], pos[1]
-	if err := publish.SiteInit(dir, site, publish.SiteOptions{Expiry: *expires}); err != nil {
+	if err := publish.SiteInit(dir, site, publish.SiteOptions{Expiry: *expires, Rekey: *rekey}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "site %s delegated sites/%s/* (in the feed from the next feed publish or feed refresh)\n"+

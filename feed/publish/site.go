@@ -61,6 +61,7 @@ type SiteKit struct {
 type SiteOptions struct {
 	Clock  checkpoint.Clock // SystemClock when nil
 	Expiry time.Duration    // of the signed list: DefaultSiteExpiry when zero
+	Rekey  bool             // SiteInit: replace a delegated site's key
 }
 
 func (o *SiteOptions) defaults() {
@@ -107,6 +108,9 @@ func readDelegations(dir string) (*metadata.Delegations, error) {
 // SiteInit makes a site's key pair (written once, SiteKeyPath), its kit and
 // an empty first version of its list, and delegates sites/NAME/* to the key
 // in the feed's state: the next Publish or Refresh signs the delegation.
+// With opts.Rekey it replaces the key of a delegated site (lost or stolen):
+// the list starts empty again, in a version the old key never signed,
+// until the site publishes with the new key.
 func SiteInit(dir, site string, opts SiteOptions) error {
 	opts.defaults()
 	if err := format.CheckSiteName(site); err != nil {
@@ -117,12 +121,20 @@ func SiteInit(dir, site string, opts SiteOptions) error {
 		return fmt.Errorf("site init %s: %w", site, err)
 	}
 	role := format.SiteRole(site)
-	if r.delegations != nil && slices.ContainsFunc(r.delegations.Roles, func(d metadata.DelegatedRole) bool { return d.Name == role }) {
-		return fmt.Errorf("site init %s: the site is already delegated (its key is made once)", site)
-	}
+	delegated := r.delegations != nil && slices.ContainsFunc(r.delegations.Roles, func(d metadata.DelegatedRole) bool { return d.Name == role })
 	sdir := filepath.Join(dir, "sites", site)
-	if _, err := os.Stat(sdir); err == nil {
+	_, serr := os.Stat(sdir)
+	switch {
+	case delegated && !opts.Rekey:
+		return fmt.Errorf("site init %s: the site is already delegated (its key is made once; a lost or stolen key is replaced with --rekey)", site)
+	case !delegated && opts.Rekey:
+		return fmt.Errorf("site init %s: the site is not delegated: nothing to rekey", site)
+	case !delegated && serr == nil:
 		return fmt.Errorf("site init %s: %s already exists", site, sdir)
+	}
+	v, _, err := newestSigned(dir, role, site)
+	if err != nil {
+		return fmt.Errorf("site init %s: %w", site, err)
 	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -136,10 +148,10 @@ func SiteInit(dir, site string, opts SiteOptions) error {
 	if err := writeKit(sdir, kit, priv); err != nil {
 		return fmt.Errorf("site init %s: %w", site, err)
 	}
-	if _, err := signSite(dir, kit, priv, 1, nil, opts); err != nil {
+	if _, err := signSite(dir, kit, priv, v+1, nil, opts); err != nil {
 		return fmt.Errorf("site init %s: %w", site, err)
 	}
-	return addDelegation(dir, r.delegations, kit)
+	return delegate(dir, r.delegations, kit)
 }
 
 // writeKit writes the site's key (0600) and kit into sdir.
@@ -157,9 +169,9 @@ func writeKit(sdir string, kit SiteKit, priv ed25519.PrivateKey) error {
 	return writeFile(filepath.Join(sdir, "site.json"), append(b, '\n'), 0o600)
 }
 
-// addDelegation adds the site's terminating, threshold-1 delegation of
-// sites/NAME/* to the delegations state.
-func addDelegation(dir string, d *metadata.Delegations, kit SiteKit) error {
+// delegate delegates sites/NAME/* to the kit's key in the delegations
+// state (terminating, threshold 1), replacing the site's former key.
+func delegate(dir string, d *metadata.Delegations, kit SiteKit) error {
 	if d == nil {
 		d = &metadata.Delegations{Keys: map[string]*metadata.Key{}}
 	}
@@ -168,8 +180,16 @@ func addDelegation(dir string, d *metadata.Delegations, kit SiteKit) error {
 		return err
 	}
 	d.Keys[id] = kit.Key
-	d.Roles = append(d.Roles, metadata.DelegatedRole{Name: kit.Role, KeyIDs: []string{id}, Threshold: 1,
-		Terminating: true, Paths: []string{format.SitePattern(kit.Site)}})
+	dr := metadata.DelegatedRole{Name: kit.Role, KeyIDs: []string{id}, Threshold: 1,
+		Terminating: true, Paths: []string{format.SitePattern(kit.Site)}}
+	if i := slices.IndexFunc(d.Roles, func(r metadata.DelegatedRole) bool { return r.Name == kit.Role }); i >= 0 {
+		for _, old := range d.Roles[i].KeyIDs {
+			delete(d.Keys, old)
+		}
+		d.Roles[i] = dr
+	} else {
+		d.Roles = append(d.Roles, dr)
+	}
 	b, err := json.MarshalIndent(d, "", " ")
 	if err != nil {
 		return err
