@@ -253,11 +253,18 @@ func TestSiteNamesAgree(t *testing.T) {
 // TestDaemonTakesStick: SIGUSR1 (sent by checkpoint-stick@.service once
 // the stick is mounted) makes the daemon sync from feed.stick: the
 // stick-taken pattern, the operator screen's note; a stick older than the
-// gate's feed gets the stick-refused pattern and the cache stays.
+// gate's feed gets the stick-refused pattern and the cache stays. The gate
+// requires its site's list: fresh statuses without the list still blink
+// stale; with it, the gate is ready.
 func TestDaemonTakesStick(t *testing.T) {
 	dir := t.TempDir()
 	f := newLoopFeed(t, runCmd)
 	f.publish(t, []string{"QA,green,"})
+	for _, args := range [][]string{{"feed", "site", "init", f.dir, "gate-site"}, {"feed", "refresh", f.dir}} {
+		if code, _, errs := runCmd(t, args...); code != exitOK {
+			t.Fatalf("%v: %d %s", args, code, errs)
+		}
+	}
 	stick := filepath.Join(dir, "stick", "feed")
 	if code, _, errs := runCmd(t, "feed", "export", f.dir, stick); code != exitOK {
 		t.Fatalf("export: %d %s", code, errs)
@@ -267,8 +274,8 @@ func TestDaemonTakesStick(t *testing.T) {
 	frames := writeFrames(t, filepath.Join(dir, "frames"), false, "")
 	listen := freeAddr(t)
 	cfg := writeFile0600(t, filepath.Join(dir, "gate.toml"), fmt.Sprintf(
-		"gate = \"stick\"\n[camera]\nsource = \"replay\"\npath = %q\nloop = true\nfps = 5\n[decode]\nworkers = 1\n[cache]\npath = %q\n"+
-			"[feed]\nroot = %q\nstick = %q\n[gpio]\ndriver = \"terminal\"\n[web]\nlisten = %q\n",
+		"gate = \"stick\"\nsite = \"gate-site\"\n[camera]\nsource = \"replay\"\npath = %q\nloop = true\nfps = 5\n[decode]\nworkers = 1\n[cache]\npath = %q\n"+
+			"[feed]\nroot = %q\nstick = %q\n[policy]\nsite_list = \"require\"\n[gpio]\ndriver = \"terminal\"\n[web]\nlisten = %q\n",
 		frames, filepath.Join(dir, "cache.db"), f.Root(), stick, listen))
 	d := startDaemon(t, cfg, daemonOptions{})
 	d.waitFor("the operator screen", func() bool { return d.state(t) != nil })
@@ -279,12 +286,24 @@ func TestDaemonTakesStick(t *testing.T) {
 		st := d.state(t)
 		return st != nil && strings.Contains(st.Device.Stick, "taken, v1")
 	})
-	// A newer version over the stick, then the old stick again.
+	// The idle mode is decided every second: two of them after the sync,
+	// the statuses fresh, the list missing.
+	settled := time.Now().Add(2 * time.Second)
+	d.waitFor("two idle checks", func() bool { return time.Now().After(settled) })
+	if st := d.state(t); d.idle() != "stale" || st.Device.Stale {
+		t.Errorf("idle %q, cache stale %v; want the stale blink from the missing list, the cache fresh", d.idle(), st.Device.Stale)
+	}
+	// The site's list and a newer version over the stick, then the old stick again.
+	people := writeFile0600(t, filepath.Join(dir, "people.csv"), "QA\n")
+	if code, _, errs := runCmd(t, "feed", "site", "publish", f.dir, "gate-site", "--people", people); code != exitOK {
+		t.Fatalf("site publish: %d %s", code, errs)
+	}
 	f.publish(t, []string{"QA,red,"})
 	os.RemoveAll(stick)
 	runCmd(t, "feed", "export", f.dir, stick)
 	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
 	d.waitFor("version 2 from the stick", func() bool { st := d.state(t); return st != nil && strings.Contains(st.Device.Stick, "v2") })
+	d.waitFor("the gate ready with its site's list", func() bool { return d.idle() == "ready" })
 	os.RemoveAll(stick)
 	copyDir(t, old, stick)
 	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
