@@ -45,8 +45,8 @@ const ClockSkew = 5 * time.Minute
 const pageSize = 8192
 
 // schemaVersion is written to meta and checked on open. Version 1 had no
-// delta table; it is upgraded in place on open.
-const schemaVersion = 2
+// delta table, version 2 no site table; both are upgraded in place on open.
+const schemaVersion = 3
 
 // ErrCorrupt is returned by Open when the file fails PRAGMA quick_check.
 var ErrCorrupt = errors.New("cache file is corrupt")
@@ -95,8 +95,10 @@ type DB struct {
 	signers  *sql.Stmt
 	metaStmt *sql.Stmt
 
-	key   atomic.Pointer[hasher] // HMAC key
-	state atomic.Pointer[feedState]
+	key    atomic.Pointer[hasher] // HMAC key
+	state  atomic.Pointer[feedState]
+	site   atomic.Pointer[SiteList] // nil: no site list
+	listed *sql.Stmt
 
 	rebuilding atomic.Bool
 
@@ -220,6 +222,7 @@ func (d *DB) open(ctx context.Context) error {
 		{&d.revoked, "SELECT 1 FROM revoked WHERE t = ? AND h = ?"},
 		{&d.signers, "SELECT der FROM signer WHERE kid = ? ORDER BY der"},
 		{&d.metaStmt, "SELECT v FROM meta WHERE k = ?"},
+		{&d.listed, "SELECT u FROM site WHERE h = ?"},
 	} {
 		if *s.p, err = d.rd.PrepareContext(ctx, s.q); err != nil {
 			return fmt.Errorf("prepare %q: %w", s.q, err)
@@ -361,7 +364,7 @@ func (d *DB) closeAll() error {
 			}
 		}
 	}
-	for _, s := range []*sql.Stmt{d.revoked, d.signers, d.metaStmt} {
+	for _, s := range []*sql.Stmt{d.revoked, d.signers, d.metaStmt, d.listed} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

@@ -1,8 +1,6 @@
 package cache
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,66 +41,66 @@ type Row struct {
 // CSVReader reads `qid,status,valid_until` rows: status is green, yellow or
 // red; valid_until is RFC 3339, a date YYYY-MM-DD (valid through that day,
 // Vietnam time, UTC+07:00), or empty for no end, and the column may be left
-// out. A first line `qid,status,valid_until` is a header. Blank lines are
-// skipped. The last line must end in a newline, so a truncated file is never
-// taken for a whole one.
+// out. A first line `qid,status,valid_until` is a header; a first line that
+// looks like another header is reported as one. Lines are read by a
+// LineReader (byte order mark, blank lines, truncation).
 type CSVReader struct {
-	br      *bufio.Reader
-	line    int
-	rows    int
-	started bool
+	lr   *LineReader
+	rows int
 }
 
 // NewCSVReader reads rows from r.
 func NewCSVReader(r io.Reader) *CSVReader {
-	return &CSVReader{br: bufio.NewReaderSize(r, 64<<10)}
+	return &CSVReader{lr: NewLineReader(r)}
 }
 
 // Line returns the number of the line read last.
-func (c *CSVReader) Line() int { return c.line }
+func (c *CSVReader) Line() int { return c.lr.Line() }
+
+// statusHeader is the header a status file may start with.
+const statusHeader = "qid,status,valid_until"
 
 // Next returns the next row, io.EOF after the last one, ErrEmpty when the
 // input held no row, or a *LineError.
 func (c *CSVReader) Next() (Row, error) {
 	for {
-		raw, err := c.br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) || (len(raw) > maxLine) {
-			return Row{}, &LineError{c.line + 1, fmt.Sprintf("line longer than %d bytes", maxLine)}
-		}
-		if err == io.EOF {
-			if len(raw) > 0 {
-				return Row{}, &LineError{c.line + 1, "last line does not end in a newline: the file looks truncated"}
-			}
-			if c.rows == 0 {
-				return Row{}, ErrEmpty
-			}
-			return Row{}, io.EOF
+		l, err := c.lr.Next()
+		if err == io.EOF && c.rows == 0 {
+			return Row{}, ErrEmpty
 		}
 		if err != nil {
-			return Row{}, fmt.Errorf("line %d: %w", c.line+1, err)
+			return Row{}, err
 		}
-		c.line++
-		l := bytes.TrimRight(raw, "\r\n")
-		if len(bytes.TrimSpace(l)) == 0 {
+		if c.lr.First() && isHeader(l) {
 			continue
 		}
-		first := !c.started
-		c.started = true
-		if first && isHeader(l) {
-			continue
-		}
-		r, err := parseRow(string(l))
+		r, err := parseRow(l)
 		if err != nil {
-			return Row{}, &LineError{c.line, err.Error()}
+			err = &LineError{c.lr.Line(), err.Error()}
+			if c.lr.First() && !hasColour(l) {
+				err = HeaderError(c.lr.Line(), l, statusHeader, err)
+			}
+			return Row{}, err
 		}
 		c.rows++
 		return r, nil
 	}
 }
 
-func isHeader(l []byte) bool {
-	f := strings.Split(strings.ToLower(string(l)), ",")
+func isHeader(l string) bool {
+	f := strings.Split(strings.ToLower(l), ",")
 	return strings.TrimSpace(f[0]) == "qid" && len(f) > 1 && strings.TrimSpace(f[1]) == "status"
+}
+
+// hasColour reports whether the line's second field is a status colour: a
+// row then, not a header, whatever else is wrong with it.
+func hasColour(l string) bool {
+	f := strings.Split(l, ",")
+	if len(f) < 2 {
+		return false
+	}
+	_, err := checkpoint.ParseColor(strings.ToLower(strings.TrimSpace(f[1])))
+	return err == nil
 }
 
 func parseRow(l string) (Row, error) {
@@ -115,16 +113,8 @@ func parseRow(l string) (Row, error) {
 	}
 	var r Row
 	r.Key = strings.TrimSpace(f[0])
-	switch {
-	case r.Key == "":
-		return Row{}, errors.New("empty qid")
-	case len(r.Key) > MaxKeyLen:
-		return Row{}, fmt.Errorf("qid longer than %d bytes", MaxKeyLen)
-	}
-	for _, b := range []byte(r.Key) {
-		if b < 0x20 || b == 0x7f {
-			return Row{}, errors.New("control character in qid")
-		}
+	if err := CheckKey(r.Key); err != nil {
+		return Row{}, err
 	}
 	c, err := checkpoint.ParseColor(strings.ToLower(strings.TrimSpace(f[1])))
 	if err != nil {
@@ -139,6 +129,23 @@ func parseRow(l string) (Row, error) {
 		r.ValidUntil = u
 	}
 	return r, nil
+}
+
+// CheckKey checks a credential key (QID, ID number) read from a file: not
+// empty, at most MaxKeyLen bytes, no control character.
+func CheckKey(k string) error {
+	switch {
+	case k == "":
+		return errors.New("empty qid")
+	case len(k) > MaxKeyLen:
+		return fmt.Errorf("qid longer than %d bytes", MaxKeyLen)
+	}
+	for _, b := range []byte(k) {
+		if b < 0x20 || b == 0x7f {
+			return errors.New("control character in qid")
+		}
+	}
+	return nil
 }
 
 // ParseValidUntil parses a valid_until field to unix seconds: RFC 3339, a date

@@ -51,7 +51,7 @@ func (d *DB) loadState(ctx context.Context) error {
 	}
 	d.rebuilding.Store(rb != 0)
 	d.state.Store(st)
-	return nil
+	return d.loadSite(ctx)
 }
 
 func (d *DB) metaBytes(ctx context.Context, k string) ([]byte, error) {
@@ -134,3 +134,10 @@ func (d *DB) setMeta(ctx context.Context, k string, v any) error {
 
 // Meta returns a value stored with Update.SetMeta (nil when absent).
 func (d *DB) Meta(ctx context.Context, k string) ([]byte, error) { return d.metaBytes(ctx, metaUser+k) }
+
+// PutMeta records a value of the caller's in the meta table at once, in a
+// transaction of its own that changes nothing else (the feed state and the
+// cache's freshness stay as they are); read it back with DB.Meta.
+func (d *DB) PutMeta(ctx context.Context, k string, v []byte) error {
+	return d.setMeta(ctx, metaUser+k, v)
+}

@@ -14,6 +14,7 @@ const schema = `
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS status(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS status_delta(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS site(h BLOB PRIMARY KEY, u INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS revoked(t INTEGER NOT NULL, h BLOB NOT NULL, PRIMARY KEY(t, h)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS signer(kid BLOB NOT NULL, der BLOB NOT NULL, PRIMARY KEY(kid, der)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event(
@@ -38,6 +39,7 @@ const (
 	metaRebuild  = "rebuilding" // "1" while waiting for a snapshot after a corrupt file
 	metaBaseRows = "base_rows"  // rows in the base status table (see merge.go)
 	metaDeltaGen = "delta_gen"  // bumped by every commit that changes status_delta (see filter.go)
+	metaSite     = "site_list"  // the site list's JSON (site.go); empty: none
 	metaUser     = "x:"         // prefix of the values of Update.SetMeta
 )
 
@@ -50,6 +52,14 @@ func (d *DB) migrate(ctx context.Context) error {
 	var v sql.NullInt64
 	err = tx.QueryRowContext(ctx, "SELECT v FROM meta WHERE k = ?", metaSchema).Scan(&v)
 	switch {
+	case err == nil && v.Int64 == 2:
+		// Version 2: no site table yet.
+		if _, err := tx.ExecContext(ctx, schema); err != nil {
+			return fmt.Errorf("upgrade schema 2 to %d: %w", schemaVersion, classify(err))
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", metaSchema, schemaVersion); err != nil {
+			return fmt.Errorf("upgrade schema 2 to %d: write meta: %w", schemaVersion, classify(err))
+		}
 	case err == nil && v.Int64 == 1:
 		// Version 1: no delta table yet. Add it and count the base once.
 		if _, err := tx.ExecContext(ctx, schema); err != nil {

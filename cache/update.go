@@ -88,6 +88,8 @@ type Update struct {
 	rules   []byte
 	rulesOK bool
 	extra   map[string][]byte
+	site    *SiteList // with siteSet: the site list written (nil: cleared)
+	siteSet bool
 	done    bool
 
 	// Rows counts status rows written or deleted.
@@ -373,6 +375,9 @@ func (u *Update) commit() error {
 		d.key.Store(newHasher(u.key))
 	}
 	d.state.Store(&st)
+	if u.siteSet {
+		d.site.Store(u.site)
+	}
 	d.committed()
 	if rebuilt {
 		d.rebuilding.Store(false)
@@ -403,6 +408,13 @@ func (u *Update) metaRows(st *feedState) (map[string]any, error) {
 	}
 	if u.rulesOK {
 		meta[metaRules] = u.rules
+	}
+	if u.siteSet {
+		b, err := u.siteMeta()
+		if err != nil {
+			return nil, err
+		}
+		meta[metaSite] = b
 	}
 	for k, v := range u.extra {
 		meta[metaUser+k] = v

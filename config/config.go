@@ -35,6 +35,7 @@ const MaxSize = 1 << 20
 // Config is the whole configuration.
 type Config struct {
 	Gate     string `toml:"gate"` // gate name, written to the event log
+	Site     string `toml:"site"` // the site (a factory, a business) whose signed list the gate keeps; empty: none
 	LogLevel Level  `toml:"log_level"`
 	Camera   Camera `toml:"camera"`
 	Decode   Decode `toml:"decode"`
@@ -88,6 +89,9 @@ type Feed struct {
 	Root     string   `toml:"root"`     // provisioned root.json
 	Interval Duration `toml:"interval"` // between syncs
 	Timeout  Duration `toml:"timeout"`  // per HTTP request
+	// Stick is where a USB stick's feed/ folder appears when the stick is
+	// mounted (systemd/checkpoint-stick@.service); empty: sticks ignored.
+	Stick string `toml:"stick"`
 }
 
 // Policy holds the site's verdict rules.
@@ -98,6 +102,8 @@ type Policy struct {
 	CCCD         Color    `toml:"cccd"`    // CCCD without a cached status
 	Rules        string   `toml:"rules"`   // HC1 rule profile file; empty: feed or defaults
 	ShowFullName bool     `toml:"show_full_name"`
+	SiteList     string   `toml:"site_list"`  // ignore, or require: admit only people on the site's list
+	NotListed    Color    `toml:"not_listed"` // verdict for a code not on the site's list
 }
 
 // GPIO maps outputs to pins (BCM names such as GPIO17). An empty pin is not driven.
@@ -146,12 +152,14 @@ func Default() Config {
 			Root:     "/etc/checkpoint/root.json",
 			Interval: Duration(5 * time.Minute),
 			Timeout:  Duration(30 * time.Second),
+			Stick:    "/run/checkpoint-stick/feed",
 		},
 		Policy: Policy{
 			Cooldown: Duration(3 * time.Second),
 			Stale:    Color(checkpoint.Yellow),
 			Unknown:  Color(checkpoint.Yellow),
 			CCCD:     Color(checkpoint.Yellow),
+			SiteList: "ignore",
 		},
 		GPIO: GPIO{
 			Driver:   "periph",
@@ -333,7 +341,7 @@ func (c *Config) validate() error {
 	if c.Gate == "" || len(c.Gate) > 64 {
 		return bad("gate", "must be 1 to 64 characters")
 	}
-	for _, check := range []func() error{c.Camera.validate, c.validateDecodeCache, c.Feed.validate, c.validatePolicy, c.GPIO.validate, c.Web.validate} {
+	for _, check := range []func() error{c.Camera.validate, c.validateDecodeCache, c.Feed.validate, c.validatePolicy, c.validateSite, c.GPIO.validate, c.Web.validate} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -406,6 +414,30 @@ func (f *Feed) validate() error {
 func (c *Config) validatePolicy() error {
 	if c.Policy.Cooldown.D() < 0 {
 		return bad("policy.cooldown", "must not be negative")
+	}
+	return nil
+}
+
+// siteName is the rule of feed/format.CheckSiteName (cmd/checkpoint's
+// tests check the two agree): config does not import the feed.
+var siteName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+func (c *Config) validateSite() error {
+	if c.Site != "" && !siteName.MatchString(c.Site) {
+		return bad("site", "%q is not a site name: 1 to 32 of a-z, 0-9 and '-', as given to feed site init", c.Site)
+	}
+	switch c.Policy.SiteList {
+	case "ignore":
+	case "require":
+		if c.Site == "" {
+			return &keyError{key: "site", msg: `must be set when policy.site_list = "require"`,
+				alt: &keyError{key: "policy.site_list", msg: `"require" needs site = "NAME" (the site whose list to require)`}}
+		}
+	default:
+		return bad("policy.site_list", "%q is not ignore or require", c.Policy.SiteList)
+	}
+	if c.Policy.NotListed.C() == checkpoint.Green {
+		return bad("policy.not_listed", `green would admit everyone not on the list: set policy.site_list = "ignore" instead`)
 	}
 	return nil
 }

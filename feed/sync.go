@@ -27,6 +27,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	tufconfig "github.com/theupdateframework/go-tuf/v2/metadata/config"
+	tuffetcher "github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"checkpoint"
@@ -51,7 +52,9 @@ const (
 
 // Options configure a Syncer.
 type Options struct {
-	URL  string // base URL of the repository: metadata at URL/, targets at URL/targets/
+	// URL is the base URL of the repository: metadata at URL/, targets at
+	// URL/targets/. Empty: the syncer reads directories only (SyncFrom).
+	URL  string
 	Root []byte // the provisioned root.json
 	// Dir holds the trusted metadata and verified downloads between syncs
 	// (for example the cache path + ".feed").
@@ -76,24 +79,41 @@ type Options struct {
 	// MinRate sets each target's deadline: Timeout plus its signed length
 	// at MinRate bytes a second (DefaultMinRate when zero).
 	MinRate int64
+	// AfterDirectory, when set, is told what each sync Run made from a
+	// directory (TriggerFrom) did: the daemon shows it.
+	AfterDirectory func(Result, error)
+	// Site is the gate's site (format.CheckSiteName): its list, signed by
+	// the site's delegated role, is kept in the cache. Empty: none.
+	Site string
 }
 
 // Stats are the syncer's metrics, for the logs and the status page.
 type Stats struct {
-	Version     int64         // feed version in the cache
-	FeedTime    time.Time     // its publication time
-	Expires     time.Time     // expiry of the verified timestamp
-	LastAttempt time.Time     // start of the last sync
-	LastSuccess time.Time     // end of the last successful sync
-	LastError   string        // error of the last sync, empty after a success
-	Mode        string        // what the last successful sync did: none, delta or snapshot
-	Bytes       int64         // bytes downloaded by the last sync
-	TotalBytes  int64         // bytes downloaded since start
-	Applied     int64         // status rows written by the last successful sync
-	Duration    time.Duration // of the last sync
-	Syncs       uint64        // syncs attempted
-	Failures    uint64        // syncs failed
-	Consecutive int           // failures since the last success
+	Version     int64           // feed version in the cache
+	FeedTime    time.Time       // its publication time
+	Expires     time.Time       // expiry of the verified timestamp
+	LastAttempt time.Time       // start of the last sync
+	LastSuccess time.Time       // end of the last successful sync
+	LastError   string          // error of the last sync, empty after a success
+	Mode        string          // what the last successful sync did: none, delta or snapshot
+	Bytes       int64           // bytes downloaded by the last sync
+	TotalBytes  int64           // bytes downloaded since start
+	Applied     int64           // status rows written by the last successful sync
+	Duration    time.Duration   // of the last sync
+	Syncs       uint64          // syncs attempted
+	Failures    uint64          // syncs failed
+	Consecutive int             // failures since the last success
+	SiteError   string          // why the last sync refused the site's list; empty when it did not
+	Directory   DirectoryResult // the last sync from a directory (SyncFrom)
+}
+
+// DirectoryResult is what the last sync from a directory did.
+type DirectoryResult struct {
+	At      time.Time // zero: none yet
+	Version int64     // feed version in the cache after it
+	Mode    string    // none, delta or snapshot
+	Err     string    // why it failed; empty after a success
+	Kind    string    // the failure's Kind
 }
 
 // Result says what one sync did.
@@ -108,6 +128,10 @@ type Result struct {
 	// after the apply (see cache.DB.MergeDeltas), in MergeDuration.
 	Merged        int64
 	MergeDuration time.Duration
+	// Site is the site list version applied (0: none applied), SiteError
+	// why the site's list was refused; the national part went on.
+	Site      int64
+	SiteError error
 }
 
 // Syncer keeps a cache current from a feed. Sync and Run must not be called
@@ -115,12 +139,14 @@ type Result struct {
 type Syncer struct {
 	db      *cache.DB
 	cfg     Options
+	rootID  string // of cfg.Root (root.go)
 	log     *slog.Logger
 	client  *http.Client
 	trigger chan struct{}
 
-	mu    sync.Mutex
-	stats Stats
+	mu      sync.Mutex
+	stats   Stats
+	pending string // the directory TriggerFrom asked for
 
 	afterBegin   func() // test hook: runs once the write transaction is open
 	beforeCommit func() // test hook: runs with all rows written, before the commit
@@ -128,13 +154,13 @@ type Syncer struct {
 	// chunkDone is a test hook: per status chunk applied, the time spent
 	// reading it back (with its hash check), decoding it and writing its rows.
 	chunkDone func(read, decode, write time.Duration)
+	// dirOpening is a test hook: runs before a sync from a directory opens
+	// each of its files.
+	dirOpening func(name string)
 }
 
 // NewSyncer returns a syncer for db.
 func NewSyncer(db *cache.DB, cfg Options) (*Syncer, error) {
-	if cfg.URL == "" {
-		return nil, errors.New("feed: no URL")
-	}
 	if len(cfg.Root) == 0 {
 		return nil, errors.New("feed: no root metadata")
 	}
@@ -143,6 +169,11 @@ func NewSyncer(db *cache.DB, cfg Options) (*Syncer, error) {
 	}
 	if cfg.Dir == "" {
 		return nil, errors.New("feed: no state directory")
+	}
+	if cfg.Site != "" {
+		if err := format.CheckSiteName(cfg.Site); err != nil {
+			return nil, fmt.Errorf("feed: %w", err)
+		}
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -170,7 +201,7 @@ func NewSyncer(db *cache.DB, cfg Options) (*Syncer, error) {
 	if cfg.MinRate <= 0 {
 		cfg.MinRate = DefaultMinRate
 	}
-	s := &Syncer{db: db, cfg: cfg, log: cfg.Logger, client: cfg.Client, trigger: make(chan struct{}, 1)}
+	s := &Syncer{db: db, cfg: cfg, log: cfg.Logger, client: cfg.Client, trigger: make(chan struct{}, 1), rootID: rootID(cfg.Root)}
 	if s.client == nil {
 		s.client = &http.Client{Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
@@ -199,12 +230,43 @@ func (s *Syncer) Trigger() {
 	}
 }
 
+// TriggerFrom asks Run to sync from the directory dir next (a USB stick
+// just mounted), then to go on with its schedule; Options.AfterDirectory
+// is told the result.
+func (s *Syncer) TriggerFrom(dir string) {
+	s.mu.Lock()
+	s.pending = dir
+	s.mu.Unlock()
+	s.Trigger()
+}
+
+// takePending returns and clears the directory TriggerFrom asked for.
+func (s *Syncer) takePending() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dir := s.pending
+	s.pending = ""
+	return dir
+}
+
 // Run syncs now and then every Interval until ctx is done; after a failure
 // it retries with exponential backoff (MinBackoff doubling up to Interval).
-// Each sync logs one line.
+// Without a URL it only syncs the directories TriggerFrom names. Each sync
+// logs one line.
 func (s *Syncer) Run(ctx context.Context) {
 	for {
-		_, err := s.SyncOnce(ctx)
+		var err error
+		if dir := s.takePending(); dir != "" {
+			res, derr := s.SyncOnceFrom(ctx, dir)
+			if ctx.Err() != nil {
+				return
+			}
+			if s.cfg.AfterDirectory != nil {
+				s.cfg.AfterDirectory(res, derr)
+			}
+		} else if s.cfg.URL != "" {
+			_, err = s.SyncOnce(ctx)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -229,28 +291,55 @@ func (s *Syncer) backoff() time.Duration {
 	return backoff.Jitter(backoff.Exponential(s.cfg.MinBackoff, s.cfg.Interval, s.Stats().Consecutive))
 }
 
-// SyncOnce syncs once and logs one line: what was applied, or why the sync
-// failed (with its Kind).
+// SyncOnce syncs once from the URL and logs one line: what was applied, or
+// why the sync failed (with its Kind).
 func (s *Syncer) SyncOnce(ctx context.Context) (Result, error) {
 	res, err := s.Sync(ctx)
-	if ctx.Err() != nil {
-		return res, err
+	if ctx.Err() == nil {
+		s.logResult(res, err, false)
+	}
+	return res, err
+}
+
+// SyncOnceFrom syncs once from the directory dir (SyncFrom) and logs one
+// line, as SyncOnce does.
+func (s *Syncer) SyncOnceFrom(ctx context.Context, dir string) (Result, error) {
+	res, err := s.SyncFrom(ctx, dir)
+	if ctx.Err() == nil {
+		s.logResult(res, err, true)
+	}
+	return res, err
+}
+
+// logResult logs what a sync (from a directory: dir) did, or why it failed.
+func (s *Syncer) logResult(res Result, err error, dir bool) {
+	more := []any{"retry_in", s.backoff().Round(time.Second)}
+	if dir {
+		more = []any{"source", "directory"}
 	}
 	if err != nil {
-		s.log.Warn("feed sync failed", "kind", Kind(err), "err", err, "version", s.db.Version(), "retry_in", s.backoff().Round(time.Second))
-		return res, err
+		s.log.Warn("feed sync failed", append([]any{"kind", Kind(err), "err", err, "version", s.db.Version()}, more...)...)
+		return
+	}
+	if res.SiteError != nil {
+		s.log.Warn("site list refused; the last good one is kept", "kind", Kind(res.SiteError), "err", res.SiteError)
 	}
 	if res.Fallback != nil {
 		s.log.Warn("feed delta rejected, fell back to the snapshot", "kind", Kind(res.Fallback), "err", res.Fallback, "version", res.To, "applied", res.Applied)
-		return res, nil
+		return
 	}
 	args := []any{"mode", res.Mode, "from", res.From, "version", res.To,
 		"applied", res.Applied, "bytes", res.Bytes, "ms", res.Duration.Milliseconds()}
 	if res.Merged > 0 {
 		args = append(args, "merged", res.Merged, "merge_ms", res.MergeDuration.Milliseconds())
 	}
+	if res.Site > 0 {
+		args = append(args, "site_list", res.Site)
+	}
+	if dir {
+		args = append(args, more...)
+	}
 	s.log.Info("feed sync", args...)
-	return res, nil
 }
 
 // Error kinds, for logs and metrics.
@@ -304,24 +393,71 @@ var (
 	errFeed     = errors.New("malformed feed")
 )
 
-// Sync brings the cache to the feed's newest version once. On any error the
-// cache keeps its last good state.
+// source is where a sync reads the repository from: the feed's URL (fetcher)
+// or a directory (dirFetcher), behind the same go-tuf updater.
+type source interface {
+	tuffetcher.Fetcher
+	url() string       // the base URL go-tuf is configured with
+	downloaded() int64 // bytes read so far
+}
+
+// Sync brings the cache to the feed's newest version once, from the feed's
+// URL. On any error the cache keeps its last good state.
 func (s *Syncer) Sync(ctx context.Context) (Result, error) {
+	if s.cfg.URL == "" {
+		return Result{}, errors.New("feed: no URL (this syncer reads directories only)")
+	}
+	targets, err := neturl.JoinPath(s.cfg.URL, "targets")
+	if err != nil {
+		return Result{}, fmt.Errorf("feed URL: %w", err)
+	}
+	f := &fetcher{ctx: ctx, client: s.client, base: s.cfg.URL, targets: strings.TrimSuffix(targets, "/") + "/",
+		timeout: s.cfg.Timeout, metadata: s.cfg.MetadataDeadline, minRate: s.cfg.MinRate}
+	return s.record(ctx, f, false)
+}
+
+// SyncFrom brings the cache to the newest version in dir, a copy of the
+// repository (a USB stick, written by `feed export`), with exactly the
+// checks of Sync: the same go-tuf updater and trusted metadata, files read
+// from dir. A copy older than the cache's feed is refused as a rollback.
+func (s *Syncer) SyncFrom(ctx context.Context, dir string) (Result, error) {
+	f, err := openDir(ctx, dir, s.cfg.MetadataDeadline, s.dirOpening)
+	if err != nil {
+		s.mu.Lock()
+		s.stats.Directory = DirectoryResult{At: s.cfg.Clock.Now(), Err: err.Error()}
+		s.mu.Unlock()
+		return Result{}, err
+	}
+	defer f.close()
+	return s.record(ctx, f, true)
+}
+
+// record runs one sync from src and records it in the stats: a directory's
+// in Stats.Directory only, so that it leaves the network's backoff alone.
+func (s *Syncer) record(ctx context.Context, src source, dir bool) (Result, error) {
 	start := time.Now()
 	s.mu.Lock()
-	s.stats.LastAttempt = s.cfg.Clock.Now()
-	s.stats.Syncs++
+	if !dir {
+		s.stats.LastAttempt = s.cfg.Clock.Now()
+		s.stats.Syncs++
+	}
 	s.mu.Unlock()
-	f := &fetcher{ctx: ctx, client: s.client, timeout: s.cfg.Timeout, metadata: s.cfg.MetadataDeadline, minRate: s.cfg.MinRate}
-	res, err := s.sync(ctx, f)
-	res.Bytes = f.bytes.Load()
+	res, err := s.sync(ctx, src)
+	res.Bytes = src.downloaded()
 	res.Duration = time.Since(start)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := &s.stats
+	st.Version, st.FeedTime, st.Expires = s.db.Version(), s.db.FeedTime(), s.db.Expires()
+	if dir {
+		st.Directory = DirectoryResult{At: s.cfg.Clock.Now(), Version: st.Version, Mode: res.Mode}
+		if err != nil {
+			st.Directory.Err, st.Directory.Kind = err.Error(), Kind(err)
+		}
+		return res, err
+	}
 	st.Bytes, st.Duration = res.Bytes, res.Duration
 	st.TotalBytes += res.Bytes
-	st.Version, st.FeedTime, st.Expires = s.db.Version(), s.db.FeedTime(), s.db.Expires()
 	if err != nil {
 		st.Failures++
 		st.Consecutive++
@@ -331,11 +467,22 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	st.LastSuccess = s.cfg.Clock.Now()
 	st.LastError, st.Consecutive = "", 0
 	st.Mode, st.Applied = res.Mode, res.Applied
+	st.SiteError = ""
+	if res.SiteError != nil {
+		st.SiteError = res.SiteError.Error()
+	}
 	return res, nil
 }
 
-func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
+func (s *Syncer) sync(ctx context.Context, f source) (Result, error) {
 	res := Result{From: s.db.Version(), To: s.db.Version(), Mode: "none"}
+	if err := s.checkRoot(ctx); err != nil {
+		return res, err
+	}
+	owned, err := s.owned(ctx)
+	if err != nil {
+		return res, err
+	}
 	up, err := s.updater(f)
 	if err != nil {
 		return res, err
@@ -353,16 +500,44 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", errFeed, err)
 	}
+	site, err := s.siteList(ctx, up, m)
+	if err != nil {
+		if !errors.Is(err, errSite) {
+			return res, err
+		}
+		// The national part goes on; the cache keeps its last good list,
+		// unless the feed's hash key changes under it.
+		res.SiteError, site = err, nil
+		if _, held := s.db.SiteList(); held && !bytes.Equal(s.db.HashKey(), m.Key()) {
+			site = &siteChange{clear: true, marker: "none: refused under a new hash key"}
+		}
+	}
+	res, err = s.apply(ctx, up, m, expires, owned, site, res)
+	if err == nil && site != nil && !site.clear {
+		res.Site = site.list.Version
+	}
+	return res, err
+}
+
+// apply brings the cache to manifest m: nothing new (the freshness renewed,
+// the site list changed if site says so), the deltas from the cache's
+// version, or the snapshot; site's change goes into the same transaction.
+func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time, owned bool, site *siteChange, res Result) (Result, error) {
+	// Another feed's data (before a moved gate's first snapshot) has no
+	// version to compare with: the snapshot replaces it.
 	have := s.db.Version()
-	sameKey := bytes.Equal(s.db.HashKey(), m.Key())
+	if !owned {
+		have = 0
+	}
+	sameKey := owned && bytes.Equal(s.db.HashKey(), m.Key())
 	switch {
 	case m.Version < have:
 		return res, fmt.Errorf("%w: feed version %d is older than version %d in the cache", errRollback, m.Version, have)
+	case m.Version == have && sameKey && site == nil:
+		return res, s.db.Touch(ctx, expires)
 	case m.Version == have && sameKey:
-		if err := s.db.Touch(ctx, expires); err != nil {
-			return res, err
-		}
-		return res, nil
+		_, err := s.transaction(ctx, up, m, expires, nil, nil, site, func(*cache.Update) (int64, error) { return 0, nil })
+		return res, err
 	}
 	var deltas []format.Delta
 	if have > 0 && sameKey && !s.db.Rebuilding() {
@@ -375,8 +550,9 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 			deltas = nil // a gap: the snapshot it is
 		}
 	}
+	var err error
 	if deltas != nil {
-		res, err = s.applyDeltas(ctx, up, m, deltas, expires, res)
+		res, err = s.applyDeltas(ctx, up, m, deltas, expires, site, res)
 		// Only wrong data warrants the (larger) snapshot; network and disk
 		// errors are retried later.
 		if err == nil || ctx.Err() != nil || (Kind(err) != KindDigest && Kind(err) != KindFeed) {
@@ -384,7 +560,7 @@ func (s *Syncer) sync(ctx context.Context, f *fetcher) (Result, error) {
 		}
 		res.Fallback = err
 	}
-	res, err = s.applySnapshot(ctx, up, m, expires, res)
+	res, err = s.applySnapshot(ctx, up, m, expires, site, res)
 	if err != nil && res.Fallback != nil {
 		err = &fallbackError{delta: res.Fallback, snapshot: err}
 	}
@@ -402,7 +578,7 @@ func (e *fallbackError) Error() string {
 func (e *fallbackError) Unwrap() error { return e.snapshot }
 
 // updater builds a go-tuf updater over the trusted metadata in Dir.
-func (s *Syncer) updater(f *fetcher) (*updater.Updater, error) {
+func (s *Syncer) updater(f source) (*updater.Updater, error) {
 	mdir, tdir := filepath.Join(s.cfg.Dir, "metadata"), filepath.Join(s.cfg.Dir, "targets")
 	for _, d := range []string{mdir, tdir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -413,13 +589,12 @@ func (s *Syncer) updater(f *fetcher) (*updater.Updater, error) {
 	if b, err := os.ReadFile(filepath.Join(mdir, "root.json")); err == nil {
 		root = b
 	}
-	cfg, err := tufconfig.New(s.cfg.URL, root)
+	cfg, err := tufconfig.New(f.url(), root)
 	if err != nil {
 		return nil, fmt.Errorf("feed config: %w", err)
 	}
 	cfg.LocalMetadataDir, cfg.LocalTargetsDir = mdir, tdir
 	cfg.Fetcher = f
-	f.targets = strings.TrimSuffix(cfg.RemoteTargetsURL, "/") + "/"
 	up, err := updater.New(cfg)
 	if err != nil {
 		if root != nil && !bytes.Equal(root, s.cfg.Root) {
@@ -471,7 +646,7 @@ func (s *Syncer) fetch(up *updater.Updater, paths []string) error {
 // applyDeltas applies the deltas from the cache's version on, with the side
 // files that changed, in one transaction; then folds the delta table into
 // the base when it has grown enough.
-func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format.Manifest, deltas []format.Delta, expires time.Time, res Result) (Result, error) {
+func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format.Manifest, deltas []format.Delta, expires time.Time, site *siteChange, res Result) (Result, error) {
 	var chunks []string
 	for _, d := range deltas {
 		chunks = append(chunks, d.Chunks...)
@@ -480,7 +655,7 @@ func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format
 	if err != nil {
 		return res, err
 	}
-	rows, err := s.transaction(ctx, up, m, expires, chunks, side, func(u *cache.Update) (int64, error) {
+	rows, err := s.transaction(ctx, up, m, expires, chunks, side, site, func(u *cache.Update) (int64, error) {
 		return s.putChunks(ctx, up, u, format.KindDelta, chunks)
 	})
 	if err != nil {
@@ -502,12 +677,12 @@ func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format
 
 // applySnapshot replaces the statuses with the full snapshot under the
 // manifest's hash key, and every side file, in one transaction.
-func (s *Syncer) applySnapshot(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time, res Result) (Result, error) {
+func (s *Syncer) applySnapshot(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time, site *siteChange, res Result) (Result, error) {
 	side, err := s.sideFiles(ctx, up, m, true)
 	if err != nil {
 		return res, err
 	}
-	rows, err := s.transaction(ctx, up, m, expires, m.Snapshot, side, func(u *cache.Update) (int64, error) {
+	rows, err := s.transaction(ctx, up, m, expires, m.Snapshot, side, site, func(u *cache.Update) (int64, error) {
 		if err := u.ClearStatuses(); err != nil {
 			return 0, err
 		}
@@ -552,11 +727,12 @@ func (s *Syncer) sideFiles(ctx context.Context, up *updater.Updater, m *format.M
 }
 
 // transaction downloads the chunks and side files first (the write
-// transaction never waits on the network), then in one transaction runs
-// put, writes the side files and records the feed version. It returns the
-// status rows put wrote.
+// transaction never waits on the network; the site list is downloaded
+// already), then in one transaction runs put, writes the side files and
+// the site list and records the feed version. It returns the status rows
+// put wrote.
 func (s *Syncer) transaction(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time,
-	chunks []string, side map[string]string, put func(*cache.Update) (int64, error)) (int64, error) {
+	chunks []string, side map[string]string, site *siteChange, put func(*cache.Update) (int64, error)) (int64, error) {
 	downloads := slices.Concat(chunks, slices.Collect(maps.Keys(side)))
 	if err := s.fetch(up, downloads); err != nil {
 		return 0, err
@@ -579,7 +755,13 @@ func (s *Syncer) transaction(ctx context.Context, up *updater.Updater, m *format
 		}
 		u.SetMeta("applied:"+p, []byte(h))
 	}
+	if site != nil {
+		if err := site.apply(u); err != nil {
+			return 0, err
+		}
+	}
 	u.SetFeed(m.Version, m.Published, expires)
+	u.SetMeta(metaRoot, []byte(s.rootID))
 	if s.beforeCommit != nil {
 		s.beforeCommit()
 	}
@@ -698,12 +880,16 @@ func (e *timeoutError) Error() string {
 type fetcher struct {
 	ctx      context.Context
 	client   *http.Client
+	base     string // the feed's URL
 	timeout  time.Duration
 	metadata time.Duration // deadline of a metadata file
 	minRate  int64         // bytes a second
 	targets  string        // URL prefix of the targets
 	bytes    atomic.Int64
 }
+
+func (f *fetcher) url() string       { return f.base }
+func (f *fetcher) downloaded() int64 { return f.bytes.Load() }
 
 // deadline is the time the whole download of url, of at most maxLength
 // bytes, may take.

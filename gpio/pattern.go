@@ -169,6 +169,10 @@ type Patterns struct {
 	Ready  Pattern // idle, all well (usually nothing)
 	Stale  Pattern // idle, status cache stale (repeats)
 	Fault  Pattern // idle, camera or config fault (repeats)
+	// A USB stick's feed: taken, or refused (older than the gate's, not
+	// signed by its feed, damaged, pulled too soon).
+	StickTaken   Pattern
+	StickRefused Pattern
 }
 
 // DefaultPatterns returns the patterns of the guide:
@@ -179,9 +183,11 @@ type Patterns struct {
 //	open   relay pulse 1 s
 //	stale  slow yellow blink (1 s on, 1 s off)
 //	fault  slow red blink (1 s on, 1 s off)
+//	stick taken    green and yellow together, three 300 ms blinks, one beep
+//	stick refused  red and yellow together, three 300 ms blinks, one long beep
 func DefaultPatterns() Patterns {
 	ms := time.Millisecond
-	return Patterns{
+	p := Patterns{
 		Green: Pattern{Name: "green", Pulses: []Pulse{
 			{Green, 0, 1500 * ms}, {Buzzer, 0, 100 * ms}, {Relay, 0, 1000 * ms},
 		}},
@@ -196,13 +202,21 @@ func DefaultPatterns() Patterns {
 		Stale: Pattern{Name: "stale", Period: 2000 * ms, Pulses: []Pulse{{Yellow, 0, 1000 * ms}}},
 		Fault: Pattern{Name: "fault", Period: 2000 * ms, Pulses: []Pulse{{Red, 0, 1000 * ms}}},
 	}
+	p.StickTaken = Pattern{Name: "stick-taken", Pulses: []Pulse{{Buzzer, 0, 100 * ms}}}
+	p.StickRefused = Pattern{Name: "stick-refused", Pulses: []Pulse{{Buzzer, 0, 600 * ms}}}
+	for i := range 3 {
+		at := time.Duration(i) * 600 * ms
+		p.StickTaken.Pulses = append(p.StickTaken.Pulses, Pulse{Green, at, 300 * ms}, Pulse{Yellow, at, 300 * ms})
+		p.StickRefused.Pulses = append(p.StickRefused.Pulses, Pulse{Red, at, 300 * ms}, Pulse{Yellow, at, 300 * ms})
+	}
+	return p
 }
 
 // Validate checks every pattern; verdict patterns must play once and idle
 // blinks must repeat or be empty.
 func (ps Patterns) Validate() error {
 	var errs []error
-	for _, p := range []Pattern{ps.Green, ps.Yellow, ps.Red, ps.Open} {
+	for _, p := range []Pattern{ps.Green, ps.Yellow, ps.Red, ps.Open, ps.StickTaken, ps.StickRefused} {
 		if err := p.Validate(); err != nil {
 			errs = append(errs, err)
 		} else if p.Period != 0 {

@@ -62,6 +62,9 @@ var labels = map[string]label{
 	"ready":  {"·", "READY", "\x1b[2m"},
 	"stale":  {"!", "STALE", "\x1b[33m"},
 	"fault":  {"✗", "FAULT", "\x1b[31m"},
+
+	"stick-taken":   {"⇩", "STICK TAKEN", "\x1b[1;32m"},
+	"stick-refused": {"⇩", "STICK REFUSED", "\x1b[1;31m"},
 }
 
 // Line formats the line shown for pattern p, without colour.

@@ -28,6 +28,8 @@ type Rules struct {
 	Stale        checkpoint.Color // the greenest verdict while the cache is stale
 	ShowFullName bool             // show the full name on the operator screen
 	HC1          Profile          // HC1 certificate rules
+	RequireList  bool             // admit only people on the site's list (site.go)
+	NotListed    checkpoint.Color // the greenest verdict for a code not on it (zero: red)
 }
 
 // DefaultRules are GUIDE's defaults.
@@ -58,6 +60,10 @@ type Judge struct {
 	Rules Rules
 	// Stale reports whether the cache is stale at now; nil means never.
 	Stale func(now time.Time) bool
+	// List is the site's list and ListCurrent whether it is held and
+	// current at now, for Rules.RequireList (site.go).
+	List        SiteList
+	ListCurrent func(now time.Time) bool
 	// Logger hears of store errors, which the verdict only names as a
 	// reason (nil: discard). Nothing personal is logged.
 	Logger *slog.Logger
@@ -99,6 +105,9 @@ func (j *Judge) Judge(ctx context.Context, c checkpoint.Credential, now time.Tim
 	default:
 		v.Color, v.Reasons = checkpoint.Red, []string{ReasonInvalid}
 		return v
+	}
+	if j.Rules.RequireList {
+		j.siteList(ctx, c, now, &v)
 	}
 	if j.Stale != nil && v.Color > j.Rules.Stale && j.Stale(now) {
 		v.Color = j.Rules.Stale

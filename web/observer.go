@@ -129,6 +129,7 @@ type DeviceState struct {
 	Stale      bool   `json:"stale"`
 	Version    int64  `json:"version,omitempty"`
 	SyncErrors uint64 `json:"sync_errors,omitempty"`
+	Stick      string `json:"stick,omitempty"` // the last USB stick's result
 }
 
 // State returns what the page shows now.
@@ -206,7 +207,7 @@ func (s *Server) device(now time.Time, idle checkpoint.IdleMode, idleSet bool) D
 	}
 	if s.opts.Sync != nil {
 		ss := s.opts.Sync()
-		d.Version, d.SyncErrors = ss.Version, ss.Errors
+		d.Version, d.SyncErrors, d.Stick = ss.Version, ss.Errors, ss.Stick
 	}
 	d.Idle = idle.String()
 	return d

@@ -47,6 +47,7 @@ type SyncStats struct {
 	Version     int64     // feed version applied to the cache; 0 when none
 	Errors      uint64    // failed sync attempts
 	LastSuccess time.Time // zero before the first successful sync
+	Stick       string    // the last USB stick's result, in words; empty: none
 }
 
 // Compile-time checks that the scanner and sources fit.

@@ -67,3 +67,31 @@ func TestCacheImportCommand(t *testing.T) {
 		t.Error("row of the failed import stored")
 	}
 }
+
+// TestSpreadsheetCSVCommands: `cache import` and `feed publish` take files
+// saved as "CSV UTF-8" by Excel or LibreOffice (issue 16), and name a
+// header they do not know as the header.
+func TestSpreadsheetCSVCommands(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "excel.csv")
+	odd := filepath.Join(dir, "odd.csv")
+	os.WriteFile(good, []byte("\ufeffqid,status,valid_until\r\nQ1,green,2099-01-01\r\nQ2,red,\r\n"), 0o600)
+	os.WriteFile(odd, []byte("\ufeffMa QR,Trang thai\r\nQ1,green\r\n"), 0o600)
+	if code, out, errs := runCmd(t, "cache", "import", "--csv", good, "--db", filepath.Join(dir, "c.db")); code != exitOK || !strings.Contains(out, "imported 2 rows") {
+		t.Errorf("cache import: %d %q %q", code, out, errs)
+	}
+	fd := filepath.Join(dir, "feed")
+	if code, _, errs := runCmd(t, "feed", "init", fd); code != exitOK {
+		t.Fatalf("feed init: %d %q", code, errs)
+	}
+	if code, out, errs := runCmd(t, "feed", "publish", fd, "--statuses", good); code != exitOK || !strings.Contains(out, "2 statuses") {
+		t.Errorf("feed publish: %d %q %q", code, out, errs)
+	}
+	want := `line 1: header "Ma QR,Trang thai" not recognised: want qid,status,valid_until`
+	if code, _, errs := runCmd(t, "cache", "import", "--csv", odd, "--db", filepath.Join(dir, "c.db")); code != exitFail || !strings.Contains(errs, want) {
+		t.Errorf("cache import of an unknown header: %d %q", code, errs)
+	}
+	if code, _, errs := runCmd(t, "feed", "publish", fd, "--statuses", odd); code != exitFail || !strings.Contains(errs, want) {
+		t.Errorf("feed publish of an unknown header: %d %q", code, errs)
+	}
+}

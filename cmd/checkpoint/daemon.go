@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -40,6 +42,7 @@ type gate struct {
 	src      checkpoint.Source
 	closers  []func()
 	wg       sync.WaitGroup
+	stick    chan os.Signal // SIGUSR1: a stick was mounted (stick.go)
 }
 
 // daemon runs the scanner from cfg until ctx is done (or, for a replay
@@ -47,7 +50,10 @@ type gate struct {
 // (outputs, cache, camera) is a startupError: systemd then leaves the unit
 // failed and checkpoint-fault.service shows the fault pattern.
 func daemon(ctx context.Context, e *env, cfg config.Config, o daemonOptions) error {
-	g := &gate{e: e, cfg: cfg, o: o, log: newLogger(e.stderr, cfg.LogLevel.L())}
+	g := &gate{e: e, cfg: cfg, o: o, log: newLogger(e.stderr, cfg.LogLevel.L()), stick: make(chan os.Signal, 1)}
+	// At once: SIGUSR1's default action would end the daemon.
+	signal.Notify(g.stick, syscall.SIGUSR1)
+	defer signal.Stop(g.stick)
 	if o.configPath != "" {
 		g.log.Info("config loaded", "file", o.configPath)
 	}
@@ -138,7 +144,7 @@ func (g *gate) scanner(ctx context.Context) (*checkpoint.Scanner, error) {
 		frames, dec = p, p
 	}
 	judge := &swapJudge{}
-	judge.cur.Store(&policy.Judge{Store: g.db, Rules: g.rules, Stale: g.db.Stale, Logger: g.log})
+	judge.cur.Store(&policy.Judge{Store: g.db, Rules: g.rules, Stale: g.db.Stale, List: g.db, ListCurrent: g.listCurrent, Logger: g.log})
 	syncStats, err := g.startSync(ctx, judge)
 	if err != nil {
 		return nil, err
@@ -153,7 +159,7 @@ func (g *gate) scanner(ctx context.Context) (*checkpoint.Scanner, error) {
 		Logger:       g.log,
 		Cooldown:     cfg.Policy.Cooldown.D(),
 		StallTimeout: cfg.Camera.StallTimeout.D(),
-		Stale:        g.db.Stale,
+		Stale:        g.stale,
 		Fault:        g.db.Rebuilding,
 		Heartbeat:    g.notifier.Heartbeat,
 		FirstFrame:   func() { g.started.Store(true); g.notifier.Ready() },
@@ -165,11 +171,14 @@ func (g *gate) scanner(ctx context.Context) (*checkpoint.Scanner, error) {
 	return s, nil
 }
 
-// startSync starts the background sync when feed.url is set, and the
-// judge's rule reloads after each new version. It returns the sync's
-// counters for the operator screen (nil without a feed).
+// startSync starts the background sync when feed.url is set or sticks are
+// taken (feed.stick, with the feed's root in place), and the judge's rule
+// reloads after each new version. It returns the sync's counters for the
+// operator screen (nil without a feed).
 func (g *gate) startSync(ctx context.Context, judge *swapJudge) (func() web.SyncStats, error) {
-	if g.cfg.Feed.URL == "" {
+	sticks := g.cfg.Feed.Stick != "" && fileExists(g.cfg.Feed.Root)
+	if g.cfg.Feed.URL == "" && !sticks {
+		g.goRun(func() { g.ignoreSticks(ctx) })
 		return nil, nil
 	}
 	fo, err := feedOptions(g.cfg.Feed, g.cfg.Cache.Path, g.log)
@@ -177,15 +186,18 @@ func (g *gate) startSync(ctx context.Context, judge *swapJudge) (func() web.Sync
 		return nil, fmt.Errorf("feed: %w", err)
 	}
 	fo.Clock = g.clock // what NewSyncer defaults to, on the daemon's wall clock
+	fo.Site = g.cfg.Site
+	fo.AfterDirectory = g.stickDone
 	syncer, err := feed.NewSyncer(g.db, fo)
 	if err != nil {
 		return nil, configError{fmt.Errorf("feed: %w", err)}
 	}
 	g.goRun(func() { syncer.Run(ctx) })
 	g.goRun(func() { judge.follow(ctx, g.db, g.cfg.Policy, g.log) })
+	g.goRun(func() { g.takeSticks(ctx, syncer) })
 	return func() web.SyncStats {
 		st := syncer.Stats()
-		return web.SyncStats{Version: st.Version, Errors: st.Failures, LastSuccess: st.LastSuccess}
+		return web.SyncStats{Version: st.Version, Errors: st.Failures, LastSuccess: st.LastSuccess, Stick: stickNote(st.Directory)}
 	}, nil
 }
 

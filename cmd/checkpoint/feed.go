@@ -22,6 +22,10 @@ var feedVerbs = []string{
 	"feed publish DIR --statuses FILE.csv [--revocations FILE] [--trust-list FILE] [--rules FILE] [--expires 24h]: sign a new version",
 	"feed refresh DIR [--expires 24h]: re-sign the timestamp (daily, from cron)",
 	"feed serve DIR [--listen 127.0.0.1:8000]: serve DIR/repo over HTTP (tests and demos)",
+	"feed export DIR DEST: write what a gate needs to sync from a USB stick into DEST (the stick's feed/ folder)",
+	"feed site init DIR SITE [--rekey]: make a site's key pair and delegate sites/SITE/* to it",
+	"feed site publish DIR SITE --people FILE.csv [--key FILE] [--expires 720h]: sign the site's list with the site's key",
+	"feed site import DIR FILES...: take in the signed files a site sent",
 }
 
 // feedUsage is the synopsis of the verb named (feedVerbs without the text).
@@ -56,6 +60,10 @@ func cmdFeed(ctx context.Context, e *env, args []string) error {
 		return feedRefresh(e, args[1:])
 	case "serve":
 		return feedServe(ctx, e, args[1:])
+	case "export":
+		return feedExport(e, args[1:])
+	case "site":
+		return feedSite(ctx, e, args[1:])
 	}
 	verbHelp(e.stderr, "feed", feedVerbs)
 	return usageErrorf("unknown verb %q", args[0])
@@ -64,20 +72,30 @@ func cmdFeed(ctx context.Context, e *env, args []string) error {
 // parseDir parses flags and the one DIR argument, which may come before or
 // after the flags.
 func parseDir(e *env, fs *flag.FlagSet, args []string) (string, error) {
-	var dir string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		dir, args = args[0], args[1:]
-	}
-	if err := parseFlags(e, fs, args); err != nil {
+	pos, err := parsePositional(e, fs, args, 1, 1, "one DIR argument is required")
+	if err != nil {
 		return "", err
 	}
-	if dir == "" && fs.NArg() == 1 {
-		dir = fs.Arg(0)
-	} else if fs.NArg() != 0 || dir == "" {
-		fs.Usage()
-		return "", usageErrorf("one DIR argument is required")
+	return pos[0], nil
+}
+
+// parsePositional parses flags and from min to max positional arguments
+// (max < 0: no limit), which may come before or after the flags; missing
+// says what is wanted.
+func parsePositional(e *env, fs *flag.FlagSet, args []string, min, max int, missing string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		pos, args = append(pos, args[0]), args[1:]
 	}
-	return dir, nil
+	if err := parseFlags(e, fs, args); err != nil {
+		return nil, err
+	}
+	pos = append(pos, fs.Args()...)
+	if len(pos) < min || (max >= 0 && len(pos) > max) {
+		fs.Usage()
+		return nil, usageErrorf("%s", missing)
+	}
+	return pos, nil
 }
 
 func feedInit(e *env, args []string) error {
@@ -131,6 +149,7 @@ func feedPublish(ctx context.Context, e *env, args []string) error {
 	start := time.Now()
 	last := time.Now()
 	m, err := publish.Publish(ctx, dir, in, publish.Options{
+		Warn:            warner(e),
 		TimestampExpiry: *expires,
 		KeepDeltas:      *keep,
 		ChunkRecords:    *chunk,
@@ -160,7 +179,7 @@ func feedRefresh(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := publish.Refresh(dir, publish.Options{TimestampExpiry: *expires}); err != nil {
+	if err := publish.Refresh(dir, publish.Options{TimestampExpiry: *expires, Warn: warner(e)}); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, "timestamp renewed")

@@ -57,7 +57,7 @@ func commands() []command {
 		{"demo", []string{"demo [--loop] [--listen ADDR] [--fps N]: the daemon on the embedded demo set"}, cmdDemo},
 		{"scan", []string{scanUsage + ": decode and judge image or payload files"}, cmdScan},
 		{"cache", []string{cacheUsage + ": load statuses into the cache"}, cmdCache},
-		{"sync", []string{"sync [--once] [--config FILE] [--db PATH] [--url URL] [--root FILE]: fetch signed updates into the cache"}, cmdSync},
+		{"sync", []string{syncUsage + ": fetch signed updates into the cache"}, cmdSync},
 		{"feed", feedVerbs, cmdFeed},
 		{"events", []string{eventsUsage + ": export the event log"}, cmdEvents},
 		{"selftest", []string{"selftest [--config FILE]: check outputs, camera and cache"}, cmdSelftest},

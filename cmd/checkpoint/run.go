@@ -206,8 +206,9 @@ func (j *swapJudge) follow(ctx context.Context, db *cache.DB, p config.Policy, l
 			log.Error("reload rules after sync", "version", v, "err", err)
 			continue
 		}
-		old := j.cur.Load()
-		j.cur.Store(&policy.Judge{Store: old.Store, Rules: rules, Stale: old.Stale, Logger: old.Logger})
+		next := *j.cur.Load()
+		next.Rules = rules
+		j.cur.Store(&next)
 		log.Info("rules reloaded", "version", v)
 	}
 }

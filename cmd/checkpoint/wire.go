@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"checkpoint"
 	"checkpoint/cache"
@@ -26,6 +26,7 @@ func policyRules(p config.Policy) policy.Rules {
 	r.CCCD = p.CCCD.C()
 	r.Stale = p.Stale.C()
 	r.ShowFullName = p.ShowFullName
+	r.RequireList, r.NotListed = p.SiteList == "require", p.NotListed.C()
 	return r
 }
 
@@ -81,11 +82,9 @@ func openCamera(c config.Camera, log *slog.Logger) (checkpoint.Source, error) {
 // feedOptions builds the Syncer's options from the [feed] table: the root
 // metadata is read from feed.root, and the state lives beside the cache
 // (cachePath + ".feed"). Clock is left to NewSyncer's default (the system
-// clock floored at the cache's feed time).
+// clock floored at the cache's feed time). An empty feed.url gives a syncer
+// of directories (sticks) only.
 func feedOptions(c config.Feed, cachePath string, log *slog.Logger) (feed.Options, error) {
-	if c.URL == "" {
-		return feed.Options{}, configError{errors.New("feed.url is not set")}
-	}
 	root, err := os.ReadFile(c.Root)
 	if err != nil {
 		return feed.Options{}, configError{fmt.Errorf("feed.root: read the feed's root metadata: %w", err)}
@@ -124,6 +123,8 @@ func newScanJudge(ctx context.Context, cfgPath, trustPath, rulesPath string, clo
 		j.parser.Trust = db
 		j.judge.Store = db
 		j.judge.Stale = db.Stale
+		j.judge.List = db
+		j.judge.ListCurrent = func(now time.Time) bool { return db.SiteListCurrent(cfg.Site, now) }
 		if j.judge.Rules, err = siteRules(ctx, cfg.Policy, db, slog.New(slog.NewTextHandler(os.Stderr, nil))); err != nil {
 			closeFn()
 			return nil, nil, err

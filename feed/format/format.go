@@ -25,10 +25,12 @@ import (
 
 // Status chunks: a gzip stream holding
 //
-//	magic "CPST" | kind 'S' (snapshot) or 'D' (delta) | format 1 | count uvarint
+//	magic "CPST" | kind 'S' (snapshot), 'D' (delta) or 'L' (a site's list)
+//	        | format 1 | count uvarint
 //	keys:   count × (uvarint gap of the first 8 key bytes, big-endian, from the
 //	        previous key's; then the last 8 key bytes)
-//	ops:    count bytes: 0 red, 1 yellow, 2 green, 0xFF delete (deltas only)
+//	ops:    count bytes: 0 red, 1 yellow, 2 green, 0xFF delete (deltas only);
+//	        absent from a site's list, which carries no status
 //	until:  count × zigzag varint of valid_until (unix seconds, 0 none) minus
 //	        the previous row's
 //
@@ -41,6 +43,7 @@ const (
 	chunkFormat  = 1
 	KindSnapshot = 'S'
 	KindDelta    = 'D'
+	KindList     = 'L'
 	opDelete     = 0xFF
 )
 
@@ -73,7 +76,9 @@ func EncodeChunk(w io.Writer, kind byte, recs []cache.Record, level int) error {
 		if recs[i].Delete {
 			op = opDelete
 		}
-		bw.WriteByte(op)
+		if kind != KindList {
+			bw.WriteByte(op)
+		}
 	}
 	var prevU int64
 	for i := range recs {
@@ -141,6 +146,9 @@ func DecodeChunk(r io.Reader, kind byte, recs []cache.Record, max uint64) ([]cac
 		prevHi = hi
 	}
 	for i := range recs {
+		if kind == KindList {
+			break
+		}
 		op, err := br.ReadByte()
 		if err != nil {
 			return nil, fmt.Errorf("status chunk op %d: %w", i, unexpected(err))
@@ -292,47 +300,59 @@ const revMagic = "CPRV"
 // MaxRevocations caps a revocation list.
 const MaxRevocations = 8 << 20
 
+// revocationHeader is the header a revocation file may start with.
+const revocationHeader = "hashtype,hash"
+
 // ParseRevocationsCSV reads `hashtype,hex` rows (hashtype UCI,
 // COUNTRYCODEUCI or SIGNATURE; at least 16 bytes of hash, the first 16 kept;
-// an optional header line `hashtype,hash`). Errors name the line.
+// an optional header line `hashtype,hash`), lines read as cache.LineReader
+// does. Errors name the line.
 func ParseRevocationsCSV(r io.Reader) ([]cache.Revocation, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), 4096)
+	lr := cache.NewLineReader(r)
 	var out []cache.Revocation
-	line := 0
-	for sc.Scan() {
-		line++
-		l := strings.TrimSpace(sc.Text())
-		if l == "" {
-			continue
+	for {
+		l, err := lr.Next()
+		if err == io.EOF {
+			return out, nil
 		}
-		f := strings.Split(l, ",")
-		if line == 1 && strings.EqualFold(strings.TrimSpace(f[0]), "hashtype") {
-			continue
-		}
-		if len(f) != 2 {
-			return nil, &cache.LineError{Line: line, Msg: fmt.Sprintf("%d fields, want hashtype,hash", len(f))}
-		}
-		t, err := cache.ParseHashType(f[0])
 		if err != nil {
-			return nil, &cache.LineError{Line: line, Msg: err.Error()}
+			return nil, err
 		}
-		h, err := hex.DecodeString(strings.TrimSpace(f[1]))
-		if err != nil || len(h) < cache.HashSize {
-			return nil, &cache.LineError{Line: line, Msg: fmt.Sprintf("hash is not at least %d bytes of hex", cache.HashSize)}
+		f := strings.Split(strings.TrimSpace(l), ",")
+		if lr.First() && strings.EqualFold(strings.TrimSpace(f[0]), "hashtype") {
+			continue
 		}
-		var rv cache.Revocation
-		rv.Type = t
-		copy(rv.Hash[:], h)
+		rv, err := parseRevocation(lr.Line(), f)
+		if err != nil {
+			if _, terr := cache.ParseHashType(f[0]); lr.First() && terr != nil {
+				err = cache.HeaderError(lr.Line(), l, revocationHeader, err)
+			}
+			return nil, err
+		}
 		out = append(out, rv)
 		if len(out) > MaxRevocations {
-			return nil, &cache.LineError{Line: line, Msg: fmt.Sprintf("more than %d revocations", MaxRevocations)}
+			return nil, &cache.LineError{Line: lr.Line(), Msg: fmt.Sprintf("more than %d revocations", MaxRevocations)}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("line %d: %w", line+1, err)
+}
+
+// parseRevocation parses the fields of one revocation row on line n.
+func parseRevocation(n int, f []string) (cache.Revocation, error) {
+	var rv cache.Revocation
+	if len(f) != 2 {
+		return rv, &cache.LineError{Line: n, Msg: fmt.Sprintf("%d fields, want hashtype,hash", len(f))}
 	}
-	return out, nil
+	t, err := cache.ParseHashType(f[0])
+	if err != nil {
+		return rv, &cache.LineError{Line: n, Msg: err.Error()}
+	}
+	h, err := hex.DecodeString(strings.TrimSpace(f[1]))
+	if err != nil || len(h) < cache.HashSize {
+		return rv, &cache.LineError{Line: n, Msg: fmt.Sprintf("hash is not at least %d bytes of hex", cache.HashSize)}
+	}
+	rv.Type = t
+	copy(rv.Hash[:], h)
+	return rv, nil
 }
 
 func EncodeRevocations(list []cache.Revocation) ([]byte, error) {

@@ -46,7 +46,8 @@ func FuzzFeedTargets(f *testing.F) {
 	recs[1].Delete = true
 	EncodeChunk(&delta, KindDelta, recs, gzip.BestSpeed)
 	rev, _ := EncodeRevocations([]cache.Revocation{{Type: cache.HashUCI, Hash: [16]byte{9}}})
-	for _, s := range [][]byte{snap.Bytes(), delta.Bytes(), rev, []byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n")} {
+	list, _ := EncodeSiteList(recs)
+	for _, s := range [][]byte{snap.Bytes(), delta.Bytes(), rev, list, []byte("qid,until\nQ1,2021-12-31\n"), []byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n")} {
 		f.Add(s, false)
 	}
 	f.Add([]byte("CPST\x53\x01\x02\x00"), true)
@@ -61,7 +62,7 @@ func FuzzFeedTargets(f *testing.F) {
 			w.Close()
 			b = z.Bytes()
 		}
-		for _, kind := range []byte{KindSnapshot, KindDelta} {
+		for _, kind := range []byte{KindSnapshot, KindDelta, KindList} {
 			out, err := DecodeChunk(bytes.NewReader(b), kind, nil, 1<<16)
 			if err != nil {
 				continue
@@ -70,7 +71,7 @@ func FuzzFeedTargets(f *testing.F) {
 				if i > 0 && bytes.Compare(out[i-1].Hash[:], out[i].Hash[:]) >= 0 {
 					t.Fatal("accepted keys out of order")
 				}
-				if out[i].Color > 2 || out[i].ValidUntil < 0 || (out[i].Delete && kind == KindSnapshot) {
+				if out[i].Color > 2 || out[i].ValidUntil < 0 || (out[i].Delete && kind != KindDelta) || (kind == KindList && out[i].Color != 0) {
 					t.Fatalf("accepted a bad record %+v", out[i])
 				}
 			}
@@ -84,6 +85,14 @@ func FuzzFeedTargets(f *testing.F) {
 		}
 		ParseTrustList(b)
 		ParseRevocationsCSV(bytes.NewReader(b))
+		if rows, err := ParseSiteListCSV(bytes.NewReader(b)); err == nil {
+			for _, r := range rows {
+				if cache.CheckKey(r.Key) != nil || r.Until < 0 {
+					t.Fatalf("accepted a bad site row %+v", r)
+				}
+			}
+		}
+		ParseSiteListInfo(b)
 		CheckRules(b)
 	})
 }

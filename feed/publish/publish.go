@@ -225,6 +225,9 @@ type Options struct {
 	// status file that lost most of its rows (a truncated export) would
 	// otherwise silently remove them from every gate.
 	AllowShrink bool
+	// Warn, when set, is told what the operator should know of a publish
+	// that went through (a site's expired list).
+	Warn func(msg string)
 }
 
 // MaxShrink is the share of the published statuses a publish may remove
@@ -257,6 +260,9 @@ func (o *Options) defaults() {
 	if o.Progress == nil {
 		o.Progress = func(string, int64) {}
 	}
+	if o.Warn == nil {
+		o.Warn = func(string) {}
+	}
 }
 
 // repo is a feed directory opened for publishing.
@@ -269,6 +275,9 @@ type repo struct {
 	snapshot  *metadata.Metadata[metadata.SnapshotType]  // nil before the first publish
 	timestamp *metadata.Metadata[metadata.TimestampType] // nil before the first publish
 	manifest  *format.Manifest                           // nil before the first publish
+	// delegations are the sites' delegations the targets metadata carries
+	// (state/delegations.json; nil: no site).
+	delegations *metadata.Delegations
 }
 
 func openRepo(dir string) (*repo, error) {
@@ -286,6 +295,9 @@ func openRepo(dir string) (*repo, error) {
 	}
 	if r.hashKey, err = hex.DecodeString(strings.TrimSpace(string(b))); err != nil || len(r.hashKey) != cache.KeySize {
 		return nil, errors.New("state/hashkey is not 32 bytes of hex")
+	}
+	if r.delegations, err = readDelegations(dir); err != nil {
+		return nil, err
 	}
 	// The newest root: the highest N.root.json.
 	for v := 1; ; v++ {
@@ -653,8 +665,13 @@ func (r *repo) saveState(full []cache.Record, manifest []byte) error {
 	return nil
 }
 
-// sign writes new targets, snapshot and timestamp metadata for files.
+// sign writes new targets, snapshot and timestamp metadata for files, with
+// the sites' delegations and their newest signed roles.
 func (r *repo) sign(files map[string]*metadata.TargetFiles, now time.Time, opts Options) error {
+	metas, _, err := r.siteMetas(now, opts.Warn)
+	if err != nil {
+		return err
+	}
 	tv, sv, tsv := int64(1), int64(1), int64(1)
 	if r.targets != nil {
 		tv, sv, tsv = r.targets.Signed.Version+1, r.snapshot.Signed.Version+1, r.timestamp.Signed.Version+1
@@ -662,6 +679,7 @@ func (r *repo) sign(files map[string]*metadata.TargetFiles, now time.Time, opts 
 	t := metadata.Targets(now.Add(opts.MetadataExpiry))
 	t.Signed.Version = tv
 	t.Signed.Targets = files
+	t.Signed.Delegations = r.delegations
 	if err := Sign(t, r.keys[metadata.TARGETS]); err != nil {
 		return err
 	}
@@ -673,12 +691,12 @@ func (r *repo) sign(files map[string]*metadata.TargetFiles, now time.Time, opts 
 		return err
 	}
 	r.targets = t
-	return r.signSnapshot(tb, sv, tsv, now, opts)
+	return r.signSnapshot(tb, metas, sv, tsv, now, opts)
 }
 
-// signSnapshot writes snapshot version sv over the targets metadata tb, then
-// timestamp version tsv over it.
-func (r *repo) signSnapshot(tb []byte, sv, tsv int64, now time.Time, opts Options) error {
+// signSnapshot writes snapshot version sv over the targets metadata tb and
+// the sites' roles (metas), then timestamp version tsv over it.
+func (r *repo) signSnapshot(tb []byte, metas map[string]*metadata.MetaFiles, sv, tsv int64, now time.Time, opts Options) error {
 	s := metadata.Snapshot(now.Add(opts.MetadataExpiry))
 	s.Signed.Version = sv
 	mf := metadata.MetaFile(r.targets.Signed.Version)
@@ -686,6 +704,9 @@ func (r *repo) signSnapshot(tb []byte, sv, tsv int64, now time.Time, opts Option
 	h := sha256.Sum256(tb)
 	mf.Hashes = metadata.Hashes{"sha256": h[:]}
 	s.Signed.Meta = map[string]*metadata.MetaFiles{"targets.json": mf}
+	for k, v := range metas {
+		s.Signed.Meta[k] = v
+	}
 	if err := Sign(s, r.keys[metadata.SNAPSHOT]); err != nil {
 		return err
 	}
@@ -718,9 +739,11 @@ func (r *repo) signSnapshot(tb []byte, sv, tsv int64, now time.Time, opts Option
 	return nil
 }
 
-// Refresh re-signs the timestamp with a new expiry (and the snapshot and
-// targets metadata when they would expire first), without new data: run it
-// more often than the timestamp expiry so gates do not go stale.
+// Refresh re-signs the timestamp with a new expiry without new data: run it
+// more often than the timestamp expiry so gates do not go stale. The
+// targets metadata is signed anew when it would expire first or the sites'
+// delegations changed (feed site init), the snapshot when it would expire
+// first or a site signed a new list.
 func Refresh(dir string, opts Options) error {
 	opts.defaults()
 	r, err := openRepo(dir)
@@ -732,8 +755,23 @@ func Refresh(dir string, opts Options) error {
 	}
 	now := opts.Clock.Now().UTC()
 	tsExp := now.Add(opts.TimestampExpiry)
-	if r.targets.Signed.Expires.Before(tsExp) || r.snapshot.Signed.Expires.Before(tsExp) {
+	delegated, err := sameDelegations(r.targets.Signed.Delegations, r.delegations)
+	if err != nil {
+		return err
+	}
+	if !delegated || r.targets.Signed.Expires.Before(tsExp) {
 		return r.sign(r.targets.Signed.Targets, now, opts)
+	}
+	metas, sites, err := r.siteMetas(now, opts.Warn)
+	if err != nil {
+		return fmt.Errorf("refresh %s: %w", dir, err)
+	}
+	if sites || r.snapshot.Signed.Expires.Before(tsExp) {
+		tb, err := os.ReadFile(r.meta(fmt.Sprintf("%d.targets.json", r.targets.Signed.Version)))
+		if err != nil {
+			return err
+		}
+		return r.signSnapshot(tb, metas, r.snapshot.Signed.Version+1, r.timestamp.Signed.Version+1, now, opts)
 	}
 	ts := metadata.Timestamp(tsExp)
 	ts.Signed.Version = r.timestamp.Signed.Version + 1
@@ -746,6 +784,16 @@ func Refresh(dir string, opts Options) error {
 		return err
 	}
 	return writeFile(r.meta("timestamp.json"), b, 0o644)
+}
+
+// sameDelegations reports whether two delegations are the same.
+func sameDelegations(a, b *metadata.Delegations) (bool, error) {
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	jb, err := json.Marshal(b)
+	return bytes.Equal(ja, jb), err
 }
 
 // prune removes the target folders of versions no delta of m refers to any

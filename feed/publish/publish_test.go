@@ -111,3 +111,36 @@ func TestPublishRefusesShrink(t *testing.T) {
 		t.Errorf("allowed shrink: %v", err)
 	}
 }
+
+// TestPublishSpreadsheetCSV: status and revocation files saved by Excel or
+// LibreOffice ("CSV UTF-8": a byte order mark, CRLF) publish; a header the
+// publisher does not know is named as a header.
+func TestPublishSpreadsheetCSV(t *testing.T) {
+	dir := t.TempDir()
+	if err := publish.Init(dir, publish.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	in := publish.Inputs{
+		Statuses:    strings.NewReader("\ufeffqid,status,valid_until\r\nA,green,\r\nB,red,\r\n"),
+		Revocations: strings.NewReader("\ufeffhashtype,hash\r\nUCI," + strings.Repeat("ab", 32) + "\r\n"),
+	}
+	m, err := publish.Publish(context.Background(), dir, in, publish.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Statuses != 2 || m.Revocations == "" {
+		t.Errorf("published %d statuses, revocations %q", m.Statuses, m.Revocations)
+	}
+	for _, tt := range []struct {
+		in   publish.Inputs
+		want string
+	}{
+		{publish.Inputs{Statuses: strings.NewReader("\ufeffma_qr,trang_thai\r\nA,green\r\n")}, `statuses: line 1: header "ma_qr,trang_thai" not recognised`},
+		{publish.Inputs{Statuses: strings.NewReader("A,green,\n"), Revocations: strings.NewReader("\ufeffloai,ma\nUCI," + strings.Repeat("ab", 32) + "\n")},
+			`revocations: line 1: header "loai,ma" not recognised: want hashtype,hash`},
+	} {
+		if _, err := publish.Publish(context.Background(), dir, tt.in, publish.Options{}); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Publish: %v, want %q", err, tt.want)
+		}
+	}
+}

@@ -132,6 +132,7 @@
     if (!d.cache) feed = 'KHÔNG MỞ ĐƯỢC · CACHE NOT OPEN';
     else if (d.feed_age_ms < 0) feed = 'chưa đồng bộ · never synced';
     else feed = ago(d.feed_age_ms) + (d.version ? ' · v' + d.version : '');
+    if (d.stick) feed += ' · ' + d.stick;
     text('feed', feed);
     $('stale').hidden = !d.stale || mode === 'stale';
     summary();
