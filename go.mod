@@ -10,7 +10,12 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 )
 
-require gocv.io/x/gocv v0.31.0
+require (
+	github.com/creack/pty v1.1.24
+	github.com/kenshaw/evdev v0.1.0
+	go.bug.st/serial v1.8.0
+	gocv.io/x/gocv v0.31.0
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
