@@ -67,8 +67,11 @@ type Reader struct {
 
 // lineSource yields the lines of one opened device.
 type lineSource interface {
-	// Next returns the next line, or an error when the device went away.
+	// Next returns the next line, or an error when the device went away
+	// or was closed.
 	Next(ctx context.Context) (string, error)
+	// Close closes the device; safe to call concurrently with Next, and
+	// more than once.
 	Close() error
 }
 
@@ -139,8 +142,11 @@ func (r *Reader) Run(ctx context.Context, submit Submit) error {
 	return nil
 }
 
-// read submits the lines of an opened device until it fails or ctx ends.
+// read submits the lines of an opened device until it fails or ctx ends
+// (which closes it, ending a read that waits).
 func (r *Reader) read(ctx context.Context, src lineSource, submit Submit) error {
+	stop := context.AfterFunc(ctx, func() { src.Close() })
+	defer stop()
 	for {
 		line, err := src.Next(ctx)
 		if err != nil {
