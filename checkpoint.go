@@ -10,6 +10,7 @@ package checkpoint
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -76,10 +77,44 @@ const (
 	FormatUnknown Format = "unknown" // anything else
 )
 
-// CodeKey is the cache key of a code typed by hand: the code in its own key
-// space, so that a typed code never finds a QID's or an ID number's status.
-// Feeds list such codes in their own column (see cache.CSVReader).
+// CodeKey is the cache key of a code typed by hand (as ParseCode returns
+// it): the code in its own key space, so that a typed code never finds a
+// QID's or an ID number's status. Feeds list such codes in their own column
+// (see cache.CSVReader).
 func CodeKey(code string) string { return "code\x00" + code }
+
+// Limits of a code typed by hand (an SMS code or a printed card's number).
+const (
+	MinCode = 4
+	MaxCode = 16
+)
+
+// ErrCode says what a typed code must look like.
+var ErrCode = fmt.Errorf("a typed code is %d to %d digits", MinCode, MaxCode)
+
+// ParseCode returns the digits of a code as typed or listed: spaces, dots
+// and dashes between them are dropped. Anything else is ErrCode.
+func ParseCode(text string) (string, error) {
+	if len(text) > 4*MaxCode {
+		return "", ErrCode
+	}
+	code := strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '.':
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(text))
+	if len(code) < MinCode || len(code) > MaxCode {
+		return "", ErrCode
+	}
+	for i := 0; i < len(code); i++ {
+		if code[i] < '0' || code[i] > '9' {
+			return "", ErrCode
+		}
+	}
+	return code, nil
+}
 
 // Input says where a code came from.
 type Input uint8

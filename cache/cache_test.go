@@ -84,6 +84,46 @@ func TestImportAndLookup(t *testing.T) {
 	}
 }
 
+// TestImportCodes: a header with a code column keys rows by their code
+// (under checkpoint.CodeKey, as typed), beside rows keyed by QID.
+func TestImportCodes(t *testing.T) {
+	ctx := context.Background()
+	d := newTestDB(t, Options{})
+	csv := "status,code,qid,valid_until\n" +
+		"green,4821-3390,,2099-12-31\n" +
+		"red,,QID-RED\n" +
+		"yellow, 1234 ,,\n"
+	if n, err := d.ImportCSV(ctx, strings.NewReader(csv)); err != nil || n != 3 {
+		t.Fatalf("ImportCSV = %d, %v", n, err)
+	}
+	for key, want := range map[string]checkpoint.Color{
+		checkpoint.CodeKey("48213390"): checkpoint.Green,
+		checkpoint.CodeKey("1234"):     checkpoint.Yellow,
+		"QID-RED":                      checkpoint.Red,
+	} {
+		e, ok, err := d.Status(ctx, key)
+		if err != nil || !ok || e.Color != want {
+			t.Errorf("Status(%q) = %v %v %v, want %v", key, e.Color, ok, err, want)
+		}
+	}
+	if _, ok, _ := d.Status(ctx, "48213390"); ok {
+		t.Error("a code was found as a QID")
+	}
+	for _, tt := range []struct{ csv, want string }{
+		{"code,status\n12ab,green\n", "line 2: code: a typed code is 4 to 16 digits"},
+		{"qid,code,status\nQ,1234,green\n", "line 2: both a qid and a code"},
+		{"code,status\n,green\n", "line 2: empty code"},
+		{"code,status,colour\n1234,green,x\n", "line 1: header: unknown column \"colour\""},
+		{"code,code,status\n", "line 1: header: column \"code\" twice"},
+		{"qid,code,valid_until\n", "line 1: header: needs a status column"},
+		{"code,status\n1234,green,x\n", "line 2: 3 fields, the header names 2"},
+	} {
+		if _, err := d.ImportCSV(ctx, strings.NewReader(tt.csv)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v, want %q", tt.csv, err, tt.want)
+		}
+	}
+}
+
 func TestImportBadInput(t *testing.T) {
 	ctx := context.Background()
 	d := newTestDB(t, Options{})
