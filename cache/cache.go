@@ -45,8 +45,9 @@ const ClockSkew = 5 * time.Minute
 const pageSize = 8192
 
 // schemaVersion is written to meta and checked on open. Version 1 had no
-// delta table; it is upgraded in place on open.
-const schemaVersion = 2
+// delta table, version 2 no direction in the event log; both are upgraded
+// in place on open, keeping every entry.
+const schemaVersion = 3
 
 // ErrCorrupt is returned by Open when the file fails PRAGMA quick_check.
 var ErrCorrupt = errors.New("cache file is corrupt")
