@@ -412,13 +412,6 @@ type VerdictIndicator interface {
 	ShowVerdict(v Verdict)
 }
 
-// Pauser is optionally implemented by a Source that stops on purpose (a
-// camera that runs only after a trigger): while Paused, the missing frames
-// are no stall.
-type Pauser interface {
-	Paused() bool
-}
-
 // Clock tells the time. Tests inject a fake (package clocktest).
 type Clock interface {
 	Now() time.Time

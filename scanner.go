@@ -84,6 +84,9 @@ type Scanner struct {
 	Heartbeat func()
 	// FirstFrame, when set, is called once, after the first frame arrived.
 	FirstFrame func()
+	// Paused, when set, reports whether the camera is stopped on purpose
+	// (trigger mode between presses): no frame is then no stall.
+	Paused func() bool
 
 	lastFrame atomic.Int64 // unix nanos of the newest frame handled
 	stats     scannerCounters
@@ -376,7 +379,7 @@ func (s *Scanner) monitor(ctx context.Context) {
 // stale cache. Without a camera, or while it is paused on purpose, no frame
 // is no stall (and the stall timer starts again when it resumes).
 func (s *Scanner) idleMode(now time.Time) IdleMode {
-	if p, ok := s.Source.(Pauser); s.Source == nil || ok && p.Paused() {
+	if s.Source == nil || s.Paused != nil && s.Paused() {
 		s.lastFrame.Store(now.UnixNano())
 	}
 	last := time.Unix(0, s.lastFrame.Load())
