@@ -42,7 +42,7 @@ func Open(driver string, wr Wiring, w io.Writer, log *slog.Logger) (*Signal, err
 		if _, err := host.Init(); err != nil {
 			return nil, fmt.Errorf("gpio: initialise periph.io host drivers: %w", err)
 		}
-		return OpenPins(wr, func(name string) pgpio.PinIO { return gpioreg.ByName(name) }, Options{Logger: log})
+		return OpenPins(wr, PinByName, Options{Logger: log})
 	case "terminal":
 		return New(NewTerminal(w, ColorEnabled(w, nil)), Options{Logger: log}), nil
 	case "none", "":
@@ -65,19 +65,9 @@ func OpenPins(wr Wiring, byName func(string) pgpio.PinIO, opts Options) (*Signal
 	}
 	s := New(ps, opts)
 	if wr.Button != "" {
-		in := byName(wr.Button)
-		if in == nil {
+		if err := s.WatchPress(wr.Button, wr.ButtonActiveLow, wr.Debounce, byName, s.Open); err != nil {
 			s.Close()
-			return nil, fmt.Errorf("gpio.button: pin %s not found", wr.Button)
-		}
-		b := Button{Name: wr.Button, IO: in, ActiveLow: wr.ButtonActiveLow, Debounce: wr.Debounce}
-		if err := s.WatchButton(b, func(pressed bool) {
-			if pressed {
-				s.Open()
-			}
-		}); err != nil {
-			s.Close()
-			return nil, err
+			return nil, fmt.Errorf("gpio.button: %w", err)
 		}
 	}
 	return s, nil
@@ -106,3 +96,22 @@ func (wr Wiring) Pins(byName func(string) pgpio.PinIO) ([]Pin, error) {
 	}
 	return pins, nil
 }
+
+// WatchPress calls onPress on each debounced press of the button on pin
+// (a BCM name, found through byName: gpioreg.ByName on a gate), such as a
+// handheld's trigger. The watch ends when the Signal closes.
+func (s *Signal) WatchPress(pin string, activeLow bool, debounce time.Duration, byName func(string) pgpio.PinIO, onPress func()) error {
+	in := byName(pin)
+	if in == nil {
+		return fmt.Errorf("pin %s not found (pins are BCM names such as GPIO6)", pin)
+	}
+	return s.WatchButton(Button{Name: pin, IO: in, ActiveLow: activeLow, Debounce: debounce}, func(pressed bool) {
+		if pressed {
+			onPress()
+		}
+	})
+}
+
+// PinByName finds a pin of the gate (periph.io's registry, which Open
+// with the periph driver has initialised).
+func PinByName(name string) pgpio.PinIO { return gpioreg.ByName(name) }
