@@ -371,6 +371,11 @@ func (s *Scanner) monitor(ctx context.Context) {
 			return
 		case <-t.C:
 			s.setIdle(s.idleMode(s.Clock.Now()))
+			// Without frames the loop cannot prove itself alive; while the
+			// camera is absent or stopped on purpose, the monitor does.
+			if s.Heartbeat != nil && s.cameraOff() {
+				s.Heartbeat()
+			}
 		}
 	}
 }
@@ -379,7 +384,7 @@ func (s *Scanner) monitor(ctx context.Context) {
 // stale cache. Without a camera, or while it is paused on purpose, no frame
 // is no stall (and the stall timer starts again when it resumes).
 func (s *Scanner) idleMode(now time.Time) IdleMode {
-	if s.Source == nil || s.Paused != nil && s.Paused() {
+	if s.cameraOff() {
 		s.lastFrame.Store(now.UnixNano())
 	}
 	last := time.Unix(0, s.lastFrame.Load())
@@ -390,6 +395,11 @@ func (s *Scanner) idleMode(now time.Time) IdleMode {
 		return IdleStale
 	}
 	return IdleReady
+}
+
+// cameraOff reports whether there is no camera, or it is stopped on purpose.
+func (s *Scanner) cameraOff() bool {
+	return s.Source == nil || s.Paused != nil && s.Paused()
 }
 
 func (s *Scanner) setIdle(m IdleMode) {

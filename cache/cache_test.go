@@ -60,7 +60,7 @@ func TestImportAndLookup(t *testing.T) {
 		color checkpoint.Color
 		until time.Time
 	}{
-		{"QID-GREEN", true, checkpoint.Green, time.Date(2022, 1, 1, 0, 0, 0, 0, vietnam)},
+		{"QID-GREEN", true, checkpoint.Green, time.Date(2022, 1, 1, 0, 0, 0, 0, Vietnam)},
 		{"QID-YELLOW", true, checkpoint.Yellow, time.Date(2021, 11, 1, 5, 0, 0, 0, time.UTC)},
 		{"QID-RED", true, checkpoint.Red, time.Time{}},
 		{"QID-NOEND", true, checkpoint.Green, time.Time{}},

@@ -22,8 +22,9 @@ const maxLine = 4096
 // ErrEmpty is returned for an input without a single row.
 var ErrEmpty = errors.New("no rows")
 
-// Vietnam has one time zone without daylight saving: UTC+07:00.
-var vietnam = time.FixedZone("ICT", 7*3600)
+// Vietnam is the zone of the dates in status files and of the operator
+// screen's day: Vietnam has one time zone without daylight saving, UTC+07:00.
+var Vietnam = time.FixedZone("ICT", 7*3600)
 
 // LineError is a bad row in an input file.
 type LineError struct {
@@ -228,7 +229,7 @@ func ParseValidUntil(s string) (int64, error) {
 	}
 	var t time.Time
 	if len(s) == len("2006-01-02") {
-		d, err := time.ParseInLocation("2006-01-02", s, vietnam)
+		d, err := time.ParseInLocation("2006-01-02", s, Vietnam)
 		if err != nil {
 			return 0, fmt.Errorf("valid_until %q is not a date YYYY-MM-DD", s)
 		}

@@ -185,6 +185,9 @@ func (j *swapJudge) Judge(ctx context.Context, c checkpoint.Credential, now time
 	return j.cur.Load().Judge(ctx, c, now)
 }
 
+// Vietnamese translates a reason with the current rules.
+func (j *swapJudge) Vietnamese(reason string) (string, bool) { return j.cur.Load().Vietnamese(reason) }
+
 // follow reloads the rules whenever the cache's feed version changes.
 func (j *swapJudge) follow(ctx context.Context, db *cache.DB, p config.Policy, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Second)
@@ -207,7 +210,7 @@ func (j *swapJudge) follow(ctx context.Context, db *cache.DB, p config.Policy, l
 			continue
 		}
 		old := j.cur.Load()
-		j.cur.Store(&policy.Judge{Store: old.Store, Rules: rules, Stale: old.Stale})
+		j.cur.Store(&policy.Judge{Store: old.Store, Rules: rules, Stale: old.Stale, Pairs: old.Pairs})
 		log.Info("rules reloaded", "version", v)
 	}
 }
