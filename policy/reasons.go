@@ -5,7 +5,7 @@ package policy
 // checks that every Reason constant of this package is here.
 var vietnamese = map[string]string{
 	ReasonInvalid:      "mã không hợp lệ",
-	ReasonStatus:       "trạng thái theo dữ liệu đã đồng bộ",
+	ReasonStatus:       "trạng thái theo dữ liệu",
 	ReasonUnknown:      "không có trong dữ liệu: kiểm tra thủ công",
 	ReasonExpired:      "trạng thái đã hết hạn: kiểm tra thủ công",
 	ReasonIdentityOnly: "chỉ có thông tin danh tính: kiểm tra thủ công",

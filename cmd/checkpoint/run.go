@@ -167,9 +167,11 @@ func buildDemoCache(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("demo cache: %w", err)
 	}
-	if _, err := db.ImportCSV(ctx, bytes.NewReader(demo.Statuses)); err != nil {
-		db.Close()
-		return fmt.Errorf("demo cache: %w", err)
+	for _, csv := range [][]byte{demo.Statuses, demo.Codes} {
+		if _, err := db.ImportCSV(ctx, bytes.NewReader(csv)); err != nil {
+			db.Close()
+			return fmt.Errorf("demo cache: %w", err)
+		}
 	}
 	return db.Close()
 }
