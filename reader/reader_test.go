@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"github.com/kenshaw/evdev"
 
 	"checkpoint"
+	"checkpoint/internal/serialtest"
 )
 
 // waitLimit guards every wait against a hung test; it is no speed assertion.
@@ -79,50 +79,11 @@ func TestLines(t *testing.T) {
 	}
 }
 
-// ptyScanner is a serial scanner on a pseudo-terminal pair: the reader
-// opens the terminal side through a fixed path (a symlink, as udev's
-// /dev/serial/by-id names are), the test writes what the scanner sends.
-type ptyScanner struct {
-	master *os.File
-	link   string
-}
-
-func plugPTY(t *testing.T, link string) *ptyScanner {
-	t.Helper()
-	m, s, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	name := s.Name()
-	s.Close() // the reader opens it by name, as a device
-	os.Remove(link)
-	if err := os.Symlink(name, link); err != nil {
-		t.Fatal(err)
-	}
-	p := &ptyScanner{master: m, link: link}
-	t.Cleanup(p.unplug)
-	return p
-}
-
-func (p *ptyScanner) send(t *testing.T, s string) {
-	t.Helper()
-	if _, err := p.master.Write([]byte(s)); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// unplug closes the scanner's side and removes its name, as a USB
-// scanner pulled out.
-func (p *ptyScanner) unplug() {
-	p.master.Close()
-	os.Remove(p.link)
-}
-
 // TestSerialScanner: codes sent on a serial line arrive as scanner
 // symbols; a scanner unplugged and plugged back is read again.
 func TestSerialScanner(t *testing.T) {
 	link := filepath.Join(t.TempDir(), "ttyACM0")
-	sc := plugPTY(t, link)
+	sc := serialtest.Plug(t, link)
 	r := New(Options{Device: link, Retry: 20 * time.Millisecond})
 	var c collector
 	ctx, cancel := context.WithCancel(context.Background())
@@ -136,16 +97,16 @@ func TestSerialScanner(t *testing.T) {
 	}()
 	waitOpens(t, r, 1)
 	payload := "******123456|NGUYEN VAN A|1990-01-01|0|7f3a9c2e5b8d1046|"
-	sc.send(t, payload+"\r\n")
+	sc.Send(t, payload+"\r\n")
 	got := c.wait(t, 1)
 	if got[0].Text != payload || got[0].Input != checkpoint.InputScanner {
 		t.Fatalf("got %+v", got[0])
 	}
 
-	sc.unplug()
-	sc = plugPTY(t, link)
+	sc.Unplug()
+	sc = serialtest.Plug(t, link)
 	waitOpens(t, r, 2)
-	sc.send(t, "second\n")
+	sc.Send(t, "second\n")
 	if got := c.wait(t, 2); got[1].Text != "second" {
 		t.Fatalf("after replug: %q", got[1].Text)
 	}
