@@ -36,7 +36,7 @@ type gate struct {
 	db       *cache.DB
 	clock    checkpoint.Clock
 	rules    policy.Rules
-	src      checkpoint.Source  // nil: no camera
+	src      checkpoint.Source // nil: no camera
 	trig     *camera.Triggered // the camera behind its trigger; nil: none
 	closers  []func()
 	wg       sync.WaitGroup
