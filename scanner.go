@@ -150,7 +150,9 @@ func (s *Scanner) Stats() ScannerStats {
 // (returns nil on io.EOF) or fails.
 func (s *Scanner) Run(ctx context.Context) error {
 	s.judging.Lock()
-	s.init()
+	if s.seen == nil { // Submit may have come first
+		s.init()
+	}
 	s.judging.Unlock()
 	s.lastFrame.Store(s.Clock.Now().UnixNano()) // the stall timer starts now
 
