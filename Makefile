@@ -19,7 +19,7 @@ DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
 	chromium
 
 .PHONY: all build demo test deps test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-browser \
-	bench bench-decode bench-cache soak-cache bench-camera bench-credential conformance fuzz soak test-soak build-arm64 image clean
+	bench bench-decode bench-cache soak-cache bench-camera bench-idle bench-credential conformance fuzz soak test-soak build-arm64 image clean
 
 all: build
 
@@ -140,6 +140,11 @@ bench-cache:
 CRASH_RUNS ?= 500
 soak-cache:
 	CHECKPOINT_CRASH_RUNS=$(CRASH_RUNS) $(GO) test -count=1 -run '^TestCrashDuringApply$$' -v -timeout 60m ./feed
+
+## bench-idle: CPU time the daemon uses per idle minute (empty gate), the camera running all along
+## and in trigger mode between presses (camera stopped); CHECKPOINT_IDLE_WINDOW sets the measured time.
+bench-idle:
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkIdleCPU$$' -benchtime 1x -timeout 20m ./cmd/checkpoint
 
 ## bench-credential: payload parsing (1405, CCCD, HC1 ES256/PS256) and the zlib bomb refusal.
 bench-credential:

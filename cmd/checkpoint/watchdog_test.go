@@ -16,7 +16,7 @@ import (
 )
 
 // buildDaemon builds this command into a temporary directory.
-func buildDaemon(t *testing.T) string {
+func buildDaemon(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "checkpoint")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
