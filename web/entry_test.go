@@ -132,3 +132,16 @@ func TestStateCounts(t *testing.T) {
 }
 
 func jsonDecode(s string, v any) error { return json.NewDecoder(strings.NewReader(s)).Decode(v) }
+
+// TestCameraOff: a camera off on purpose is said so, and is healthy.
+func TestCameraOff(t *testing.T) {
+	for _, off := range []string{"none", "paused"} {
+		r := newRig(t, Options{}, func(o *Options) { o.CameraOff = func() string { return off } })
+		if d := r.s.State().Device; d.Camera != off || d.FrameAgeMS != -1 {
+			t.Errorf("%s: device %+v", off, d)
+		}
+		if problems, _ := r.s.Health(context.Background()); len(problems) != 0 {
+			t.Errorf("%s: unhealthy: %q", off, problems)
+		}
+	}
+}

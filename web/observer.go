@@ -138,7 +138,7 @@ type VerdictState struct {
 // DeviceState is the device's condition, shown while idle.
 type DeviceState struct {
 	Idle       string `json:"idle"`         // ready, stale, fault
-	Camera     string `json:"camera"`       // ok, stalled, absent
+	Camera     string `json:"camera"`       // ok, stalled, absent, none (on purpose), paused (trigger mode)
 	FrameAgeMS int64  `json:"frame_age_ms"` // -1 when unknown
 	Width      int    `json:"width,omitempty"`
 	Height     int    `json:"height,omitempty"`
@@ -242,6 +242,11 @@ func (s *Server) device(now time.Time, idle checkpoint.IdleMode, idleSet bool) D
 	if s.opts.Sync != nil {
 		ss := s.opts.Sync()
 		d.Version, d.SyncErrors = ss.Version, ss.Errors
+	}
+	if s.opts.CameraOff != nil {
+		if off := s.opts.CameraOff(); off != "" {
+			d.Camera, d.FrameAgeMS = off, -1
+		}
 	}
 	d.Idle = idle.String()
 	return d

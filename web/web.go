@@ -97,6 +97,10 @@ type Options struct {
 	// shows today's entries, exits and who is inside.
 	Direction string
 	Passages  func(ctx context.Context) (in, out int64, err error)
+	// CameraOff, when set, says the camera is off on purpose: "none" (the
+	// gate has none) or "paused" (trigger mode between presses); "" when
+	// it runs. The page and /healthz then expect no frames.
+	CameraOff func() string
 }
 
 // Server is the HTTP server. It is a checkpoint.Observer: add it to the

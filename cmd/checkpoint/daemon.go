@@ -196,7 +196,7 @@ func (g *gate) startWeb(ctx context.Context, s *checkpoint.Scanner, syncStats fu
 	}
 	srv, err := web.New(web.Options{Listen: w.Listen, Token: w.Token, Preview: w.Preview, Gate: g.cfg.Gate,
 		Scanner: s, Camera: g.src, Cache: g.db, Sync: syncStats, Clock: g.clock, Logger: g.log, Stall: g.cfg.Camera.StallTimeout.D(),
-		Enter: submitTyped(s), Vietnamese: judge.Vietnamese, Direction: g.cfg.Direction, Passages: g.passages})
+		Enter: submitTyped(s), Vietnamese: judge.Vietnamese, Direction: g.cfg.Direction, Passages: g.passages, CameraOff: g.cameraOff})
 	if err != nil {
 		return configError{fmt.Errorf("operator screen: %w", err)}
 	}

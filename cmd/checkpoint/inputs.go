@@ -94,3 +94,15 @@ func (g *gate) passages(ctx context.Context) (in, out int64, err error) {
 	y, m, d := g.clock.Now().In(cache.Vietnam).Date()
 	return g.db.Passages(ctx, g.cfg.Gate, time.Date(y, m, d, 0, 0, 0, 0, cache.Vietnam))
 }
+
+// cameraOff says whether the camera is off on purpose, for the screen:
+// "none", "paused" between presses, or "" while it runs.
+func (g *gate) cameraOff() string {
+	switch {
+	case g.src == nil:
+		return "none"
+	case g.trig != nil && g.trig.Paused():
+		return "paused"
+	}
+	return ""
+}

@@ -198,7 +198,8 @@
     }
     var d = state.device;
     var cam;
-    if (d.camera === 'absent') cam = 'không có · none';
+    if (d.camera === 'absent' || d.camera === 'none') cam = 'không có · none';
+    else if (d.camera === 'paused') cam = 'chờ nút bấm · waiting for trigger';
     else if (d.camera === 'stalled') cam = 'KHÔNG CÓ HÌNH · NO FRAMES' + (d.frame_age_ms >= 0 ? ' (' + short(d.frame_age_ms) + ')' : '');
     else cam = 'OK' + (d.width ? ' · ' + d.width + '×' + d.height : '');
     text('camera', cam);
