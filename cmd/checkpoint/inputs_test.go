@@ -229,3 +229,57 @@ device = %q
 		}
 	}
 }
+
+// TestTriggerModeIdle: in trigger mode the gate runs with its camera
+// stopped until a press: no frame is read, the screen says it waits for
+// the trigger, and the gate is healthy and not in fault, long past the
+// stall timeout.
+func TestTriggerModeIdle(t *testing.T) {
+	frames := writeFrames(t, filepath.Join(t.TempDir(), "frames"), false, "")
+	listen := freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "gate.toml")
+	text := fmt.Sprintf(`gate = "handheld"
+[camera]
+source = "replay"
+path = %q
+loop = true
+fps = 30
+stall_timeout = "300ms"
+trigger = "keypad"
+[cache]
+path = %q
+[gpio]
+driver = "terminal"
+[web]
+listen = %q
+[keypad]
+device = "/dev/input/by-id/absent-keypad-event-kbd"
+`, frames, filepath.Join(t.TempDir(), "cache.db"), listen)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, cfg, daemonOptions{})
+	d.waitFor("the operator screen", func() bool { return d.metric("checkpoint_frames_total") >= 0 })
+	time.Sleep(1500 * time.Millisecond) // five stall timeouts
+	if n := d.metric("checkpoint_frames_total"); n != 0 {
+		t.Errorf("%v frames read before any press", n)
+	}
+	if m := d.idle(); m == "fault" || m == "" {
+		t.Errorf("idle mode %q, want no fault (a never-synced cache is stale)", m)
+	}
+	g := &binGate{t: t, web: d.web}
+	if c := g.state().Device.Camera; c != "paused" {
+		t.Errorf("screen says camera %q, want paused", c)
+	}
+	resp, err := http.Get(d.web + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz %s while waiting for a press", resp.Status)
+	}
+	if !strings.Contains(d.errs.String(), "input device not available") {
+		t.Errorf("the absent keypad is not reported:\n%s", d.logs())
+	}
+}
