@@ -184,28 +184,53 @@ func keyFor(t *testing.T, c byte) (evdev.KeyType, bool) {
 // named pipe stands in for the device, which this machine's kernel cannot
 // make: no uinput) type the payload on the US layout.
 func TestKeyboardRecorded(t *testing.T) {
+	payload := "******123456|TRAN THI B|1985-**-**|1|c41d07e9a2b35f68|"
+	var c collector
+	runRecorded(t, Options{Keyboard: true}, &c, recorded(t, payload, evdev.KeyEnter))
+	if got := c.wait(t, 1); got[0].Text != payload || got[0].Input != checkpoint.InputScanner {
+		t.Fatalf("typed %+v, want %q from the scanner", got[0], payload)
+	}
+}
+
+// TestKeypadRecorded: a keypad's digits and Enter are a typed code; Enter
+// on nothing typed is the trigger.
+func TestKeypadRecorded(t *testing.T) {
+	var c collector
+	presses := make(chan struct{}, 4)
+	stream := append(recorded(t, "", evdev.KeyKeypadEnter), recorded(t, "48213390", evdev.KeyKeypadEnter)...)
+	runRecorded(t, Options{Keyboard: true, Input: checkpoint.InputTyped, Empty: func() { presses <- struct{}{} }}, &c, stream)
+	if got := c.wait(t, 1); got[0].Text != "48213390" || got[0].Input != checkpoint.InputTyped {
+		t.Fatalf("typed %+v", got[0])
+	}
+	select {
+	case <-presses:
+	case <-time.After(waitLimit):
+		t.Fatal("Enter on nothing typed did not trigger")
+	}
+}
+
+// runRecorded runs a keyboard reader on a named pipe (standing in for the
+// device, which this machine's kernel cannot make: no uinput) fed with a
+// recorded event stream, until the test ends.
+func runRecorded(t *testing.T, opts Options, c *collector, stream []byte) {
+	t.Helper()
 	fifo := filepath.Join(t.TempDir(), "event-kbd")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	payload := "******123456|TRAN THI B|1985-**-**|1|c41d07e9a2b35f68|"
-	r := New(Options{Device: fifo, Keyboard: true, Retry: 20 * time.Millisecond})
+	opts.Device, opts.Retry = fifo, 20*time.Millisecond
+	r := New(opts)
 	r.open = func() (lineSource, error) { return openEvents(fifo, false, &r.stats.dropped) }
-	var c collector
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx, c.submit) }()
-	defer func() { cancel(); <-done }()
 	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
-	if _, err := w.Write(recorded(t, payload, evdev.KeyEnter)); err != nil {
+	t.Cleanup(func() { w.Close(); cancel(); <-done })
+	if _, err := w.Write(stream); err != nil {
 		t.Fatal(err)
-	}
-	if got := c.wait(t, 1); got[0].Text != payload {
-		t.Fatalf("typed %q, want %q", got[0].Text, payload)
 	}
 }
 
