@@ -37,7 +37,7 @@ define apt_install
 endef
 
 .PHONY: all build demo test deps arm64-deps image-deps boot-deps image-pkgs test-go test-fuzz test-gocv test-arm64 test-systemd \
-	test-image test-boot test-browser bench bench-decode bench-cache soak-cache bench-camera bench-credential conformance \
+	test-image test-boot test-browser bench bench-decode bench-cache soak-cache bench-camera bench-idle bench-credential conformance \
 	fuzz soak test-soak build-arm64 image clean
 
 all: build
@@ -196,6 +196,11 @@ bench-cache:
 CRASH_RUNS ?= 500
 soak-cache:
 	CHECKPOINT_CRASH_RUNS=$(CRASH_RUNS) $(GO) test -count=1 -run '^TestCrashDuringApply$$' -v -timeout 60m ./feed
+
+## bench-idle: CPU time the daemon uses per idle minute (empty gate), the camera running all along
+## and in trigger mode between presses (camera stopped); CHECKPOINT_IDLE_WINDOW sets the measured time.
+bench-idle:
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkIdleCPU$$' -benchtime 1x -timeout 20m ./cmd/checkpoint
 
 ## bench-credential: payload parsing (1405, CCCD, HC1 ES256/PS256) and the zlib bomb refusal.
 bench-credential:

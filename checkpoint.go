@@ -12,6 +12,7 @@ package checkpoint
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -74,8 +75,71 @@ const (
 	FormatVN1405  Format = "vn1405"  // Decision 1405 personal QR
 	FormatCCCD    Format = "cccd"    // chip citizen ID card QR
 	FormatHC1     Format = "hc1"     // EU DCC vaccine certificate
+	FormatCode    Format = "code"    // a code typed by hand (SMS or printed card), keyed like a QID
 	FormatUnknown Format = "unknown" // anything else
 )
+
+// CodeKey is the cache key of a code typed by hand (as ParseCode returns
+// it): the code in its own key space, so that a typed code never finds a
+// QID's or an ID number's status. Feeds list such codes in their own column
+// (see cache.CSVReader).
+func CodeKey(code string) string { return "code\x00" + code }
+
+// Limits of a code typed by hand (an SMS code or a printed card's number).
+const (
+	MinCode = 4
+	MaxCode = 16
+)
+
+// ErrCode says what a typed code must look like.
+var ErrCode = fmt.Errorf("a typed code is %d to %d digits", MinCode, MaxCode)
+
+// ParseCode returns the digits of a code as typed or listed: spaces, dots
+// and dashes between them are dropped. Anything else is ErrCode.
+func ParseCode(text string) (string, error) {
+	if len(text) > 4*MaxCode {
+		return "", ErrCode
+	}
+	code := strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '.':
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(text))
+	if len(code) < MinCode || len(code) > MaxCode {
+		return "", ErrCode
+	}
+	for i := 0; i < len(code); i++ {
+		if code[i] < '0' || code[i] > '9' {
+			return "", ErrCode
+		}
+	}
+	return code, nil
+}
+
+// Input says where a code came from.
+type Input uint8
+
+// Inputs.
+const (
+	InputCamera  Input = iota // decoded from a camera frame
+	InputScanner              // sent by a hardware barcode scanner (serial or keyboard)
+	InputTyped                // typed by hand (operator screen or keypad)
+)
+
+// String names the input: camera, scanner or typed.
+func (i Input) String() string {
+	switch i {
+	case InputCamera:
+		return "camera"
+	case InputScanner:
+		return "scanner"
+	case InputTyped:
+		return "typed"
+	}
+	return fmt.Sprintf("input(%d)", uint8(i))
+}
 
 // Point is a position in frame pixels.
 type Point struct {
@@ -100,6 +164,7 @@ func (f *Frame) Pix(x, y int) byte { return f.Y[y*f.Stride+x] }
 type Symbol struct {
 	Text    string
 	Corners []Point // clockwise from the top-left finder pattern, where known
+	Input   Input   // where it came from (camera unless set)
 }
 
 // Holder is what the operator may see of a person: never logged, never stored.
@@ -209,9 +274,43 @@ type Credential struct {
 	Signature SignatureState
 	// Cert is set for HC1 credentials.
 	Cert *Certificate
+	// Document is what an identity payload (1405, CCCD) says of the
+	// holder's document, for the identity check only: never logged, stored
+	// or shown.
+	Document Document
 	// Err says why the payload could not be understood (Format is then
 	// FormatUnknown, or the format whose parsing failed).
 	Err error
+}
+
+// Document is an ID document as an identity payload gives it.
+type Document struct {
+	Number string // as in the payload; '*' marks a masked character (1405)
+	Old    string // CCCD: the old ID number (9 or 12 digits), when present
+	// Birth date parts; 0 where unknown or masked.
+	Year, Month, Day int
+}
+
+// Identity is the outcome of comparing a CCCD with a 1405 code scanned
+// within the pair window of each other (policy.identity_check).
+type Identity uint8
+
+// Identity outcomes.
+const (
+	IdentityNone      Identity = iota // no pair compared
+	IdentitySame                      // the visible ID digits and the birth date agree
+	IdentityDifferent                 // they disagree: another person's code
+)
+
+// String returns "", "same person" or "different person".
+func (i Identity) String() string {
+	switch i {
+	case IdentitySame:
+		return "same person"
+	case IdentityDifferent:
+		return "different person"
+	}
+	return ""
 }
 
 // Verdict is the decision for one credential.
@@ -224,7 +323,10 @@ type Verdict struct {
 	// outside the certificate's iat..exp (not yet valid included).
 	Signature SignatureState
 	Expired   bool
-	At        time.Time // decision time (from the clock floor)
+	// Identity is the identity check's outcome when this verdict completed
+	// a CCCD + 1405 pair.
+	Identity Identity
+	At       time.Time // decision time (from the clock floor)
 	// KeyHash is the keyed hash of the credential key (hex), for the event log.
 	KeyHash string
 }
@@ -260,6 +362,12 @@ type Decoder interface {
 // Parser turns decoded text into a credential.
 type Parser interface {
 	Parse(text string) Credential
+}
+
+// TypedParser is optionally implemented by a Parser: codes typed by hand
+// (InputTyped) are parsed by ParseTyped, not as payloads.
+type TypedParser interface {
+	ParseTyped(text string) Credential
 }
 
 // Judge decides a verdict for a credential at the given time.
@@ -298,6 +406,13 @@ type Indicator interface {
 	Show(c Color)
 	// Idle sets the pattern shown between verdicts.
 	Idle(m IdleMode)
+}
+
+// VerdictIndicator is optionally implemented by an Indicator: it is given
+// the whole verdict, so an identity check's outcome can play its own
+// pattern. The Scanner then calls ShowVerdict instead of Show.
+type VerdictIndicator interface {
+	ShowVerdict(v Verdict)
 }
 
 // Clock tells the time. Tests inject a fake (package clocktest).

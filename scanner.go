@@ -56,6 +56,8 @@ func (NopObserver) Verdict(Event) {}
 func (NopObserver) Idle(IdleMode) {}
 
 // Scanner runs the frame loop: camera → decode → parse → judge → indicator.
+// Codes that come as text (hardware scanners, typed codes) enter through
+// Submit and take the same path from the parser on.
 type Scanner struct {
 	Source    Source
 	Decoder   Decoder
@@ -83,9 +85,16 @@ type Scanner struct {
 	Heartbeat func()
 	// FirstFrame, when set, is called once, after the first frame arrived.
 	FirstFrame func()
+	// Paused, when set, reports whether the camera is stopped on purpose
+	// (trigger mode between presses): no frame is then no stall.
+	Paused func() bool
 
 	lastFrame atomic.Int64 // unix nanos of the newest frame handled
 	stats     scannerCounters
+
+	// judging makes one symbol at a time go through parse, cooldown,
+	// judge and signal, whichever input it came from.
+	judging sync.Mutex
 
 	mu    sync.Mutex
 	seen  map[dedupKey]time.Time // credential → last sighting
@@ -141,22 +150,11 @@ func (s *Scanner) Stats() ScannerStats {
 // Run runs the loop until ctx is done (returns nil) or the source ends
 // (returns nil on io.EOF) or fails.
 func (s *Scanner) Run(ctx context.Context) error {
-	if s.Clock == nil {
-		s.Clock = SystemClock{}
+	s.judging.Lock()
+	if s.seen == nil { // Submit may have come first
+		s.init()
 	}
-	if s.Logger == nil {
-		s.Logger = slog.New(slog.DiscardHandler)
-	}
-	if s.Cooldown == 0 {
-		s.Cooldown = DefaultCooldown
-	}
-	if s.StallTimeout == 0 {
-		s.StallTimeout = DefaultStallTimeout
-	}
-	s.mu.Lock()
-	s.seen = make(map[dedupKey]time.Time)
-	s.texts = make(map[string]sighting)
-	s.mu.Unlock()
+	s.judging.Unlock()
 	s.lastFrame.Store(s.Clock.Now().UnixNano()) // the stall timer starts now
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -171,6 +169,11 @@ func (s *Scanner) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
+	if s.Source == nil {
+		// No camera: codes come only through Submit.
+		<-ctx.Done()
+		return nil
+	}
 	first := true
 	for {
 		f, err := s.Source.Next(ctx)
@@ -214,31 +217,87 @@ func (s *Scanner) frame(ctx context.Context, f *Frame) {
 	if len(syms) == 0 {
 		return
 	}
+	for _, sym := range syms {
+		s.handle(ctx, sym, f.Seq, f.Time)
+	}
+}
+
+// Submit judges a code that came as text (a hardware scanner, a typed
+// code) as the frame loop judges a decoded one, and returns its event; ok
+// is false when the code was a repeat within the cooldown. A typed code is
+// never a repeat: each entry is deliberate. Safe to call from any goroutine.
+func (s *Scanner) Submit(ctx context.Context, sym Symbol) (e Event, ok bool) {
+	return s.handle(ctx, sym, 0, time.Now())
+}
+
+// handle takes one symbol through parse, cooldown, judge and signal; seen
+// is when its frame was captured (or its text arrived), for the latency.
+func (s *Scanner) handle(ctx context.Context, sym Symbol, seq uint64, seen time.Time) (Event, bool) {
+	s.judging.Lock()
+	defer s.judging.Unlock()
+	if s.seen == nil {
+		s.init()
+	}
 	now := s.Clock.Now()
 	s.expire(now)
-	for _, sym := range syms {
-		s.stats.symbols.Add(1)
-		// A text seen within the cooldown is a repeat before any parsing: a
-		// certificate held in view is verified once, not on every frame.
-		if s.repeatText(sym.Text, now) {
-			s.stats.repeats.Add(1)
-			continue
-		}
-		c := s.Parser.Parse(sym.Text)
-		if s.repeat(c, sym.Text, now) {
-			s.stats.repeats.Add(1)
-			continue
-		}
-		v := s.Judge.Judge(ctx, c, now)
-		s.Indicator.Show(v.Color)
-		s.stats.verdicts[v.Color%3].Add(1)
-		e := Event{Verdict: v, Symbol: sym, FrameSeq: f.Seq, Latency: time.Since(f.Time)}
-		s.Logger.Info("verdict", "verdict", v.Color.String(), "format", string(v.Format),
-			"reasons", strings.Join(v.Reasons, "; "), "frame", f.Seq, "latency", e.Latency)
-		for _, o := range s.Observers {
-			o.Verdict(e)
-		}
+	s.stats.symbols.Add(1)
+	typed := sym.Input == InputTyped
+	// A text seen within the cooldown is a repeat before any parsing: a
+	// certificate held in view is verified once, not on every frame.
+	if !typed && s.repeatText(sym.Text, now) {
+		s.stats.repeats.Add(1)
+		return Event{}, false
 	}
+	c := s.parse(sym)
+	if s.repeat(c, sym.Text, now) && !typed {
+		s.stats.repeats.Add(1)
+		return Event{}, false
+	}
+	v := s.Judge.Judge(ctx, c, now)
+	if vi, ok := s.Indicator.(VerdictIndicator); ok {
+		vi.ShowVerdict(v)
+	} else {
+		s.Indicator.Show(v.Color)
+	}
+	s.stats.verdicts[v.Color%3].Add(1)
+	e := Event{Verdict: v, Symbol: sym, FrameSeq: seq, Latency: time.Since(seen)}
+	s.Logger.Info("verdict", "verdict", v.Color.String(), "format", string(v.Format),
+		"reasons", strings.Join(v.Reasons, "; "), "input", sym.Input.String(), "frame", seq, "latency", e.Latency)
+	for _, o := range s.Observers {
+		o.Verdict(e)
+	}
+	return e, true
+}
+
+// parse parses a symbol's text: a typed code by the parser's ParseTyped.
+func (s *Scanner) parse(sym Symbol) Credential {
+	if sym.Input != InputTyped {
+		return s.Parser.Parse(sym.Text)
+	}
+	if tp, ok := s.Parser.(TypedParser); ok {
+		return tp.ParseTyped(sym.Text)
+	}
+	return Credential{Format: FormatUnknown, Err: errors.New("typed codes are not understood by this parser")}
+}
+
+// init sets the defaults and empties the cooldown maps.
+func (s *Scanner) init() {
+	if s.Clock == nil {
+		s.Clock = SystemClock{}
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Cooldown == 0 {
+		s.Cooldown = DefaultCooldown
+	}
+	if s.StallTimeout == 0 {
+		s.StallTimeout = DefaultStallTimeout
+	}
+	s.mu.Lock()
+	s.seen = make(map[dedupKey]time.Time)
+	s.texts = make(map[string]sighting)
+	s.mu.Unlock()
 }
 
 // dedupKey is what the cooldown is kept by: the format and credential key
@@ -320,12 +379,22 @@ func (s *Scanner) monitor(ctx context.Context) {
 			return
 		case <-t.C:
 			s.setIdle(s.idleMode(s.Clock.Now()))
+			// Without frames the loop cannot prove itself alive; while the
+			// camera is absent or stopped on purpose, the monitor does.
+			if s.Heartbeat != nil && s.cameraOff() {
+				s.Heartbeat()
+			}
 		}
 	}
 }
 
-// idleMode decides the idle mode at now: a stalled camera wins over a stale cache.
+// idleMode decides the idle mode at now: a stalled camera wins over a
+// stale cache. Without a camera, or while it is paused on purpose, no frame
+// is no stall (and the stall timer starts again when it resumes).
 func (s *Scanner) idleMode(now time.Time) IdleMode {
+	if s.cameraOff() {
+		s.lastFrame.Store(now.UnixNano())
+	}
 	last := time.Unix(0, s.lastFrame.Load())
 	if now.Sub(last) > s.StallTimeout || (s.Fault != nil && s.Fault()) {
 		return IdleFault
@@ -334,6 +403,11 @@ func (s *Scanner) idleMode(now time.Time) IdleMode {
 		return IdleStale
 	}
 	return IdleReady
+}
+
+// cameraOff reports whether there is no camera, or it is stopped on purpose.
+func (s *Scanner) cameraOff() bool {
+	return s.Source == nil || s.Paused != nil && s.Paused()
 }
 
 func (s *Scanner) setIdle(m IdleMode) {

@@ -226,3 +226,46 @@ func TestScannerLogsReasonsApart(t *testing.T) {
 		t.Errorf("log %q lacks %s", logs.String(), want)
 	}
 }
+
+// TestScannerSubmit: text inputs take the frame loop's path from the
+// parser on: a scanner's code repeated within the cooldown gives one
+// verdict, a typed code one verdict each time it is entered, with its own
+// format and reason; without a camera the scanner runs until cancelled,
+// ready and never stalled.
+func TestScannerSubmit(t *testing.T) {
+	clk := clocktest.New(time.Date(2021, 9, 1, 8, 0, 0, 0, time.UTC))
+	rec := &recorder{clk: clk}
+	beats := atomic.Int64{}
+	s := &checkpoint.Scanner{
+		Parser: &credential.Parser{}, Judge: &policy.Judge{Rules: policy.DefaultRules()}, Indicator: rec, Clock: clk,
+		StallTimeout: 200 * time.Millisecond, Heartbeat: func() { beats.Add(1) },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	scanned := checkpoint.Symbol{Text: demo.GreenQR, Input: checkpoint.InputScanner}
+	if _, ok := s.Submit(ctx, scanned); !ok {
+		t.Fatal("first scan gave no verdict")
+	}
+	if _, ok := s.Submit(ctx, scanned); ok {
+		t.Error("a scan repeated within the cooldown gave a verdict")
+	}
+	typed := checkpoint.Symbol{Text: "4821 3390", Input: checkpoint.InputTyped}
+	for i := range 2 {
+		e, ok := s.Submit(ctx, typed)
+		if !ok || e.Verdict.Format != checkpoint.FormatCode || e.Verdict.Reasons[0] != policy.ReasonTyped {
+			t.Fatalf("typed code %d: %v %+v", i, ok, e.Verdict)
+		}
+	}
+	time.Sleep(600 * time.Millisecond) // past the stall timeout, on the real monitor ticker
+	if st := s.Stats(); st.Idle != checkpoint.IdleReady || st.Faults != 0 || st.Verdicts[checkpoint.Yellow] != 3 {
+		t.Errorf("stats %+v: want ready, no stall, 3 yellow verdicts", st)
+	}
+	if beats.Load() == 0 {
+		t.Error("no heartbeat without a camera")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -45,7 +45,8 @@ const ClockSkew = 5 * time.Minute
 const pageSize = 8192
 
 // schemaVersion is written to meta and checked on open. Version 1 had no
-// delta table, version 2 no site table; both are upgraded in place on open.
+// delta table, version 2 neither the site table nor the gate's direction in
+// the event log; both are upgraded in place on open, keeping every entry.
 const schemaVersion = 3
 
 // ErrCorrupt is returned by Open when the file fails PRAGMA quick_check.

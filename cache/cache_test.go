@@ -60,7 +60,7 @@ func TestImportAndLookup(t *testing.T) {
 		color checkpoint.Color
 		until time.Time
 	}{
-		{"QID-GREEN", true, checkpoint.Green, time.Date(2022, 1, 1, 0, 0, 0, 0, vietnam)},
+		{"QID-GREEN", true, checkpoint.Green, time.Date(2022, 1, 1, 0, 0, 0, 0, Vietnam)},
 		{"QID-YELLOW", true, checkpoint.Yellow, time.Date(2021, 11, 1, 5, 0, 0, 0, time.UTC)},
 		{"QID-RED", true, checkpoint.Red, time.Time{}},
 		{"QID-NOEND", true, checkpoint.Green, time.Time{}},
@@ -81,6 +81,46 @@ func TestImportAndLookup(t *testing.T) {
 	}
 	if !d.Stale(t0.Add(25 * time.Hour)) {
 		t.Error("not stale 25 hours after an import")
+	}
+}
+
+// TestImportCodes: a header with a code column keys rows by their code
+// (under checkpoint.CodeKey, as typed), beside rows keyed by QID.
+func TestImportCodes(t *testing.T) {
+	ctx := context.Background()
+	d := newTestDB(t, Options{})
+	csv := "status,code,qid,valid_until\n" +
+		"green,4821-3390,,2099-12-31\n" +
+		"red,,QID-RED\n" +
+		"yellow, 1234 ,,\n"
+	if n, err := d.ImportCSV(ctx, strings.NewReader(csv)); err != nil || n != 3 {
+		t.Fatalf("ImportCSV = %d, %v", n, err)
+	}
+	for key, want := range map[string]checkpoint.Color{
+		checkpoint.CodeKey("48213390"): checkpoint.Green,
+		checkpoint.CodeKey("1234"):     checkpoint.Yellow,
+		"QID-RED":                      checkpoint.Red,
+	} {
+		e, ok, err := d.Status(ctx, key)
+		if err != nil || !ok || e.Color != want {
+			t.Errorf("Status(%q) = %v %v %v, want %v", key, e.Color, ok, err, want)
+		}
+	}
+	if _, ok, _ := d.Status(ctx, "48213390"); ok {
+		t.Error("a code was found as a QID")
+	}
+	for _, tt := range []struct{ csv, want string }{
+		{"code,status\n12ab,green\n", "line 2: code: a typed code is 4 to 16 digits"},
+		{"qid,code,status\nQ,1234,green\n", "line 2: both a qid and a code"},
+		{"code,status\n,green\n", "line 2: empty code"},
+		{"code,status,colour\n1234,green,x\n", "line 1: header: unknown column \"colour\""},
+		{"code,code,status\n", "line 1: header: column \"code\" twice"},
+		{"qid,code,valid_until\n", "line 1: header: needs a status column"},
+		{"code,status\n1234,green,x\n", "line 2: 3 fields, the header names 2"},
+	} {
+		if _, err := d.ImportCSV(ctx, strings.NewReader(tt.csv)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v, want %q", tt.csv, err, tt.want)
+		}
 	}
 }
 

@@ -24,6 +24,8 @@ type Event struct {
 	Verdict checkpoint.Color  `json:"verdict"`
 	Reasons []string          `json:"reasons"`
 	KeyHash string            `json:"key_hash,omitempty"` // hex; empty when the code had no key
+	// Direction is the gate's: "in" (entry), "out" (exit) or "" (none).
+	Direction string `json:"direction,omitempty"`
 }
 
 // Default event-log retention.
@@ -43,13 +45,13 @@ func (d *DB) LogEvents(ctx context.Context, evs ...Event) error {
 		return fmt.Errorf("log events: %w", classify(err))
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, "INSERT INTO event(t, gate, format, verdict, reasons, kh) VALUES (?, ?, ?, ?, ?, ?)")
+	ins, err := tx.PrepareContext(ctx, "INSERT INTO event(t, gate, format, verdict, reasons, kh, dir) VALUES (?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return fmt.Errorf("log events: %w", classify(err))
 	}
 	defer ins.Close()
-	agg, err := tx.PrepareContext(ctx, `INSERT INTO event_hour(hour, gate, format, verdict, n) VALUES (?, ?, ?, ?, 1)
-		ON CONFLICT(hour, gate, format, verdict) DO UPDATE SET n = n + 1`)
+	agg, err := tx.PrepareContext(ctx, `INSERT INTO event_hour(hour, gate, format, verdict, dir, n) VALUES (?, ?, ?, ?, ?, 1)
+		ON CONFLICT(hour, gate, dir, format, verdict) DO UPDATE SET n = n + 1`)
 	if err != nil {
 		return fmt.Errorf("log events: %w", classify(err))
 	}
@@ -63,10 +65,10 @@ func (d *DB) LogEvents(ctx context.Context, evs ...Event) error {
 		}
 		reasons := strings.Join(e.Reasons, "\n")
 		t := e.Time.UnixMilli()
-		if _, err := ins.ExecContext(ctx, t, e.Gate, string(e.Format), int64(e.Verdict), reasons, kh); err != nil {
+		if _, err := ins.ExecContext(ctx, t, e.Gate, string(e.Format), int64(e.Verdict), reasons, kh, e.Direction); err != nil {
 			return fmt.Errorf("log events: %w", classify(err))
 		}
-		if _, err := agg.ExecContext(ctx, e.Time.Unix()/3600, e.Gate, string(e.Format), int64(e.Verdict)); err != nil {
+		if _, err := agg.ExecContext(ctx, e.Time.Unix()/3600, e.Gate, string(e.Format), int64(e.Verdict), e.Direction); err != nil {
 			return fmt.Errorf("log events: %w", classify(err))
 		}
 	}
@@ -96,21 +98,21 @@ func (d *DB) PurgeEvents(ctx context.Context, now time.Time, retention, aggregat
 
 // Events calls fn for each entry at or after since, oldest first.
 func (d *DB) Events(ctx context.Context, since time.Time, fn func(Event) error) error {
-	rows, err := d.rd.QueryContext(ctx, "SELECT t, gate, format, verdict, reasons, kh FROM event WHERE t >= ? ORDER BY t, rowid", since.UnixMilli())
+	rows, err := d.rd.QueryContext(ctx, "SELECT t, gate, format, verdict, reasons, kh, dir FROM event WHERE t >= ? ORDER BY t, rowid", since.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("read events: %w", classify(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			t, v            int64
-			gate, f, reason string
-			kh              []byte
+			t, v                 int64
+			gate, f, reason, dir string
+			kh                   []byte
 		)
-		if err := rows.Scan(&t, &gate, &f, &v, &reason, &kh); err != nil {
+		if err := rows.Scan(&t, &gate, &f, &v, &reason, &kh, &dir); err != nil {
 			return fmt.Errorf("read events: %w", err)
 		}
-		e := Event{Time: time.UnixMilli(t).UTC(), Gate: gate, Format: checkpoint.Format(f), Verdict: checkpoint.Color(v), Reasons: []string{}}
+		e := Event{Time: time.UnixMilli(t).UTC(), Gate: gate, Format: checkpoint.Format(f), Verdict: checkpoint.Color(v), Reasons: []string{}, Direction: dir}
 		if reason != "" {
 			e.Reasons = strings.Split(reason, "\n")
 		}
@@ -127,18 +129,20 @@ func (d *DB) Events(ctx context.Context, since time.Time, fn func(Event) error) 
 	return nil
 }
 
-// HourCount is the number of verdicts of one kind in one hour at one gate.
+// HourCount is the number of verdicts of one kind in one hour at one gate
+// (and its direction, when it has one).
 type HourCount struct {
-	Hour    time.Time         `json:"hour"`
-	Gate    string            `json:"gate"`
-	Format  checkpoint.Format `json:"format"`
-	Verdict checkpoint.Color  `json:"verdict"`
-	Count   int64             `json:"count"`
+	Hour      time.Time         `json:"hour"`
+	Gate      string            `json:"gate"`
+	Direction string            `json:"direction,omitempty"`
+	Format    checkpoint.Format `json:"format"`
+	Verdict   checkpoint.Color  `json:"verdict"`
+	Count     int64             `json:"count"`
 }
 
 // HourCounts calls fn for each hourly count from the hour holding since on.
 func (d *DB) HourCounts(ctx context.Context, since time.Time, fn func(HourCount) error) error {
-	rows, err := d.rd.QueryContext(ctx, "SELECT hour, gate, format, verdict, n FROM event_hour WHERE hour >= ? ORDER BY hour, gate, format, verdict", since.Unix()/3600)
+	rows, err := d.rd.QueryContext(ctx, "SELECT hour, gate, dir, format, verdict, n FROM event_hour WHERE hour >= ? ORDER BY hour, gate, dir, format, verdict", since.Unix()/3600)
 	if err != nil {
 		return fmt.Errorf("read hourly counts: %w", classify(err))
 	}
@@ -147,7 +151,7 @@ func (d *DB) HourCounts(ctx context.Context, since time.Time, fn func(HourCount)
 		var h HourCount
 		var hour, v int64
 		var f string
-		if err := rows.Scan(&hour, &h.Gate, &f, &v, &h.Count); err != nil {
+		if err := rows.Scan(&hour, &h.Gate, &h.Direction, &f, &v, &h.Count); err != nil {
 			return fmt.Errorf("read hourly counts: %w", err)
 		}
 		h.Hour, h.Format, h.Verdict = time.Unix(hour*3600, 0).UTC(), checkpoint.Format(f), checkpoint.Color(v)
@@ -156,6 +160,22 @@ func (d *DB) HourCounts(ctx context.Context, since time.Time, fn func(HourCount)
 		}
 	}
 	return rows.Err()
+}
+
+// Passage counts: an entry is a verdict other than red at an "in" gate (the
+// person was let in, at once or after a manual check); an exit is any
+// verdict at an "out" gate (nobody is kept from leaving).
+const passageQuery = `SELECT
+	coalesce(sum(dir = 'in' AND verdict != 0), 0), coalesce(sum(dir = 'out'), 0)
+	FROM event WHERE t >= ? AND gate = ?`
+
+// Passages returns the entries and exits logged at gate since the given
+// time (see passageQuery).
+func (d *DB) Passages(ctx context.Context, gate string, since time.Time) (in, out int64, err error) {
+	if err := d.rd.QueryRowContext(ctx, passageQuery, since.UnixMilli(), gate).Scan(&in, &out); err != nil {
+		return 0, 0, fmt.Errorf("count passages: %w", classify(err))
+	}
+	return in, out, nil
 }
 
 // ExportEvents writes the entries at or after since as JSON lines, one object
@@ -177,6 +197,7 @@ func (d *DB) ExportEvents(ctx context.Context, w io.Writer, since time.Time, hou
 // EventLogOptions tune an EventLog.
 type EventLogOptions struct {
 	Gate               string           // gate name written to every entry
+	Direction          string           // the gate's direction written to every entry: "in", "out" or ""
 	Queue              int              // entries held while the writer is busy (default 1024)
 	Retention          time.Duration    // DefaultRetention when zero
 	AggregateRetention time.Duration    // DefaultAggregateRetention when zero
@@ -233,7 +254,7 @@ func NewEventLog(d *DB, opts EventLogOptions) *EventLog {
 // Verdict queues the verdict for the log (implements checkpoint.Observer).
 func (l *EventLog) Verdict(e checkpoint.Event) {
 	v := e.Verdict
-	ev := Event{Time: v.At, Gate: l.opts.Gate, Format: v.Format, Verdict: v.Color, Reasons: v.Reasons, KeyHash: v.KeyHash}
+	ev := Event{Time: v.At, Gate: l.opts.Gate, Format: v.Format, Verdict: v.Color, Reasons: v.Reasons, KeyHash: v.KeyHash, Direction: l.opts.Direction}
 	if ev.Time.IsZero() {
 		ev.Time = l.opts.Clock.Now()
 	}

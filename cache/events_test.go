@@ -119,3 +119,36 @@ func TestEventLogPeriodicPurge(t *testing.T) {
 		t.Errorf("%d entries left", c.Events)
 	}
 }
+
+// TestPassages: entries count the verdicts other than red at an in gate,
+// exits every verdict at an out gate, each gate its own, from the given
+// time on; the hourly counts keep the direction.
+func TestPassages(t *testing.T) {
+	ctx := context.Background()
+	d := newTestDB(t, Options{})
+	day := time.Date(2021, 10, 1, 17, 0, 0, 0, time.UTC) // midnight in Vietnam
+	var evs []Event
+	add := func(gate, dir string, v checkpoint.Color, at time.Duration) {
+		evs = append(evs, Event{Time: day.Add(at), Gate: gate, Direction: dir, Format: checkpoint.FormatVN1405, Verdict: v})
+	}
+	add("a", "in", checkpoint.Green, time.Hour)
+	add("a", "in", checkpoint.Yellow, time.Hour)
+	add("a", "in", checkpoint.Red, time.Hour)
+	add("a", "in", checkpoint.Green, -time.Hour) // yesterday
+	add("a", "out", checkpoint.Red, 2*time.Hour)
+	add("b", "in", checkpoint.Green, time.Hour) // another gate
+	if err := d.LogEvents(ctx, evs...); err != nil {
+		t.Fatal(err)
+	}
+	in, out, err := d.Passages(ctx, "a", day)
+	if err != nil || in != 2 || out != 1 {
+		t.Fatalf("Passages = %d in, %d out, %v; want 2, 1", in, out, err)
+	}
+	var b strings.Builder
+	if _, err := d.ExportEvents(ctx, &b, day, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"gate":"a","direction":"out","format":"vn1405","verdict":"red","count":1`) {
+		t.Errorf("hourly export lacks the exit:\n%s", b.String())
+	}
+}

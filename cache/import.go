@@ -20,8 +20,9 @@ const maxLine = 4096
 // ErrEmpty is returned for an input without a single row.
 var ErrEmpty = errors.New("no rows")
 
-// Vietnam has one time zone without daylight saving: UTC+07:00.
-var vietnam = time.FixedZone("ICT", 7*3600)
+// Vietnam is the zone of the dates in status files and of the operator
+// screen's day: Vietnam has one time zone without daylight saving, UTC+07:00.
+var Vietnam = time.FixedZone("ICT", 7*3600)
 
 // LineError is a bad row in an input file.
 type LineError struct {
@@ -41,17 +42,28 @@ type Row struct {
 // CSVReader reads `qid,status,valid_until` rows: status is green, yellow or
 // red; valid_until is RFC 3339, a date YYYY-MM-DD (valid through that day,
 // Vietnam time, UTC+07:00), or empty for no end, and the column may be left
-// out. A first line `qid,status,valid_until` is a header; a first line that
+// out. A first line naming the columns is a header: `qid,status,valid_until`,
+// or the same columns in another order with a `code` column beside or
+// instead of `qid` (codes given by text message or on a printed card, typed
+// at the gate). A row then keys its status by its qid or by its code, one
+// of them; a code is stored under checkpoint.CodeKey. A first line that
 // looks like another header is reported as one. Lines are read by a
 // LineReader (byte order mark, blank lines, truncation).
 type CSVReader struct {
 	lr   *LineReader
 	rows int
+	cols columns
 }
+
+// columns are the positions of a status file's columns (-1: absent).
+type columns struct{ qid, code, status, until, n int }
+
+// legacyColumns are those of a file without a header.
+var legacyColumns = columns{qid: 0, code: -1, status: 1, until: 2, n: 3}
 
 // NewCSVReader reads rows from r.
 func NewCSVReader(r io.Reader) *CSVReader {
-	return &CSVReader{lr: NewLineReader(r)}
+	return &CSVReader{lr: NewLineReader(r), cols: legacyColumns}
 }
 
 // Line returns the number of the line read last.
@@ -71,13 +83,21 @@ func (c *CSVReader) Next() (Row, error) {
 		if err != nil {
 			return Row{}, err
 		}
-		if c.lr.First() && isHeader(l) {
-			continue
+		first := c.lr.First()
+		if first {
+			cols, isHeader, err := header(l)
+			if err != nil {
+				return Row{}, &LineError{c.lr.Line(), err.Error()}
+			}
+			c.cols = cols
+			if isHeader {
+				continue
+			}
 		}
-		r, err := parseRow(l)
+		r, err := c.cols.parseRow(l)
 		if err != nil {
 			err = &LineError{c.lr.Line(), err.Error()}
-			if c.lr.First() && !hasColour(l) {
+			if first && !hasColour(l) {
 				err = HeaderError(c.lr.Line(), l, statusHeader, err)
 			}
 			return Row{}, err
@@ -85,11 +105,6 @@ func (c *CSVReader) Next() (Row, error) {
 		c.rows++
 		return r, nil
 	}
-}
-
-func isHeader(l string) bool {
-	f := strings.Split(strings.ToLower(l), ",")
-	return strings.TrimSpace(f[0]) == "qid" && len(f) > 1 && strings.TrimSpace(f[1]) == "status"
 }
 
 // hasColour reports whether the line's second field is a status colour: a
@@ -103,46 +118,106 @@ func hasColour(l string) bool {
 	return err == nil
 }
 
-func parseRow(l string) (Row, error) {
+// header reads a first line: the columns it names when it is a header,
+// else the legacy columns.
+func header(l string) (columns, bool, error) {
+	f := strings.Split(strings.ToLower(l), ",")
+	cols := columns{qid: -1, code: -1, status: -1, until: -1, n: len(f)}
+	for i, name := range f {
+		var p *int
+		switch strings.TrimSpace(name) {
+		case "qid":
+			p = &cols.qid
+		case "code":
+			p = &cols.code
+		case "status":
+			p = &cols.status
+		case "valid_until":
+			p = &cols.until
+		default:
+			if i == 0 {
+				return legacyColumns, false, nil // a row, not a header
+			}
+			return cols, true, fmt.Errorf("header: unknown column %q (columns are qid, code, status, valid_until)", strings.TrimSpace(name))
+		}
+		if *p >= 0 {
+			return cols, true, fmt.Errorf("header: column %q twice", strings.TrimSpace(name))
+		}
+		*p = i
+	}
+	if cols.status < 0 || (cols.qid < 0 && cols.code < 0) {
+		return cols, true, errors.New("header: needs a status column and a qid or code column")
+	}
+	return cols, true, nil
+}
+
+func (cols columns) parseRow(l string) (Row, error) {
 	if strings.ContainsRune(l, '"') {
 		return Row{}, errors.New("quotes are not allowed")
 	}
 	f := strings.Split(l, ",")
-	if len(f) < 2 || len(f) > 3 {
-		return Row{}, fmt.Errorf("%d fields, want qid,status,valid_until", len(f))
+	// Trailing columns the row leaves out are empty (valid_until, mostly).
+	need := max(cols.qid, cols.code, cols.status) + 1
+	if len(f) < need || len(f) > cols.n {
+		if cols == legacyColumns {
+			return Row{}, fmt.Errorf("%d fields, want qid,status,valid_until", len(f))
+		}
+		return Row{}, fmt.Errorf("%d fields, the header names %d", len(f), cols.n)
+	}
+	for len(f) < cols.n {
+		f = append(f, "")
+	}
+	field := func(i int) string {
+		if i < 0 {
+			return ""
+		}
+		return strings.TrimSpace(f[i])
 	}
 	var r Row
-	r.Key = strings.TrimSpace(f[0])
-	if err := CheckKey(r.Key); err != nil {
-		return Row{}, err
+	qid, code := field(cols.qid), field(cols.code)
+	switch {
+	case qid != "" && code != "":
+		return Row{}, errors.New("both a qid and a code: give each its own row")
+	case code != "":
+		digits, err := checkpoint.ParseCode(code)
+		if err != nil {
+			return Row{}, fmt.Errorf("code: %v", err)
+		}
+		r.Key = checkpoint.CodeKey(digits)
+	case cols.qid < 0:
+		return Row{}, errors.New("empty code")
+	default:
+		if err := checkKey("qid", qid); err != nil {
+			return Row{}, err
+		}
+		r.Key = qid
 	}
-	c, err := checkpoint.ParseColor(strings.ToLower(strings.TrimSpace(f[1])))
+	c, err := checkpoint.ParseColor(strings.ToLower(field(cols.status)))
 	if err != nil {
 		return Row{}, fmt.Errorf("status: %v", err)
 	}
 	r.Color = c
-	if len(f) == 3 {
-		u, err := ParseValidUntil(strings.TrimSpace(f[2]))
-		if err != nil {
-			return Row{}, err
-		}
-		r.ValidUntil = u
+	if r.ValidUntil, err = ParseValidUntil(field(cols.until)); err != nil {
+		return Row{}, err
 	}
 	return r, nil
 }
 
 // CheckKey checks a credential key (QID, ID number) read from a file: not
 // empty, at most MaxKeyLen bytes, no control character.
-func CheckKey(k string) error {
+func CheckKey(k string) error { return checkKey("qid", k) }
+
+// checkKey checks a qid or code field.
+func checkKey(name, k string) error {
 	switch {
 	case k == "":
-		return errors.New("empty qid")
+		return fmt.Errorf("empty %s", name)
 	case len(k) > MaxKeyLen:
-		return fmt.Errorf("qid longer than %d bytes", MaxKeyLen)
+		return fmt.Errorf("%s longer than %d bytes", name, MaxKeyLen)
 	}
 	for _, b := range []byte(k) {
 		if b < 0x20 || b == 0x7f {
-			return errors.New("control character in qid")
+			return fmt.Errorf("control character in %s", name)
 		}
 	}
 	return nil
@@ -157,7 +232,7 @@ func ParseValidUntil(s string) (int64, error) {
 	}
 	var t time.Time
 	if len(s) == len("2006-01-02") {
-		d, err := time.ParseInLocation("2006-01-02", s, vietnam)
+		d, err := time.ParseInLocation("2006-01-02", s, Vietnam)
 		if err != nil {
 			return 0, fmt.Errorf("valid_until %q is not a date YYYY-MM-DD", s)
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"checkpoint"
 )
@@ -288,7 +289,7 @@ func TestSchema1Upgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DROP TABLE status_delta", "DELETE FROM meta WHERE k = 'base_rows'", "UPDATE meta SET v = 1 WHERE k = 'schema'"} {
+	for _, q := range append(oldEventTables, "DROP TABLE status_delta", "DELETE FROM meta WHERE k = 'base_rows'", "UPDATE meta SET v = 1 WHERE k = 'schema'") {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(q, err)
 		}
@@ -304,5 +305,59 @@ func TestSchema1Upgrade(t *testing.T) {
 	ms, err := d.MergeDeltas(ctx, true)
 	if err != nil || ms.Base != 49 {
 		t.Fatalf("merge after the upgrade: %+v, %v; want base 49", ms, err)
+	}
+}
+
+// oldEventTables turn a file's event log back into schema 2's, without
+// directions, with one entry and its hourly count.
+var oldEventTables = []string{
+	"DROP TABLE event", "DROP TABLE event_hour",
+	`CREATE TABLE event(t INTEGER NOT NULL, gate TEXT NOT NULL, format TEXT NOT NULL,
+		verdict INTEGER NOT NULL, reasons TEXT NOT NULL, kh BLOB)`,
+	`CREATE TABLE event_hour(hour INTEGER NOT NULL, gate TEXT NOT NULL, format TEXT NOT NULL, verdict INTEGER NOT NULL,
+		n INTEGER NOT NULL, PRIMARY KEY(hour, gate, format, verdict)) WITHOUT ROWID`,
+	"INSERT INTO event VALUES (1633075200000, 'old', 'vn1405', 2, 'status from cache', NULL)",
+	"INSERT INTO event_hour VALUES (453632, 'old', 'vn1405', 2, 7)",
+}
+
+// TestSchema2Upgrade: a file of schema 2 (no directions in the event log)
+// opens with its entries and hourly counts, and logs directions.
+func TestSchema2Upgrade(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cache.db")
+	d, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(oldEventTables, "UPDATE meta SET v = 2 WHERE k = 'schema'") {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	raw.Close()
+	d, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	at := time.Unix(453632*3600, 0)
+	if err := d.LogEvent(ctx, Event{Time: at, Gate: "old", Format: checkpoint.FormatVN1405, Verdict: checkpoint.Green, Direction: "in"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []HourCount
+	if err := d.HourCounts(ctx, time.Time{}, func(h HourCount) error { got = append(got, h); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Count != 7 || got[0].Direction != "" || got[1].Count != 1 || got[1].Direction != "in" {
+		t.Fatalf("hourly counts after the upgrade: %+v", got)
+	}
+	n := 0
+	if err := d.Events(ctx, time.Time{}, func(Event) error { n++; return nil }); err != nil || n != 2 {
+		t.Fatalf("%d entries after the upgrade (%v), want 2", n, err)
 	}
 }

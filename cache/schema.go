@@ -19,11 +19,26 @@ CREATE TABLE IF NOT EXISTS revoked(t INTEGER NOT NULL, h BLOB NOT NULL, PRIMARY 
 CREATE TABLE IF NOT EXISTS signer(kid BLOB NOT NULL, der BLOB NOT NULL, PRIMARY KEY(kid, der)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event(
 	t INTEGER NOT NULL, gate TEXT NOT NULL, format TEXT NOT NULL,
-	verdict INTEGER NOT NULL, reasons TEXT NOT NULL, kh BLOB);
+	verdict INTEGER NOT NULL, reasons TEXT NOT NULL, kh BLOB, dir TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS event_t ON event(t);
-CREATE TABLE IF NOT EXISTS event_hour(
+` + eventHourTable
+
+// eventHourTable holds the hourly counts; dir is the gate's direction (in,
+// out, or ” for none).
+const eventHourTable = `CREATE TABLE IF NOT EXISTS event_hour(
 	hour INTEGER NOT NULL, gate TEXT NOT NULL, format TEXT NOT NULL, verdict INTEGER NOT NULL,
-	n INTEGER NOT NULL, PRIMARY KEY(hour, gate, format, verdict)) WITHOUT ROWID;
+	dir TEXT NOT NULL DEFAULT '', n INTEGER NOT NULL, PRIMARY KEY(hour, gate, dir, format, verdict)) WITHOUT ROWID;
+`
+
+// upgradeEvents adds the direction to the event log of a schema 1 or 2
+// file: a column of the entries, and a key column of the hourly counts
+// (whose table is rebuilt, counts kept).
+const upgradeEvents = `
+ALTER TABLE event ADD COLUMN dir TEXT NOT NULL DEFAULT '';
+ALTER TABLE event_hour RENAME TO event_hour_v2;
+` + eventHourTable + `
+INSERT INTO event_hour(hour, gate, format, verdict, dir, n) SELECT hour, gate, format, verdict, '', n FROM event_hour_v2;
+DROP TABLE event_hour_v2;
 `
 
 // Meta keys.
@@ -52,17 +67,9 @@ func (d *DB) migrate(ctx context.Context) error {
 	var v sql.NullInt64
 	err = tx.QueryRowContext(ctx, "SELECT v FROM meta WHERE k = ?", metaSchema).Scan(&v)
 	switch {
-	case err == nil && v.Int64 == 2:
-		// Version 2: no site table yet.
-		if _, err := tx.ExecContext(ctx, schema); err != nil {
-			return fmt.Errorf("upgrade schema 2 to %d: %w", schemaVersion, classify(err))
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", metaSchema, schemaVersion); err != nil {
-			return fmt.Errorf("upgrade schema 2 to %d: write meta: %w", schemaVersion, classify(err))
-		}
 	case err == nil && v.Int64 == 1:
 		// Version 1: no delta table yet. Add it and count the base once.
-		if _, err := tx.ExecContext(ctx, schema); err != nil {
+		if _, err := tx.ExecContext(ctx, upgradeEvents+schema); err != nil {
 			return fmt.Errorf("upgrade schema 1 to %d: %w", schemaVersion, classify(err))
 		}
 		var n int64
@@ -73,6 +80,14 @@ func (d *DB) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, val); err != nil {
 				return fmt.Errorf("upgrade schema 1 to %d: write meta: %w", schemaVersion, classify(err))
 			}
+		}
+	case err == nil && v.Int64 == 2:
+		// Version 2: no site table, no direction in the event log.
+		if _, err := tx.ExecContext(ctx, upgradeEvents+schema); err != nil {
+			return fmt.Errorf("upgrade schema 2 to %d: %w", schemaVersion, classify(err))
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE meta SET v = ? WHERE k = ?", schemaVersion, metaSchema); err != nil {
+			return fmt.Errorf("upgrade schema 2 to %d: write meta: %w", schemaVersion, classify(err))
 		}
 	case err == nil:
 		if v.Int64 != schemaVersion {

@@ -90,9 +90,9 @@ func TestSiteList(t *testing.T) {
 	}
 }
 
-// TestSchema2Upgrade: a file of schema 2 (no site table) opens with its
-// statuses and takes a site list.
-func TestSchema2Upgrade(t *testing.T) {
+// TestSchema2UpgradeSites: a file of schema 2 (no site table) opens with
+// its statuses and takes a site list.
+func TestSchema2UpgradeSites(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "cache.db")
 	d, err := Open(ctx, path, Options{})
@@ -105,7 +105,7 @@ func TestSchema2Upgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DROP TABLE site", "UPDATE meta SET v = 2 WHERE k = 'schema'"} {
+	for _, q := range append([]string{"DROP TABLE site", "UPDATE meta SET v = 2 WHERE k = 'schema'"}, oldEventTables...) {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(q, err)
 		}

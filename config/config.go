@@ -34,22 +34,41 @@ const MaxSize = 1 << 20
 
 // Config is the whole configuration.
 type Config struct {
-	Gate     string `toml:"gate"` // gate name, written to the event log
-	Site     string `toml:"site"` // the site (a factory, a business) whose signed list the gate keeps; empty: none
-	LogLevel Level  `toml:"log_level"`
-	Camera   Camera `toml:"camera"`
-	Decode   Decode `toml:"decode"`
-	Cache    Cache  `toml:"cache"`
-	Feed     Feed   `toml:"feed"`
-	Policy   Policy `toml:"policy"`
-	GPIO     GPIO   `toml:"gpio"`
-	Web      Web    `toml:"web"`
-	Events   Events `toml:"events"`
+	Gate      string `toml:"gate"`      // gate name, written to the event log
+	Site      string `toml:"site"`      // the site (a factory, a business) whose signed list the gate keeps; empty: none
+	Direction string `toml:"direction"` // "in" (entry), "out" (exit) or "" (neither counted)
+	LogLevel  Level  `toml:"log_level"`
+	Camera    Camera `toml:"camera"`
+	Decode    Decode `toml:"decode"`
+	Cache     Cache  `toml:"cache"`
+	Feed      Feed   `toml:"feed"`
+	Policy    Policy `toml:"policy"`
+	GPIO      GPIO   `toml:"gpio"`
+	Web       Web    `toml:"web"`
+	Events    Events `toml:"events"`
+	Scanner   Input  `toml:"scanner"` // a hardware barcode scanner
+	Keypad    Input  `toml:"keypad"`  // a numeric keypad for typed codes
 }
+
+// Input is a device that sends text: a serial line (/dev/ttyACM0,
+// /dev/serial/by-id/…) or an evdev keyboard (a path under /dev/input/).
+type Input struct {
+	Device string `toml:"device"` // empty: none
+	Baud   int    `toml:"baud"`   // serial only
+}
+
+// Keyboard reports whether the device is an evdev keyboard (a path under
+// /dev/input/) rather than a serial line.
+func (i Input) Keyboard() bool { return strings.HasPrefix(i.Device, "/dev/input/") }
 
 // Camera selects and tunes the frame source.
 type Camera struct {
-	Source string `toml:"source"` // replay, rpicam or gocv
+	Source string `toml:"source"` // replay, rpicam, gocv or none
+	// Trigger, when set, runs the camera only for TriggerWindow after a
+	// press: a pin name (a button, such as GPIO6) or "keypad" (its Enter).
+	Trigger          string   `toml:"trigger"`
+	TriggerWindow    Duration `toml:"trigger_window"`
+	TriggerActiveLow bool     `toml:"trigger_active_low"` // the button pulls the pin low (to ground)
 	// replay
 	Path string  `toml:"path"` // image file or directory
 	Loop bool    `toml:"loop"`
@@ -104,6 +123,10 @@ type Policy struct {
 	ShowFullName bool     `toml:"show_full_name"`
 	SiteList     string   `toml:"site_list"`  // ignore, or require: admit only people on the site's list
 	NotListed    Color    `toml:"not_listed"` // verdict for a code not on the site's list
+	// IdentityCheck compares a CCCD and a 1405 code scanned within
+	// PairWindow of each other.
+	IdentityCheck bool     `toml:"identity_check"`
+	PairWindow    Duration `toml:"pair_window"`
 }
 
 // GPIO maps outputs to pins (BCM names such as GPIO17). An empty pin is not driven.
@@ -138,13 +161,15 @@ func Default() Config {
 		Gate:     "gate",
 		LogLevel: Level(slog.LevelInfo),
 		Camera: Camera{
-			Source:       "rpicam",
-			FPS:          15,
-			Width:        1280,
-			Height:       720,
-			Command:      "rpicam-vid",
-			Device:       "0",
-			StallTimeout: Duration(5 * time.Second),
+			Source:           "rpicam",
+			FPS:              15,
+			Width:            1280,
+			Height:           720,
+			Command:          "rpicam-vid",
+			Device:           "0",
+			StallTimeout:     Duration(5 * time.Second),
+			TriggerWindow:    Duration(5 * time.Second),
+			TriggerActiveLow: true,
 		},
 		Decode: Decode{Workers: 2, Budget: Duration(50 * time.Millisecond)},
 		Cache:  Cache{Path: "/var/lib/checkpoint/cache.db", MaxAge: Duration(24 * time.Hour)},
@@ -155,11 +180,12 @@ func Default() Config {
 			Stick:    "/run/checkpoint-stick/feed",
 		},
 		Policy: Policy{
-			Cooldown: Duration(3 * time.Second),
-			Stale:    Color(checkpoint.Yellow),
-			Unknown:  Color(checkpoint.Yellow),
-			CCCD:     Color(checkpoint.Yellow),
-			SiteList: "ignore",
+			Cooldown:   Duration(3 * time.Second),
+			Stale:      Color(checkpoint.Yellow),
+			Unknown:    Color(checkpoint.Yellow),
+			CCCD:       Color(checkpoint.Yellow),
+			SiteList:   "ignore",
+			PairWindow: Duration(20 * time.Second),
 		},
 		GPIO: GPIO{
 			Driver:   "periph",
@@ -170,8 +196,10 @@ func Default() Config {
 			Relay:    "GPIO24",
 			Debounce: Duration(50 * time.Millisecond),
 		},
-		Web:    Web{Listen: "127.0.0.1:8080"},
-		Events: Events{Retention: Duration(30 * 24 * time.Hour)},
+		Web:     Web{Listen: "127.0.0.1:8080"},
+		Events:  Events{Retention: Duration(30 * 24 * time.Hour)},
+		Scanner: Input{Baud: 9600},
+		Keypad:  Input{Baud: 9600},
 	}
 }
 
@@ -341,7 +369,10 @@ func (c *Config) validate() error {
 	if c.Gate == "" || len(c.Gate) > 64 {
 		return bad("gate", "must be 1 to 64 characters")
 	}
-	for _, check := range []func() error{c.Camera.validate, c.validateDecodeCache, c.Feed.validate, c.validatePolicy, c.validateSite, c.GPIO.validate, c.Web.validate} {
+	if c.Direction != "" && c.Direction != "in" && c.Direction != "out" {
+		return bad("direction", "%q is not in or out (or empty: no entries and exits counted)", c.Direction)
+	}
+	for _, check := range []func() error{c.Camera.validate, c.validateDecodeCache, c.Feed.validate, c.validatePolicy, c.validateSite, c.GPIO.validate, c.Web.validate, c.validateInputs} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -358,9 +389,19 @@ func (c *Camera) validate() error {
 		if c.Path == "" {
 			return bad("camera.path", "replay needs a path to an image file or directory")
 		}
-	case "rpicam", "gocv":
+	case "rpicam", "gocv", "none":
 	default:
-		return bad("camera.source", "%q is not replay, rpicam or gocv", c.Source)
+		return bad("camera.source", "%q is not replay, rpicam, gocv or none", c.Source)
+	}
+	if c.Trigger != "" && c.Trigger != "keypad" {
+		pin, ok := CanonicalPin(c.Trigger)
+		if !ok {
+			return bad("camera.trigger", "%q is not a pin name of the Pi's header (%s), or keypad", c.Trigger, PinNames)
+		}
+		c.Trigger = pin
+	}
+	if w := c.TriggerWindow.D(); w < 500*time.Millisecond || w > 10*time.Minute {
+		return bad("camera.trigger_window", "must be 500ms to 10m")
 	}
 	if c.FPS <= 0 || c.FPS > 240 {
 		return bad("camera.fps", "must be above 0 and at most 240")
@@ -414,6 +455,48 @@ func (f *Feed) validate() error {
 func (c *Config) validatePolicy() error {
 	if c.Policy.Cooldown.D() < 0 {
 		return bad("policy.cooldown", "must not be negative")
+	}
+	if w := c.Policy.PairWindow.D(); w < time.Second || w > 10*time.Minute {
+		return bad("policy.pair_window", "must be 1s to 10m")
+	}
+	return nil
+}
+
+// validateInputs checks the scanner and keypad devices, and that a keypad
+// trigger has a keypad and a pin trigger a pin of its own.
+func (c *Config) validateInputs() error {
+	for _, in := range []struct {
+		key string
+		i   Input
+	}{{"scanner", c.Scanner}, {"keypad", c.Keypad}} {
+		if in.i.Device != "" && !strings.HasPrefix(in.i.Device, "/") {
+			return bad(in.key+".device", "%q is not an absolute device path such as /dev/ttyACM0 or /dev/input/by-id/…-event-kbd", in.i.Device)
+		}
+		if in.i.Baud < 300 || in.i.Baud > 4000000 {
+			return bad(in.key+".baud", "must be 300 to 4000000")
+		}
+	}
+	if c.Keypad.Device != "" && !c.Keypad.Keyboard() {
+		return bad("keypad.device", "%q is not an evdev device under /dev/input/", c.Keypad.Device)
+	}
+	if c.Scanner.Device != "" && c.Scanner.Device == c.Keypad.Device {
+		return bad("keypad.device", "is the scanner's device too")
+	}
+	switch t := c.Camera.Trigger; {
+	case t == "keypad" && c.Keypad.Device == "":
+		return bad("camera.trigger", "keypad needs keypad.device")
+	case t != "" && t != "keypad" && c.GPIO.Driver != "periph":
+		return bad("camera.trigger", "a pin trigger needs gpio.driver = \"periph\"")
+	case t != "" && t != "keypad":
+		g := c.GPIO
+		for k, v := range map[string]string{"gpio.green": g.Green, "gpio.yellow": g.Yellow, "gpio.red": g.Red, "gpio.buzzer": g.Buzzer, "gpio.relay": g.Relay, "gpio.button": g.Button} {
+			if v == t {
+				return bad("camera.trigger", "pin %s is already used by %s", t, k)
+			}
+		}
+	}
+	if c.Camera.Trigger != "" && c.Camera.Source == "none" {
+		return bad("camera.trigger", "there is no camera to trigger (camera.source = \"none\")")
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{"key in another case", "[camera]\nFPS = 3\n", 2, "camera.FPS", "case-sensitive: camera.fps"},
 		{"type", "gate = \"a\"\n[camera]\nfps = \"fast\"\n", 3, "camera.fps", "incompatible types"},
 		{"duration", "[camera]\n\nstall_timeout = \"soon\"\n", 3, "camera.stall_timeout", "not a duration"},
-		{"enum", "[camera]\nsource = \"webcam\"\n", 2, "camera.source", "not replay, rpicam or gocv"},
+		{"enum", "[camera]\nsource = \"webcam\"\n", 2, "camera.source", "not replay, rpicam, gocv or none"},
 		{"unknown key", "gate = \"a\"\n[gpio]\nbuzz = \"GPIO4\"\n", 3, "gpio.buzz", "unknown key"},
 		{"unknown table", "[camra]\nfps = 3\n", 1, "camra", "unknown key"},
 		{"replay without path", "[camera]\nsource = \"replay\"\n", 0, "camera.path", "needs a path"},
@@ -72,6 +72,15 @@ func TestParseErrors(t *testing.T) {
 		{"public without token", "[web]\nlisten = \"0.0.0.0:8080\"\n", 0, "web.token", "beyond loopback"},
 		{"feed url", "[feed]\nurl = \"ftp://x\"\n", 2, "feed.url", "http"},
 		{"fps", "[camera]\nfps = 0\n", 2, "camera.fps", "above 0"},
+		{"direction", "direction = \"both\"\n", 1, "direction", "not in or out"},
+		{"pair window", "[policy]\npair_window = \"0s\"\n", 2, "policy.pair_window", "1s to 10m"},
+		{"trigger pin", "[camera]\ntrigger = \"GPIO 6\"\n", 2, "camera.trigger", "not a pin name"},
+		{"trigger on a used pin", "[camera]\ntrigger = \"GPIO24\"\n", 2, "camera.trigger", "already used by gpio.relay"},
+		{"keypad trigger without keypad", "[camera]\ntrigger = \"keypad\"\n", 2, "camera.trigger", "needs keypad.device"},
+		{"trigger window", "[camera]\ntrigger_window = \"100ms\"\n", 2, "camera.trigger_window", "500ms to 10m"},
+		{"scanner path", "[scanner]\ndevice = \"ttyACM0\"\n", 2, "scanner.device", "absolute device path"},
+		{"keypad not evdev", "[keypad]\ndevice = \"/dev/ttyACM0\"\n", 2, "keypad.device", "not an evdev device"},
+		{"baud", "[scanner]\nbaud = 0\n", 2, "scanner.baud", "300 to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

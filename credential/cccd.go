@@ -50,5 +50,7 @@ func parseCCCD(f []string) (checkpoint.Credential, error) {
 	if addr := strings.Join(f[5:issued], "|"); len(addr) > 1024 {
 		return bad(5, "address", "too long")
 	}
-	return unsigned(checkpoint.FormatCCCD, f[0], name, dob), nil
+	c := unsigned(checkpoint.FormatCCCD, f[0], name, dob)
+	c.Document = checkpoint.Document{Number: f[0], Old: f[1], Year: dob.Year, Month: dob.Month, Day: dob.Day}
+	return c, nil
 }

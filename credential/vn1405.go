@@ -52,7 +52,9 @@ func parse1405(f []string) (checkpoint.Credential, error) {
 			return bad(4, "QID", "not letters or digits")
 		}
 	}
-	return unsigned(checkpoint.FormatVN1405, f[4], name, dob), nil
+	c := unsigned(checkpoint.FormatVN1405, f[4], name, dob)
+	c.Document = checkpoint.Document{Number: f[0], Year: dob.Year, Month: dob.Month, Day: dob.Day}
+	return c, nil
 }
 
 // unsigned is the credential of an unsigned identity payload: its key, and

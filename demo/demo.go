@@ -21,6 +21,15 @@ import (
 //go:embed statuses.csv
 var Statuses []byte
 
+// Codes is the CSV (code,status,valid_until) of the codes the demo's
+// guards may type: TypedCode is green.
+//
+//go:embed codes.csv
+var Codes []byte
+
+// TypedCode is the demo's code given by text message (see Codes).
+const TypedCode = "48213390"
+
 // FPS is the rate the demo replays at.
 const FPS = 15
 

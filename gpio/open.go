@@ -71,19 +71,9 @@ func OpenPins(wr Wiring, byName func(string) pgpio.PinIO, opts Options) (*Signal
 	}
 	s := New(ps, opts)
 	if wr.Button != "" {
-		in := byName(wr.Button)
-		if in == nil {
+		if err := s.WatchPress(wr.Button, wr.ButtonActiveLow, wr.Debounce, byName, s.Open); err != nil {
 			s.Close()
-			return nil, fmt.Errorf("gpio.button: pin %s not found", wr.Button)
-		}
-		b := Button{Name: wr.Button, IO: in, ActiveLow: wr.ButtonActiveLow, Debounce: wr.Debounce}
-		if err := s.WatchButton(b, func(pressed bool) {
-			if pressed {
-				s.Open()
-			}
-		}); err != nil {
-			s.Close()
-			return nil, err
+			return nil, fmt.Errorf("gpio.button: %w", err)
 		}
 	}
 	return s, nil
@@ -111,4 +101,30 @@ func (wr Wiring) Pins(byName func(string) pgpio.PinIO) ([]Pin, error) {
 		pins = append(pins, Pin{Output: o, Name: name, IO: pin, ActiveLow: slices.Contains(wr.ActiveLow, o.String())})
 	}
 	return pins, nil
+}
+
+// WatchPress calls onPress on each debounced press of the button on pin
+// (a BCM name, found through byName: gpioreg.ByName on a gate), such as a
+// handheld's trigger. The watch ends when the Signal closes.
+func (s *Signal) WatchPress(pin string, activeLow bool, debounce time.Duration, byName func(string) pgpio.PinIO, onPress func()) error {
+	in := byName(pin)
+	if in == nil {
+		return fmt.Errorf("pin %s not found (pins are BCM names such as GPIO6)", pin)
+	}
+	return s.WatchButton(Button{Name: pin, IO: in, ActiveLow: activeLow, Debounce: debounce}, func(pressed bool) {
+		if pressed {
+			onPress()
+		}
+	})
+}
+
+// PinByName finds a pin of the gate by name on whichever kernel GPIO chip
+// has it (Open with the periph driver has initialised periph.io); nil when
+// none has.
+func PinByName(name string) pgpio.PinIO {
+	chips, err := kernelChips()
+	if err != nil {
+		return nil
+	}
+	return chips.ByName(name)
 }

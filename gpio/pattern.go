@@ -89,6 +89,9 @@ type Pattern struct {
 	Name   string
 	Pulses []Pulse
 	Period time.Duration
+	// Note is said beside the pattern's word on the terminal ("same
+	// person" after an identity check).
+	Note string
 }
 
 // Length is when the pattern's last pulse ends (or its Period when repeating).
@@ -165,10 +168,13 @@ type Patterns struct {
 	Green  Pattern // verdict green: may pass
 	Yellow Pattern // verdict yellow: check manually
 	Red    Pattern // verdict red: must not pass
-	Open   Pattern // exit button: open the gate
-	Ready  Pattern // idle, all well (usually nothing)
-	Stale  Pattern // idle, status cache stale (repeats)
-	Fault  Pattern // idle, camera or config fault (repeats)
+	// Different is the identity check's "different person": the code
+	// scanned is not the card holder's (a red verdict, told apart).
+	Different Pattern
+	Open      Pattern // exit button: open the gate
+	Ready     Pattern // idle, all well (usually nothing)
+	Stale     Pattern // idle, status cache stale (repeats)
+	Fault     Pattern // idle, camera or config fault (repeats)
 	// A USB stick's feed: taken, or refused (older than the gate's, not
 	// signed by its feed, damaged, pulled too soon).
 	StickTaken   Pattern
@@ -180,6 +186,7 @@ type Patterns struct {
 //	green  green LED 1.5 s + one 100 ms beep + relay pulse 1 s
 //	yellow yellow LED 1.5 s + two 100 ms beeps
 //	red    red LED 2 s + one 600 ms beep
+//	different red LED blinking 3 × 250 ms + three 150 ms beeps (different person)
 //	open   relay pulse 1 s
 //	stale  slow yellow blink (1 s on, 1 s off)
 //	fault  slow red blink (1 s on, 1 s off)
@@ -196,6 +203,10 @@ func DefaultPatterns() Patterns {
 		}},
 		Red: Pattern{Name: "red", Pulses: []Pulse{
 			{Red, 0, 2000 * ms}, {Buzzer, 0, 600 * ms},
+		}},
+		Different: Pattern{Name: "different", Pulses: []Pulse{
+			{Red, 0, 250 * ms}, {Red, 500 * ms, 250 * ms}, {Red, 1000 * ms, 250 * ms},
+			{Buzzer, 0, 150 * ms}, {Buzzer, 500 * ms, 150 * ms}, {Buzzer, 1000 * ms, 150 * ms},
 		}},
 		Open:  Pattern{Name: "open", Pulses: []Pulse{{Relay, 0, 1000 * ms}}},
 		Ready: Pattern{Name: "ready"},
@@ -216,7 +227,7 @@ func DefaultPatterns() Patterns {
 // blinks must repeat or be empty.
 func (ps Patterns) Validate() error {
 	var errs []error
-	for _, p := range []Pattern{ps.Green, ps.Yellow, ps.Red, ps.Open, ps.StickTaken, ps.StickRefused} {
+	for _, p := range []Pattern{ps.Green, ps.Yellow, ps.Red, ps.Different, ps.Open, ps.StickTaken, ps.StickRefused} {
 		if err := p.Validate(); err != nil {
 			errs = append(errs, err)
 		} else if p.Period != 0 {

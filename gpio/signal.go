@@ -65,7 +65,10 @@ type Signal struct {
 	bgCtx     context.Context
 }
 
-var _ checkpoint.Indicator = (*Signal)(nil)
+var (
+	_ checkpoint.Indicator        = (*Signal)(nil)
+	_ checkpoint.VerdictIndicator = (*Signal)(nil)
+)
 
 // New starts a Signal on out. The outputs start in the idle pattern (ready:
 // all off).
@@ -107,6 +110,29 @@ func (s *Signal) Show(c checkpoint.Color) {
 	default:
 		s.Play(s.pats.Red)
 	}
+}
+
+// ShowVerdict implements checkpoint.VerdictIndicator: the verdict's
+// pattern, the distinct one for a different person, and the same person
+// said beside the colour on the terminal.
+func (s *Signal) ShowVerdict(v checkpoint.Verdict) {
+	switch v.Identity {
+	case checkpoint.IdentityDifferent:
+		s.Play(s.pats.Different)
+		return
+	case checkpoint.IdentitySame:
+		p := s.pats.Red
+		switch v.Color {
+		case checkpoint.Green:
+			p = s.pats.Green
+		case checkpoint.Yellow:
+			p = s.pats.Yellow
+		}
+		p.Note = "same person · cùng người"
+		s.Play(p)
+		return
+	}
+	s.Show(v.Color)
 }
 
 // Open pulses the relay (the exit button's pattern).

@@ -271,3 +271,30 @@ func TestPatternsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestShowVerdictIdentity: a different person plays its own pattern (no
+// relay), a same person the colour's with the note said on the terminal.
+func TestShowVerdictIdentity(t *testing.T) {
+	for _, tt := range []struct {
+		v    checkpoint.Verdict
+		line string
+	}{
+		{checkpoint.Verdict{Color: checkpoint.Red, Identity: checkpoint.IdentityDifferent}, "✗ DIFFERENT PERSON · KHÁC NGƯỜI  red 250ms"},
+		{checkpoint.Verdict{Color: checkpoint.Green, Identity: checkpoint.IdentitySame}, "✓ GREEN · SAME PERSON · CÙNG NGƯỜI  green 1.5s"},
+		{checkpoint.Verdict{Color: checkpoint.Yellow}, "! YELLOW  yellow 1.5s"},
+	} {
+		var b strings.Builder
+		sig := gpio.New(gpio.NewTerminal(&b, false), gpio.Options{})
+		sig.ShowVerdict(tt.v)
+		sig.Wait(t.Context())
+		sig.Close()
+		if !strings.Contains(b.String(), tt.line) {
+			t.Errorf("%+v: terminal says %q, want %q", tt.v, b.String(), tt.line)
+		}
+	}
+	for _, u := range gpio.DefaultPatterns().Different.Pulses {
+		if u.Output == gpio.Relay {
+			t.Error("the different-person pattern opens the gate")
+		}
+	}
+}

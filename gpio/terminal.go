@@ -55,13 +55,14 @@ type label struct {
 }
 
 var labels = map[string]label{
-	"green":  {"✓", "GREEN", "\x1b[1;32m"},
-	"yellow": {"!", "YELLOW", "\x1b[1;33m"},
-	"red":    {"✗", "RED", "\x1b[1;31m"},
-	"open":   {"→", "OPEN", "\x1b[1;36m"},
-	"ready":  {"·", "READY", "\x1b[2m"},
-	"stale":  {"!", "STALE", "\x1b[33m"},
-	"fault":  {"✗", "FAULT", "\x1b[31m"},
+	"green":     {"✓", "GREEN", "\x1b[1;32m"},
+	"yellow":    {"!", "YELLOW", "\x1b[1;33m"},
+	"red":       {"✗", "RED", "\x1b[1;31m"},
+	"different": {"✗", "DIFFERENT PERSON · KHÁC NGƯỜI", "\x1b[1;35m"},
+	"open":      {"→", "OPEN", "\x1b[1;36m"},
+	"ready":     {"·", "READY", "\x1b[2m"},
+	"stale":     {"!", "STALE", "\x1b[33m"},
+	"fault":     {"✗", "FAULT", "\x1b[31m"},
 
 	"stick-taken":   {"⇩", "STICK TAKEN", "\x1b[1;32m"},
 	"stick-refused": {"⇩", "STICK REFUSED", "\x1b[1;31m"},
@@ -73,11 +74,15 @@ func Line(p Pattern) string {
 	if !ok {
 		l = label{"*", strings.ToUpper(p.Name), ""}
 	}
+	word := l.word
+	if p.Note != "" {
+		word += " · " + strings.ToUpper(p.Note)
+	}
 	d := Describe(p)
 	if d == "" {
-		return l.symbol + " " + l.word
+		return l.symbol + " " + word
 	}
-	return l.symbol + " " + l.word + "  " + d
+	return l.symbol + " " + word + "  " + d
 }
 
 // Announce writes the pattern's line.

@@ -52,7 +52,8 @@ type Profile struct {
 // the series complete when Complete), given between MinDays and MaxDays
 // whole days ago (no upper bound when MaxDays is 0).
 type VaccinationRule struct {
-	Name     string           `json:"name,omitempty"` // used as the verdict reason
+	Name     string           `json:"name,omitempty"`    // used as the verdict reason
+	NameVI   string           `json:"name_vi,omitempty"` // the reason in Vietnamese (else one made from the rule)
 	Color    checkpoint.Color `json:"color"`
 	Disease  string           `json:"disease,omitempty"`
 	Products []string         `json:"products,omitempty"`
@@ -67,6 +68,7 @@ type VaccinationRule struct {
 // when WithinValidity, whose own validity window (df to du) holds today.
 type RecoveryRule struct {
 	Name           string           `json:"name,omitempty"`
+	NameVI         string           `json:"name_vi,omitempty"`
 	Color          checkpoint.Color `json:"color"`
 	Disease        string           `json:"disease,omitempty"`
 	MinDays        int              `json:"min_days,omitempty"`
@@ -78,6 +80,7 @@ type RecoveryRule struct {
 // Types (any when empty), with Result, sampled at most MaxHours ago.
 type TestRule struct {
 	Name     string           `json:"name,omitempty"`
+	NameVI   string           `json:"name_vi,omitempty"`
 	Color    checkpoint.Color `json:"color"`
 	Disease  string           `json:"disease,omitempty"`
 	Types    []string         `json:"types,omitempty"`
@@ -93,14 +96,14 @@ func DefaultProfile() Profile {
 	return Profile{
 		UTCOffset: "+07:00",
 		Vaccinations: []VaccinationRule{
-			{Name: "complete vaccination 14+ days ago", Color: checkpoint.Green, Disease: DiseaseCOVID19, Complete: true, MinDose: 1, MinDays: 14},
-			{Name: "first dose 14+ days ago", Color: checkpoint.Yellow, Disease: DiseaseCOVID19, MinDose: 1, MinDays: 14},
+			{Name: "complete vaccination 14+ days ago", NameVI: "đã tiêm đủ liều từ 14 ngày trước", Color: checkpoint.Green, Disease: DiseaseCOVID19, Complete: true, MinDose: 1, MinDays: 14},
+			{Name: "first dose 14+ days ago", NameVI: "đã tiêm mũi 1 từ 14 ngày trước", Color: checkpoint.Yellow, Disease: DiseaseCOVID19, MinDose: 1, MinDays: 14},
 		},
 		Recoveries: []RecoveryRule{
-			{Name: "recovered within 180 days", Color: checkpoint.Green, Disease: DiseaseCOVID19, MaxDays: 180},
+			{Name: "recovered within 180 days", NameVI: "đã khỏi bệnh trong vòng 180 ngày", Color: checkpoint.Green, Disease: DiseaseCOVID19, MaxDays: 180},
 		},
 		Tests: []TestRule{
-			{Name: "negative test within 72 hours", Color: checkpoint.Yellow, Disease: DiseaseCOVID19, Types: []string{TestNAAT, TestRAT}, Result: NotDetected, MaxHours: 72},
+			{Name: "negative test within 72 hours", NameVI: "xét nghiệm âm tính trong vòng 72 giờ", Color: checkpoint.Yellow, Disease: DiseaseCOVID19, Types: []string{TestNAAT, TestRAT}, Result: NotDetected, MaxHours: 72},
 		},
 	}
 }
@@ -317,41 +320,72 @@ func withinDays(from, until, now time.Time, loc *time.Location) bool {
 	return (from.IsZero() || daysSince(from, now, loc) >= 0) && (until.IsZero() || daysSince(until, now, loc) <= 0)
 }
 
-func (r VaccinationRule) reason() string {
-	if r.Name != "" {
-		return r.Name
-	}
-	s := fmt.Sprintf("vaccination dose %d+", r.MinDose)
+func (r VaccinationRule) reason() string { en, _ := r.reasons(); return en }
+func (r RecoveryRule) reason() string    { en, _ := r.reasons(); return en }
+func (r TestRule) reason() string        { en, _ := r.reasons(); return en }
+
+// reasons returns the rule's reason in English and in Vietnamese: its
+// names, else words made from the rule.
+func (r VaccinationRule) reasons() (en, vi string) {
+	en, vi = fmt.Sprintf("vaccination dose %d+", r.MinDose), fmt.Sprintf("đã tiêm mũi %d trở lên", r.MinDose)
 	if r.Complete {
-		s = "complete vaccination"
+		en, vi = "complete vaccination", "đã tiêm đủ liều"
 	}
-	return s + daysText(r.MinDays, r.MaxDays)
+	dEN, dVI := daysText(r.MinDays, r.MaxDays)
+	return named(r.Name, r.NameVI, en+dEN, vi+dVI)
 }
 
-func (r RecoveryRule) reason() string {
-	if r.Name != "" {
-		return r.Name
-	}
-	return "recovery" + daysText(r.MinDays, r.MaxDays)
+func (r RecoveryRule) reasons() (en, vi string) {
+	dEN, dVI := daysText(r.MinDays, r.MaxDays)
+	return named(r.Name, r.NameVI, "recovery"+dEN, "đã khỏi bệnh"+dVI)
 }
 
-func (r TestRule) reason() string {
-	if r.Name != "" {
-		return r.Name
-	}
-	res := "test"
+func (r TestRule) reasons() (en, vi string) {
+	en, vi = "test", "xét nghiệm"
 	if r.Result == NotDetected {
-		res = "negative test"
+		en, vi = "negative test", "xét nghiệm âm tính"
 	}
-	return fmt.Sprintf("%s within %d hours", res, r.MaxHours)
+	return named(r.Name, r.NameVI, fmt.Sprintf("%s within %d hours", en, r.MaxHours), fmt.Sprintf("%s trong vòng %d giờ", vi, r.MaxHours))
 }
 
-// daysText describes a day window: " 14+ days ago", " 0-180 days ago".
-func daysText(lo, hi int) string {
-	if hi == 0 {
-		return fmt.Sprintf(" %d+ days ago", lo)
+// named puts a rule's own names before the words made from it.
+func named(name, nameVI, en, vi string) (string, string) {
+	if name == "" {
+		return en, vi
 	}
-	return fmt.Sprintf(" %d-%d days ago", lo, hi)
+	if nameVI == "" {
+		return name, vi
+	}
+	return name, nameVI
+}
+
+// daysText describes a day window: " 14+ days ago", " 0-180 days ago", and
+// in Vietnamese.
+func daysText(lo, hi int) (en, vi string) {
+	if hi == 0 {
+		return fmt.Sprintf(" %d+ days ago", lo), fmt.Sprintf(" từ %d ngày trước", lo)
+	}
+	return fmt.Sprintf(" %d-%d days ago", lo, hi), fmt.Sprintf(" cách đây %d-%d ngày", lo, hi)
+}
+
+// vietnamese returns the Vietnamese of a reason one of the profile's rules gives.
+func (p *Profile) vietnamese(reason string) (string, bool) {
+	var rs []interface{ reasons() (string, string) }
+	for _, r := range p.Vaccinations {
+		rs = append(rs, r)
+	}
+	for _, r := range p.Recoveries {
+		rs = append(rs, r)
+	}
+	for _, r := range p.Tests {
+		rs = append(rs, r)
+	}
+	for _, r := range rs {
+		if en, vi := r.reasons(); en == reason {
+			return vi, true
+		}
+	}
+	return "", false
 }
 
 // hc1 judges an HC1 certificate: the signature and signer, revocation, the

@@ -19,16 +19,18 @@ import (
 	"checkpoint/policy"
 )
 
-// revStore is an in-memory policy.Store holding revocation hashes (the
-// first 16 bytes, as the lists compare them).
+// revStore is an in-memory policy.Store holding statuses by key and
+// revocation hashes (the first 16 bytes, as the lists compare them).
 type revStore struct {
-	revoked map[string]bool // hash type + hex of the first 16 bytes
-	err     error
-	asked   int
+	statuses map[string]checkpoint.StatusEntry
+	revoked  map[string]bool // hash type + hex of the first 16 bytes
+	err      error
+	asked    int
 }
 
-func (s *revStore) Status(context.Context, string) (checkpoint.StatusEntry, bool, error) {
-	return checkpoint.StatusEntry{}, false, nil
+func (s *revStore) Status(_ context.Context, key string) (checkpoint.StatusEntry, bool, error) {
+	e, ok := s.statuses[key]
+	return e, ok, nil
 }
 
 func (s *revStore) Revoked(_ context.Context, hashes []checkpoint.RevocationHash) (bool, error) {

@@ -52,6 +52,7 @@ const (
 	ReasonStale        = "status cache is stale"
 	ReasonCacheError   = "status cache unavailable: check manually"
 	ReasonNoCache      = "no status cache: check manually"
+	ReasonTyped        = "entered by hand"
 )
 
 // Judge implements checkpoint.Judge.
@@ -60,6 +61,9 @@ type Judge struct {
 	Rules Rules
 	// Stale reports whether the cache is stale at now; nil means never.
 	Stale func(now time.Time) bool
+	// Pairs, when set, compares each CCCD with a 1405 code scanned within
+	// its window (policy.identity_check); nil: no identity check.
+	Pairs *Pairing
 	// List is the site's list and ListCurrent whether it is held and
 	// current at now, for Rules.RequireList (site.go).
 	List        SiteList
@@ -93,6 +97,8 @@ func (j *Judge) Judge(ctx context.Context, c checkpoint.Credential, now time.Tim
 		v.KeyHash = j.Store.KeyHash(c.Key)
 	}
 	switch {
+	case c.Format == checkpoint.FormatCode:
+		j.typed(ctx, c, now, &v)
 	case c.Err != nil || c.Format == checkpoint.FormatUnknown:
 		v.Color, v.Reasons = checkpoint.Red, []string{ReasonInvalid}
 		return v
@@ -113,7 +119,21 @@ func (j *Judge) Judge(ctx context.Context, c checkpoint.Credential, now time.Tim
 		v.Color = j.Rules.Stale
 		v.Reasons = append(v.Reasons, ReasonStale)
 	}
+	if j.Pairs != nil {
+		j.Pairs.judge(c, now, &v)
+	}
 	return v
+}
+
+// typed decides a code typed by hand: its status from the cache, like a
+// 1405 QID's, and always the reason that it was typed.
+func (j *Judge) typed(ctx context.Context, c checkpoint.Credential, now time.Time, v *checkpoint.Verdict) {
+	if c.Err != nil {
+		v.Color, v.Reasons = checkpoint.Red, []string{ReasonInvalid}
+	} else {
+		j.cached(ctx, c, now, j.Rules.Unknown, ReasonUnknown, v)
+	}
+	v.Reasons = append([]string{ReasonTyped}, v.Reasons...)
 }
 
 // cached decides from the status cache; otherwise is the verdict when the

@@ -403,3 +403,92 @@ func TestBrowserFallbackWhenStreamsRefused(t *testing.T) {
 	waitView(t, ctx, "the stream again once free", func(v pageView) bool { return v.Conn == "live" && v.Via == "stream" })
 	waitView(t, ctx, "GREEN by the stream", func(v pageView) bool { return v.En == "GREEN" && v.Via == "stream" })
 }
+
+// entryView is what the test reads of the code entry.
+type entryView struct {
+	Open     bool     `json:"open"`
+	Code     string   `json:"code"`
+	OK       bool     `json:"ok"` // the OK key is enabled
+	Keys     int      `json:"keys"`
+	Outside  []string `json:"outside"` // keys not wholly on screen, or smaller than 44 px
+	Entered  string   `json:"entered"` // colour of the last code sent
+	Reasons  string   `json:"reasons"`
+	ButtonOn bool     `json:"buttonOn"` // the bar's keypad button is shown
+}
+
+const entryJS = `(() => {
+  const $ = id => document.getElementById(id);
+  const outside = [];
+  const keys = document.querySelectorAll('#keys button');
+  for (const k of keys) {
+    const r = k.getBoundingClientRect();
+    if (r.left < 0 || r.top < 0 || r.right > innerWidth || r.bottom > innerHeight || r.width < 44 || r.height < 44) outside.push(k.dataset.key);
+  }
+  return {
+    open: !$('entry').hidden, code: $('entry-code').textContent, ok: !$('entry-ok').disabled,
+    keys: keys.length, outside, entered: document.body.dataset.entered || '',
+    reasons: $('reasons').textContent, buttonOn: !$('entry-open').hidden,
+  };
+})()`
+
+func readEntry(t *testing.T, ctx context.Context) entryView {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[entryView](entryJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestBrowserKeypad types the demo's SMS code on the operator screen's
+// keypad at 480x320: the keys are big and all on screen, delete and clear
+// work, OK stays off until the code is long enough, and the code sent
+// (with the page's CSRF token) comes back green, entered by hand.
+func TestBrowserKeypad(t *testing.T) {
+	ctx := newBrowser(t)
+	addr := freeAddr(t)
+	startDaemon(t, addr, 1)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, ctx, "a live connection", func(v pageView) bool { return v.Conn == "live" })
+	deadline := time.Now().Add(30 * time.Second)
+	for !readEntry(t, ctx).ButtonOn {
+		if time.Now().After(deadline) {
+			t.Fatal("the bar never showed the keypad button")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	click := func(sel string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+	}
+	key := func(k string) { click(`#keys button[data-key="` + k + `"]`) }
+	click("#entry-open")
+	v := readEntry(t, ctx)
+	if !v.Open || v.Keys != 14 || len(v.Outside) != 0 || v.OK {
+		t.Fatalf("keypad %+v: want 14 keys all on the 480x320 screen, OK off", v)
+	}
+	for _, k := range []string{"9", "9", "clear", "4", "8", "2", "1", "3", "3", "9", "9", "back", "0"} {
+		key(k)
+	}
+	if v := readEntry(t, ctx); v.Code != "48213390" || !v.OK {
+		t.Fatalf("typed %+v, want 48213390 with OK on", v)
+	}
+	screenshot(t, ctx, "keypad.png")
+	key("ok")
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		v := readEntry(t, ctx)
+		if v.Entered == "green" && !v.Open {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the typed code never came back green: %+v", v)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	screenshot(t, ctx, "typed-verdict.png")
+}

@@ -13,7 +13,13 @@ import (
 func (s *Server) Health(ctx context.Context) (problems, notes []string) {
 	now := s.clock.Now()
 	last, known := s.lastFrame()
+	off := ""
+	if s.opts.CameraOff != nil {
+		off = s.opts.CameraOff()
+	}
 	switch {
+	case off != "":
+		notes = append(notes, "camera: "+off+" (on purpose)")
 	case !known:
 		problems = append(problems, "camera: not running")
 	case last.IsZero():

@@ -101,25 +101,44 @@ type State struct {
 	Preview bool          `json:"preview"`
 	Verdict *VerdictState `json:"verdict,omitempty"`
 	Device  DeviceState   `json:"device"`
+	// CSRF is the token POST /code must carry; set when the page has a
+	// keypad for typed codes.
+	CSRF   string      `json:"csrf,omitempty"`
+	Counts *CountState `json:"counts,omitempty"` // today's passages, at a gate with a direction
+}
+
+// CountState is today's entries and exits at this gate (the day in
+// Vietnam) and who is inside (in − out, never below zero).
+type CountState struct {
+	Direction string `json:"direction"` // in or out
+	In        int64  `json:"in"`
+	Out       int64  `json:"out"`
+	Present   int64  `json:"present"`
 }
 
 // VerdictState is the newest verdict. Holder fields are for the screen only.
 type VerdictState struct {
-	ID         uint64   `json:"id"`
-	Color      string   `json:"color"` // green, yellow, red
-	Reasons    []string `json:"reasons"`
-	Format     string   `json:"format,omitempty"`
-	Initials   string   `json:"initials,omitempty"`
-	BirthDay   int      `json:"birth_day,omitempty"`
-	BirthMonth int      `json:"birth_month,omitempty"`
-	Name       string   `json:"name,omitempty"` // only when the site allows full names
-	AgeMS      int64    `json:"age_ms"`         // time since the verdict
+	ID      uint64   `json:"id"`
+	Color   string   `json:"color"` // green, yellow, red
+	Reasons []string `json:"reasons"`
+	// ReasonsVI are the reasons in Vietnamese, one for each of Reasons (""
+	// where none is known).
+	ReasonsVI []string `json:"reasons_vi"`
+	// Identity is the identity check's outcome: "same person", "different
+	// person", or "" when this verdict completed no pair.
+	Identity   string `json:"identity,omitempty"`
+	Format     string `json:"format,omitempty"`
+	Initials   string `json:"initials,omitempty"`
+	BirthDay   int    `json:"birth_day,omitempty"`
+	BirthMonth int    `json:"birth_month,omitempty"`
+	Name       string `json:"name,omitempty"` // only when the site allows full names
+	AgeMS      int64  `json:"age_ms"`         // time since the verdict
 }
 
 // DeviceState is the device's condition, shown while idle.
 type DeviceState struct {
 	Idle       string `json:"idle"`         // ready, stale, fault
-	Camera     string `json:"camera"`       // ok, stalled, absent
+	Camera     string `json:"camera"`       // ok, stalled, absent, none (on purpose), paused (trigger mode)
 	FrameAgeMS int64  `json:"frame_age_ms"` // -1 when unknown
 	Width      int    `json:"width,omitempty"`
 	Height     int    `json:"height,omitempty"`
@@ -145,25 +164,41 @@ func (s *Server) State() State {
 	last, idle, idleSet := s.last, s.idle, s.idleSet
 	s.mu.Unlock()
 	if last != nil {
-		age := max(now.Sub(last.at), 0)
-		h := last.v.Holder
-		st.Verdict = &VerdictState{
-			ID:         last.id,
-			Color:      last.v.Color.String(),
-			Reasons:    last.v.Reasons,
-			Format:     string(last.v.Format),
-			Initials:   h.Initials,
-			BirthDay:   h.BirthDay,
-			BirthMonth: h.BirthMonth,
-			Name:       h.FullName,
-			AgeMS:      age.Milliseconds(),
-		}
-		if st.Verdict.Reasons == nil {
-			st.Verdict.Reasons = []string{}
-		}
+		st.Verdict = s.verdictState(last, now)
 	}
+	if s.opts.Enter != nil {
+		st.CSRF = s.csrf
+	}
+	st.Counts = s.passages(now)
 	st.Device = s.device(now, idle, idleSet)
 	return st
+}
+
+// verdictState is a verdict as the page shows it at now.
+func (s *Server) verdictState(last *shown, now time.Time) *VerdictState {
+	h := last.v.Holder
+	vs := &VerdictState{
+		ID:         last.id,
+		Color:      last.v.Color.String(),
+		Reasons:    last.v.Reasons,
+		ReasonsVI:  make([]string, len(last.v.Reasons)),
+		Identity:   last.v.Identity.String(),
+		Format:     string(last.v.Format),
+		Initials:   h.Initials,
+		BirthDay:   h.BirthDay,
+		BirthMonth: h.BirthMonth,
+		Name:       h.FullName,
+		AgeMS:      max(now.Sub(last.at), 0).Milliseconds(),
+	}
+	if vs.Reasons == nil {
+		vs.Reasons = []string{}
+	}
+	if s.opts.Vietnamese != nil {
+		for i, r := range vs.Reasons {
+			vs.ReasonsVI[i], _ = s.opts.Vietnamese(r)
+		}
+	}
+	return vs
 }
 
 // device gathers the device state at now.
@@ -208,6 +243,11 @@ func (s *Server) device(now time.Time, idle checkpoint.IdleMode, idleSet bool) D
 	if s.opts.Sync != nil {
 		ss := s.opts.Sync()
 		d.Version, d.SyncErrors, d.Stick = ss.Version, ss.Errors, ss.Stick
+	}
+	if s.opts.CameraOff != nil {
+		if off := s.opts.CameraOff(); off != "" {
+			d.Camera, d.FrameAgeMS = off, -1
+		}
 	}
 	d.Idle = idle.String()
 	return d

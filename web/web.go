@@ -86,6 +86,21 @@ type Options struct {
 	Hold    time.Duration          // how long the page shows a verdict (DefaultHold when zero)
 	FPS     float64                // preview frames per second (DefaultPreviewFPS when zero)
 	Extra   []prometheus.Collector // more collectors for /metrics (optional)
+
+	// Enter, when set, judges a code typed on the page's keypad (POST
+	// /code, with the page's CSRF token); nil: the page has no keypad.
+	Enter func(ctx context.Context, text string) checkpoint.Verdict
+	// Vietnamese translates a verdict reason; the page shows it first and
+	// the English beneath (nil: English only).
+	Vietnamese func(reason string) (string, bool)
+	// Direction is the gate's ("in" or "out"); with Passages the idle page
+	// shows today's entries, exits and who is inside.
+	Direction string
+	Passages  func(ctx context.Context) (in, out int64, err error)
+	// CameraOff, when set, says the camera is off on purpose: "none" (the
+	// gate has none) or "paused" (trigger mode between presses); "" when
+	// it runs. The page and /healthz then expect no frames.
+	CameraOff func() string
 }
 
 // Server is the HTTP server. It is a checkpoint.Observer: add it to the
@@ -96,6 +111,7 @@ type Server struct {
 	token   []byte // empty: no token required
 	cookie  string // cookie value that proves the token
 	boot    string // random per Server, so the page can tell a restart
+	csrf    string // random per Server: POST /code must carry it
 	clock   checkpoint.Clock
 	log     *slog.Logger
 	reg     *prometheus.Registry
@@ -111,6 +127,8 @@ type Server struct {
 	subs    map[chan struct{}]bool // event streams: from loopback?
 	// remoteSubs counts the streams not from loopback.
 	remoteSubs int
+	counted    time.Time // when counts was read, by the clock
+	counts     *CountState
 }
 
 // shown is a verdict as the page shows it.
@@ -153,10 +171,13 @@ func New(opts Options) (*Server, error) {
 	}
 	var b [8]byte
 	rand.Read(b[:])
+	var c [16]byte
+	rand.Read(c[:])
 	s := &Server{
 		opts:   opts,
 		listen: listen,
 		boot:   hex.EncodeToString(b[:]),
+		csrf:   hex.EncodeToString(c[:]),
 		clock:  opts.Clock,
 		log:    opts.Logger,
 		subs:   make(map[chan struct{}]bool),
@@ -250,6 +271,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /preview", s.servePreview)
 	mux.HandleFunc("GET /preview.jpg", s.serveSnapshot)
+	mux.HandleFunc("POST /code", s.serveCode)
 	return s.secure(s.auth(mux))
 }
 

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 // checkpointBinary returns the path of the binary under test.
-func checkpointBinary(t *testing.T) string {
+func checkpointBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("CHECKPOINT_BIN"); p != "" {
 		abs, err := filepath.Abs(p)

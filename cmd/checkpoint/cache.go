@@ -17,7 +17,7 @@ func cmdCache(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fs := newFlags(e, "cache import", cacheUsage)
-	csvPath := fs.String("csv", "", "CSV file of qid,status,valid_until rows")
+	csvPath := fs.String("csv", "", "CSV file of qid,status,valid_until rows (a header may name a code column)")
 	cfgPath := fs.String("config", "", "config file (its cache.path is the cache)")
 	dbPath := fs.String("db", "", "cache file (overrides the config)")
 	if err := noArgs(e, fs, args[1:]); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"checkpoint"
 	"checkpoint/cache"
+	"checkpoint/camera"
 	"checkpoint/config"
 	"checkpoint/credential"
 	"checkpoint/decode"
@@ -39,7 +40,8 @@ type gate struct {
 	db       *cache.DB
 	clock    checkpoint.Clock
 	rules    policy.Rules
-	src      checkpoint.Source
+	src      checkpoint.Source // nil: no camera
+	trig     *camera.Triggered // the camera behind its trigger; nil: none
 	closers  []func()
 	wg       sync.WaitGroup
 	stick    chan os.Signal // SIGUSR1: a stick was mounted (stick.go)
@@ -98,7 +100,7 @@ func (g *gate) open(ctx context.Context) error {
 		ind.Idle(checkpoint.IdleFault)
 		return configError{err}
 	}
-	src, err := openCamera(g.cfg.Camera, g.log)
+	src, err := g.openSource()
 	var ce configError
 	switch {
 	case errors.As(err, &ce):
@@ -108,8 +110,10 @@ func (g *gate) open(ctx context.Context) error {
 		ind.Idle(checkpoint.IdleFault)
 		return startupError{fmt.Errorf("camera: %w", err)}
 	}
-	g.src = src
-	g.closers = append(g.closers, func() { src.Close() })
+	if src != nil {
+		g.src = src
+		g.closers = append(g.closers, func() { src.Close() })
+	}
 	return nil
 }
 
@@ -131,20 +135,21 @@ func (g *gate) goRun(f func()) {
 // background sync and operator screen.
 func (g *gate) scanner(ctx context.Context) (*checkpoint.Scanner, error) {
 	cfg := g.cfg
-	events := cache.NewEventLog(g.db, cache.EventLogOptions{Gate: cfg.Gate, Retention: cfg.Events.Retention.D(), Clock: g.clock, Logger: g.log})
+	events := cache.NewEventLog(g.db, cache.EventLogOptions{Gate: cfg.Gate, Direction: cfg.Direction, Retention: cfg.Events.Retention.D(), Clock: g.clock, Logger: g.log})
 	g.goRun(func() { events.Run(ctx) })
 
 	// With several workers, frames are decoded in parallel ahead of the
 	// loop and handed on in order; with one, the loop decodes each itself.
 	var frames checkpoint.Source = g.src
 	var dec checkpoint.Decoder = decode.New(decode.Options{Workers: cfg.Decode.Workers, Budget: cfg.Decode.Budget.D()})
-	if cfg.Decode.Workers > 1 {
+	if cfg.Decode.Workers > 1 && g.src != nil {
 		p := dec.(*decode.Decoder).Pipeline(ctx, g.src)
 		g.closers = append(g.closers, func() { p.Close() })
 		frames, dec = p, p
 	}
 	judge := &swapJudge{}
-	judge.cur.Store(&policy.Judge{Store: g.db, Rules: g.rules, Stale: g.db.Stale, List: g.db, ListCurrent: g.listCurrent, Logger: g.log})
+	judge.cur.Store(&policy.Judge{Store: g.db, Rules: g.rules, Stale: g.db.Stale, List: g.db, ListCurrent: g.listCurrent,
+		Pairs: pairing(cfg.Policy), Logger: g.log})
 	syncStats, err := g.startSync(ctx, judge)
 	if err != nil {
 		return nil, err
@@ -165,7 +170,9 @@ func (g *gate) scanner(ctx context.Context) (*checkpoint.Scanner, error) {
 		FirstFrame:   func() { g.started.Store(true); g.notifier.Ready() },
 		Observers:    []checkpoint.Observer{events},
 	}
-	if err := g.startWeb(ctx, s, syncStats); err != nil {
+	g.withCameraOff(s)
+	g.startInputs(ctx, s)
+	if err := g.startWeb(ctx, s, syncStats, judge); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -204,13 +211,14 @@ func (g *gate) startSync(ctx context.Context, judge *swapJudge) (func() web.Sync
 // startWeb starts the operator screen when web.listen is set. Its address
 // is claimed now: a daemon whose screen cannot listen does not start (the
 // demo goes on without it, saying so).
-func (g *gate) startWeb(ctx context.Context, s *checkpoint.Scanner, syncStats func() web.SyncStats) error {
+func (g *gate) startWeb(ctx context.Context, s *checkpoint.Scanner, syncStats func() web.SyncStats, judge *swapJudge) error {
 	w := g.cfg.Web
 	if w.Listen == "" {
 		return nil
 	}
 	srv, err := web.New(web.Options{Listen: w.Listen, Token: w.Token, Preview: w.Preview, Gate: g.cfg.Gate,
-		Scanner: s, Camera: g.src, Cache: g.db, Sync: syncStats, Clock: g.clock, Logger: g.log, Stall: g.cfg.Camera.StallTimeout.D()})
+		Scanner: s, Camera: g.src, Cache: g.db, Sync: syncStats, Clock: g.clock, Logger: g.log, Stall: g.cfg.Camera.StallTimeout.D(),
+		Enter: submitTyped(s), Vietnamese: judge.Vietnamese, Direction: g.cfg.Direction, Passages: g.passages, CameraOff: g.cameraOff})
 	if err != nil {
 		return configError{fmt.Errorf("operator screen: %w", err)}
 	}
@@ -260,7 +268,7 @@ func (g *gate) run(ctx context.Context, s *checkpoint.Scanner) error {
 		g.ind.Wait(wctx)
 		wcancel()
 	}
-	if printer != nil {
+	if printer != nil && g.src != nil {
 		printer.summary(s.Stats(), g.src.Stats())
 	}
 	if err != nil && !g.started.Load() {

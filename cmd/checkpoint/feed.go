@@ -115,7 +115,7 @@ func feedInit(e *env, args []string) error {
 
 func feedPublish(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "feed publish", feedUsage("publish"))
-	statuses := fs.String("statuses", "", "CSV of qid,status,valid_until rows (required)")
+	statuses := fs.String("statuses", "", "CSV of qid,status,valid_until rows, or with a header naming a code column for typed codes (required)")
 	revocations := fs.String("revocations", "", "CSV of hashtype,hash rows (default: keep the previous list)")
 	trust := fs.String("trust-list", "", "PEM bundle of DSC certificates (default: keep the previous list)")
 	rules := fs.String("rules", "", "JSON rule profile (default: keep the previous one)")

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -17,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -128,8 +130,13 @@ func (f *loopFeed) write(t *testing.T, name string, b []byte) string {
 // side files given as flag/content pairs (e.g. "--trust-list", pem).
 func (f *loopFeed) publish(t *testing.T, rows []string, side ...string) {
 	t.Helper()
-	args := []string{"feed", "publish", f.dir, "--statuses",
-		f.write(t, "statuses.csv", []byte("qid,status,valid_until\n"+strings.Join(rows, "\n")+"\n"))}
+	f.publishCSV(t, "qid,status,valid_until\n"+strings.Join(rows, "\n")+"\n", side...)
+}
+
+// publishCSV publishes a whole status file, header included.
+func (f *loopFeed) publishCSV(t *testing.T, csv string, side ...string) {
+	t.Helper()
+	args := []string{"feed", "publish", f.dir, "--statuses", f.write(t, "statuses.csv", []byte(csv))}
 	for i := 0; i+1 < len(side); i += 2 {
 		args = append(args, side[i], f.write(t, strings.TrimPrefix(side[i], "--"), []byte(side[i+1])))
 	}
@@ -243,6 +250,26 @@ func writePNG(t *testing.T, path string, img image.Image) {
 	}
 	if err := fh.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// binRunner runs subcommands of the checkpoint binary bin, as newLoopFeed
+// takes them: exit status, stdout, stderr.
+func binRunner(bin string) func(t *testing.T, args ...string) (int, string, string) {
+	return func(t *testing.T, args ...string) (int, string, string) {
+		t.Helper()
+		var out, errs bytes.Buffer
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout, cmd.Stderr = &out, &errs
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), out.String(), errs.String()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, out.String(), errs.String()
 	}
 }
 

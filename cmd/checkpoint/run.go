@@ -167,9 +167,11 @@ func buildDemoCache(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("demo cache: %w", err)
 	}
-	if _, err := db.ImportCSV(ctx, bytes.NewReader(demo.Statuses)); err != nil {
-		db.Close()
-		return fmt.Errorf("demo cache: %w", err)
+	for _, csv := range [][]byte{demo.Statuses, demo.Codes} {
+		if _, err := db.ImportCSV(ctx, bytes.NewReader(csv)); err != nil {
+			db.Close()
+			return fmt.Errorf("demo cache: %w", err)
+		}
 	}
 	return db.Close()
 }
@@ -184,6 +186,9 @@ type swapJudge struct {
 func (j *swapJudge) Judge(ctx context.Context, c checkpoint.Credential, now time.Time) checkpoint.Verdict {
 	return j.cur.Load().Judge(ctx, c, now)
 }
+
+// Vietnamese translates a reason with the current rules.
+func (j *swapJudge) Vietnamese(reason string) (string, bool) { return j.cur.Load().Vietnamese(reason) }
 
 // follow reloads the rules whenever the cache's feed version changes.
 func (j *swapJudge) follow(ctx context.Context, db *cache.DB, p config.Policy, log *slog.Logger) {

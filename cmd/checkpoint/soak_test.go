@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -71,20 +69,7 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("CHECKPOINT_SOAK=%q: want a duration of at least 20s", spec)
 	}
 	bin := checkpointBinary(t)
-	run := func(t *testing.T, args ...string) (int, string, string) {
-		var out, errs bytes.Buffer
-		cmd := exec.Command(bin, args...)
-		cmd.Stdout, cmd.Stderr = &out, &errs
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode(), out.String(), errs.String()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return 0, out.String(), errs.String()
-	}
+	run := binRunner(bin)
 
 	is, err := hc1test.NewIssuer(hc1test.Options{Usages: []string{"v"}})
 	if err != nil {

@@ -69,12 +69,71 @@
     if (state) {
       text('gate', state.gate || '');
       $('preview-link').hidden = !state.preview;
+      $('entry-open').hidden = !(conn === 'live' && state.csrf);
     }
   }
 
+  // Code entry: the keypad types digits; OK sends them with the page's
+  // CSRF token, and the verdict comes back (and on the stream).
+  var MAX_CODE = 16, MIN_CODE = 4;
+  var code = '';
+  function showCode(hint, error) {
+    text('entry-code', code);
+    text('entry-hint', hint || 'Nhập mã · Enter code');
+    $('entry').className = error ? 'error' : '';
+    $('entry-ok').disabled = code.length < MIN_CODE;
+  }
+  function openEntry() { code = ''; $('entry').hidden = false; showCode(); }
+  function closeEntry() { $('entry').hidden = true; code = ''; }
+  function press(k) {
+    if (/^[0-9]$/.test(k)) { if (code.length < MAX_CODE) code += k; }
+    else if (k === 'back') code = code.slice(0, -1);
+    else if (k === 'clear') code = '';
+    else if (k === 'close') { closeEntry(); return; }
+    else if (k === 'ok') { send(); return; }
+    showCode();
+  }
+  function send() {
+    if (code.length < MIN_CODE || !state || !state.csrf) return;
+    var x = new XMLHttpRequest();
+    x.open('POST', 'code');
+    x.timeout = 10000;
+    x.setRequestHeader('Content-Type', 'application/json');
+    x.setRequestHeader('X-Checkpoint-CSRF', state.csrf);
+    x.onload = function () {
+      if (x.status !== 200) { showCode('Lỗi · Error ' + x.status, true); return; }
+      var v;
+      try { v = JSON.parse(x.responseText); } catch (e) { showCode('Lỗi · Error', true); return; }
+      body.dataset.entered = v.color;
+      closeEntry();
+    };
+    x.onerror = x.ontimeout = function () { showCode('Mất kết nối · No connection', true); };
+    x.send(JSON.stringify({ code: code }));
+  }
+  $('entry-open').addEventListener('click', openEntry);
+  $('keys').addEventListener('click', function (e) {
+    var b = e.target.closest('button');
+    if (b && !b.disabled) press(b.dataset.key);
+  });
+  document.addEventListener('keydown', function (e) {
+    if ($('entry').hidden) return;
+    var k = e.key;
+    if (/^[0-9]$/.test(k)) press(k);
+    else if (k === 'Backspace') press('back');
+    else if (k === 'Escape') press('close');
+    else if (k === 'Enter') press('ok');
+    else return;
+    e.preventDefault();
+  });
+
+  var IDENTITY = {
+    'same person':      { vi: 'CÙNG NGƯỜI', en: 'SAME PERSON' },
+    'different person': { vi: 'KHÁC NGƯỜI', en: 'DIFFERENT PERSON' }
+  };
+
   function showVerdict(v, age) {
     var w = VERDICTS[v.color];
-    body.className = v.color;
+    body.className = v.color + (v.identity === 'different person' ? ' different' : '');
     body.dataset.color = v.color;
     body.dataset.verdict = String(v.id);
     $('verdict').hidden = false;
@@ -91,14 +150,29 @@
       birth = (v.birth_day ? pad(v.birth_day) : '**') + '/' + (v.birth_month ? pad(v.birth_month) : '**');
     }
     text('birth', birth);
+    var id = IDENTITY[v.identity];
+    $('identity').hidden = !id;
+    text('identity-vi', id ? id.vi : '');
+    text('identity-en', id ? id.en : '');
     var ul = $('reasons');
-    var key = (v.reasons || []).join('\n');
+    var vi = v.reasons_vi || [];
+    var key = (v.reasons || []).join('\n') + '\n' + vi.join('\n');
     if (ul.dataset.key !== key) {
       ul.dataset.key = key;
       ul.textContent = '';
-      (v.reasons || []).forEach(function (r) {
+      // Vietnamese first, the English beneath.
+      (v.reasons || []).forEach(function (r, i) {
         var li = document.createElement('li');
-        li.textContent = r;
+        if (vi[i]) {
+          var a = document.createElement('span');
+          a.className = 'vi';
+          a.textContent = vi[i];
+          li.appendChild(a);
+        }
+        var b = document.createElement('span');
+        b.className = 'en';
+        b.textContent = r;
+        li.appendChild(b);
         ul.appendChild(li);
       });
     }
@@ -124,7 +198,8 @@
     }
     var d = state.device;
     var cam;
-    if (d.camera === 'absent') cam = 'không có · none';
+    if (d.camera === 'absent' || d.camera === 'none') cam = 'không có · none';
+    else if (d.camera === 'paused') cam = 'chờ nút bấm · waiting for trigger';
     else if (d.camera === 'stalled') cam = 'KHÔNG CÓ HÌNH · NO FRAMES' + (d.frame_age_ms >= 0 ? ' (' + short(d.frame_age_ms) + ')' : '');
     else cam = 'OK' + (d.width ? ' · ' + d.width + '×' + d.height : '');
     text('camera', cam);
@@ -135,6 +210,13 @@
     if (d.stick) feed += ' · ' + d.stick;
     text('feed', feed);
     $('stale').hidden = !d.stale || mode === 'stale';
+    var c = state.counts;
+    $('counts').hidden = !c;
+    if (c) {
+      text('count-in', String(c.in));
+      text('count-out', String(c.out));
+      text('count-present', String(c.present));
+    }
     summary();
   }
 
