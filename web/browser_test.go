@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -177,6 +178,10 @@ type pageView struct {
 	ViewH    float64 `json:"viewH"`
 	ViewW    float64 `json:"viewW"`
 	Overflow bool    `json:"overflow"`
+	// Reasons are the reasons shown; ReasonsCut says one is cut off
+	// (wider than its box, or below the screen's edge).
+	Reasons    string `json:"reasons"`
+	ReasonsCut bool   `json:"reasonsCut"`
 }
 
 const viewJS = `(() => {
@@ -195,6 +200,11 @@ const viewJS = `(() => {
     idleEn: $('idle-en').textContent,
     bottom, right, viewH: innerHeight, viewW: innerWidth,
     overflow: $('word-vi').scrollWidth > $('word-vi').clientWidth + 1,
+    reasons: $('reasons').textContent,
+    reasonsCut: [...$('reasons').querySelectorAll('li, span')].some(e => {
+      const r = e.getBoundingClientRect();
+      return r.height > 0 && (e.scrollWidth > e.clientWidth + 1 || r.bottom > innerHeight + 0.5 || r.right > innerWidth + 0.5);
+    }),
   };
 })()`
 
@@ -290,6 +300,17 @@ func TestBrowserOperatorScreen(t *testing.T) {
 	checkFits(t, green, 480, 320)
 	screenshot(t, ctx, "green.png")
 
+	// The longest reasons of the demo (Vietnamese above English) are shown
+	// whole on the panel, wrapped, not cut off (issue 16 item 14).
+	yellow := waitView(t, ctx, "YELLOW not in cache", func(v pageView) bool {
+		return v.En == "YELLOW" && strings.Contains(v.Reasons, "not in cache")
+	})
+	checkFits(t, yellow, 480, 320)
+	if yellow.ReasonsCut {
+		t.Errorf("reasons %q cut off on 480x320", yellow.Reasons)
+	}
+	screenshot(t, ctx, "yellow.png")
+
 	red := waitView(t, ctx, "RED after GREEN", func(v pageView) bool { return v.En == "RED" })
 	if red.Vi != "ĐỎ" || red.Bg != bgRed || red.Symbol != "✗" || red.Color != "red" {
 		t.Errorf("red screen = %+v, want ĐỎ ✗ on %s", red, bgRed)
@@ -323,7 +344,7 @@ func checkFits(t *testing.T, v pageView, w, h float64) {
 	if v.ViewW != w || v.ViewH != h {
 		t.Errorf("viewport %vx%v, want %vx%v", v.ViewW, v.ViewH, w, h)
 	}
-	if v.Bottom > v.ViewH || v.Right > v.ViewW || v.Overflow {
+	if v.Bottom > v.ViewH || v.Right > v.ViewW || v.Overflow || v.ReasonsCut {
 		t.Errorf("verdict does not fit %vx%v: bottom %v right %v overflow %v", w, h, v.Bottom, v.Right, v.Overflow)
 	}
 }
