@@ -63,9 +63,18 @@ func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]c
 	fs := &w.fs
 	*fs = frameState{ctx: ctx, start: time.Now(), f: f, hint: hint, cands: fs.cands[:0]}
 	for _, s := range chain {
+		if fs.cancelled() {
+			return nil, roi{} // Decode reports ctx's error
+		}
+		if w.trace != nil {
+			w.trace(w, s.name)
+		}
 		if s.run(w, fs) {
 			break
 		}
+	}
+	if fs.cancelled() {
+		return nil, roi{}
 	}
 	if len(w.found) == 0 {
 		if !w.quick && !w.over(fs) {
@@ -133,8 +142,8 @@ func (w *worker) quickLook(fs *frameState) bool {
 	// several rows, as a finder pattern is and data modules mostly are not.
 	slices.SortStableFunc(fs.cands, func(a, b candidate) int { return b.score - a.score })
 	for i := range fs.cands {
-		// The first attempt runs whatever the budget.
-		if c := &fs.cands[i]; !w.foundNew(fs) && (i == 0 || !w.over(fs)) {
+		// The first attempt runs whatever the budget, not once ctx is done.
+		if c := &fs.cands[i]; !w.foundNew(fs) && !fs.cancelled() && (i == 0 || !w.over(fs)) {
 			w.attempt(l0, c.invert, c.r.clip(l0.p.w, l0.p.h), estimated)
 			c.tried = true
 		}
@@ -159,7 +168,7 @@ func (w *worker) halfLook(fs *frameState) bool {
 // 200 frame pixels is a few pixels wide at one of them. Each level costs a
 // quarter of the one above.
 func (w *worker) pyramidLook(fs *frameState) bool {
-	for k := 2; k < maxLevels; k++ {
+	for k := 2; k < maxLevels && !fs.cancelled(); k++ {
 		lv := w.pyr.level(k)
 		if lv.p.w < minLevelSide || lv.p.h < minLevelSide {
 			break
@@ -387,8 +396,12 @@ func (w *worker) result() ([]checkpoint.Symbol, roi) {
 
 // over reports whether the frame's time budget is spent or ctx is done.
 func (w *worker) over(fs *frameState) bool {
-	if fs.ctx.Err() != nil {
+	if fs.cancelled() {
 		return true
 	}
 	return w.opts.Budget > 0 && time.Since(fs.start) > w.opts.Budget
 }
+
+// cancelled reports whether the frame's context is done: every step and
+// every long loop in one stops then.
+func (fs *frameState) cancelled() bool { return fs.ctx != nil && fs.ctx.Err() != nil }

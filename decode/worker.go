@@ -3,6 +3,7 @@ package decode
 import (
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/common"
@@ -18,6 +19,7 @@ import (
 // without codes allocates nothing.
 type worker struct {
 	opts    Options
+	trace   func(w *worker, step string)
 	dec     *decoder.Decoder
 	pyr     pyramid // the frame and its halvings, with their thresholds and hits
 	up      level   // a region enlarged 1.5 times
@@ -35,7 +37,8 @@ type worker struct {
 	quick   bool   // the prescan found nothing like a code in the last frame
 	skip    []rect // codes found in the region of interest
 	hitIdx  []int32
-	finders int // the most finder patterns one attempt of this frame saw
+	finders int          // the most finder patterns one attempt of this frame saw
+	tries   atomic.Int64 // finder triples tried, ever (tests watch it from outside)
 	memo    memo
 	hist    [32]int
 }
@@ -312,7 +315,7 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 		}
 	}
 	binarizeRect(p, st, invert, &w.bm, r)
-	w.s.scan(&w.bm, 2, r.y0, r.y1)
+	w.s.scan(&w.fs, &w.bm, 2, r.y0, r.y1)
 	fs := w.s.found
 	if len(fs) < 3 {
 		return
@@ -338,9 +341,10 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 			if w.used[t.tl] || w.used[t.tr] || w.used[t.bl] {
 				continue
 			}
-			if tries++; tries > limit || (tries > 24 && w.over(&w.fs)) {
+			if tries++; tries > limit || w.fs.cancelled() || (tries > 24 && w.over(&w.fs)) {
 				break // beyond the first 24, only within the budget
 			}
+			w.tries.Add(1)
 			loc, ok := w.det.decodeTriple(fs, t, strict)
 			if !ok {
 				continue
@@ -359,8 +363,13 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 	}
 }
 
-// add records a decoded code unless its text was already found.
+// add records a decoded code unless its text is empty (what noise that
+// error correction happens to accept mostly reads as) or was already
+// found.
 func (w *worker) add(loc located) {
+	if loc.res.GetText() == "" {
+		return
+	}
 	for _, l := range w.found {
 		if l.res.GetText() == loc.res.GetText() {
 			return
@@ -402,6 +411,9 @@ func (w *worker) prescan(p plane, t *thresholds, shift uint, step int, h *hits) 
 	exp := w.expBuf
 	last := -1
 	for y := step / 2; y < p.h; y += step {
+		if y&63 < step && w.fs.cancelled() {
+			return
+		}
 		if tr := min(y>>(blockPow+shift), t.bh-1); tr != last {
 			last = tr
 			src := t.thr[tr*t.bw : tr*t.bw+t.bw]
