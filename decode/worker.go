@@ -320,7 +320,7 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 	if len(fs) < 3 {
 		return
 	}
-	w.det.b = &w.bm
+	w.det.b, w.det.lum, w.det.th, w.det.inv = &w.bm, p, st, invert
 	w.used = w.used[:0]
 	for range fs {
 		w.used = append(w.used, false)
