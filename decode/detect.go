@@ -802,14 +802,13 @@ func (d *detector) readVersion(h *homography, dm int) int {
 // sampleOffsets are where in each module sampleDecode reads it, in turn,
 // while error correction fails: the centre, the luminance at the centre
 // (sampleGrey: modules of two or three pixels, which the binarized pixels
-// place half a pixel off and blur into their neighbours), the majority of five points about it (specks, glare), then the
-// centre shifted a sixth of a module each way (a grid a little off, a
-// distorted code). A grid sampled as one before is not decoded again.
+// place half a pixel off and blur into their neighbours), then the centre
+// shifted a sixth of a module each way (a grid a little off, a distorted
+// code). A grid sampled as one before is not decoded again.
 var sampleOffsets = [...]struct {
-	u, v       float64
-	vote, grey bool
-}{{0.5, 0.5, false, false}, {0.5, 0.5, false, true}, {0.5, 0.5, true, false},
-	{0.33, 0.33, false, false}, {0.67, 0.67, false, false}, {0.33, 0.67, false, false}, {0.67, 0.33, false, false}}
+	u, v float64
+	grey bool
+}{{0.5, 0.5, false}, {0.5, 0.5, true}, {0.33, 0.33, false}, {0.67, 0.67, false}, {0.33, 0.67, false}, {0.67, 0.33, false}}
 
 // sampleDecode samples the module grid under h and decodes it, sampling
 // again at the other offsets (with again set) while error correction fails.
@@ -828,7 +827,7 @@ func (d *detector) sampleDecode(h *homography, dm int, again bool) (*common.Deco
 		if o.grey {
 			seen[i] = d.sampleGrey(bm, h, dm)
 		} else {
-			seen[i] = d.sample(bm, h, dm, o.u, o.v, o.vote)
+			seen[i] = d.sample(bm, h, dm, o.u, o.v)
 		}
 		if slices.Contains(seen[:i], seen[i]) {
 			continue // the same grid as before
@@ -840,17 +839,10 @@ func (d *detector) sampleDecode(h *homography, dm int, again bool) (*common.Deco
 	return nil, false
 }
 
-// sample reads every module of the grid under h at (u, v) within it, or
-// by the majority of five points a quarter module about the centre
-// (vote), and returns a hash of the grid.
-func (d *detector) sample(bm *gozxing.BitMatrix, h *homography, dm int, u, v float64, vote bool) uint64 {
+// sample reads every module of the grid under h at (u, v) within it from
+// the bitmap, and returns a hash of the grid.
+func (d *detector) sample(bm *gozxing.BitMatrix, h *homography, dm int, u, v float64) uint64 {
 	b := d.b
-	get := func(px, py float64) int {
-		if b.get(int(math.Floor(px)), int(math.Floor(py))) {
-			return 1
-		}
-		return 0
-	}
 	hash := uint64(14695981039346656037)
 	for y := 0; y < dm; y++ {
 		// Along a row the projective map's numerators and denominator
@@ -858,19 +850,14 @@ func (d *detector) sample(bm *gozxing.BitMatrix, h *homography, dm int, u, v flo
 		vv := float64(y) + v
 		nx, ny, nw := h[0]*u+h[1]*vv+h[2], h[3]*u+h[4]*vv+h[5], h[6]*u+h[7]*vv+h[8]
 		for x := 0; x < dm; x++ {
-			px, py := nx/nw, ny/nw
-			n := get(px, py)
-			if vote {
-				// A quarter module along each axis, from the local Jacobian.
-				ux, uy := (h[0]-h[6]*px)/nw/4, (h[3]-h[6]*py)/nw/4
-				vx, vy := (h[1]-h[7]*px)/nw/4, (h[4]-h[7]*py)/nw/4
-				n = 2*n + get(px+ux, py+uy) + get(px-ux, py-uy) + get(px+vx, py+vy) + get(px-vx, py-vy)
-				n /= 4 // 2 for the centre and at least two of four: dark
-			}
-			if n > 0 {
+			iw := 1 / nw
+			px, py := nx*iw, ny*iw
+			bit := uint64(0)
+			if px >= 0 && py >= 0 && b.get(int(px), int(py)) {
 				bm.Set(x, y)
+				bit = 1
 			}
-			hash = (hash ^ uint64(n&1)) * 1099511628211
+			hash = (hash ^ bit) * 1099511628211
 			nx, ny, nw = nx+h[0], ny+h[3], nw+h[6]
 		}
 	}
