@@ -32,6 +32,7 @@ type thresholds struct {
 	mn, mx []uint8  // darkest and lightest pixel of the block
 	bp     []int32  // black point per block
 	hs     []int32  // horizontal 5-sums of bp
+	nr     []uint8  // smallest range of the blocks not flat in each row's 3 about a block (255: none)
 	thr    []uint8  // threshold per block: a pixel <= thr is dark
 }
 
@@ -91,6 +92,7 @@ func (t *thresholds) size(p plane) {
 	t.mx = growU8(t.mx, n)
 	t.bp = growI32(t.bp, n)
 	t.hs = growI32(t.hs, n)
+	t.nr = growU8(t.nr, n)
 	t.thr = growU8(t.thr, n)
 }
 
@@ -215,6 +217,7 @@ func (t *thresholds) compute(invert bool) { t.computeRect(invert, t.all()) }
 func (t *thresholds) computeRect(invert bool, r brect) {
 	bw := t.bw
 	bp := t.bp
+	t.nearRanges(r)
 	for by := r.y0; by < r.y1; by++ {
 		for bx := r.x0; bx < r.x1; bx++ {
 			i := by*bw + bx
@@ -226,7 +229,20 @@ func (t *thresholds) computeRect(invert bool, r brect) {
 			if mx-mn <= minDynamicRange {
 				// A flat block: assume background, unless its neighbours say
 				// it lies inside something dark.
-				avg = max(mn/2, avg-flatMargin)
+				// Its black point lies below its mean by the contrast of
+				// what is printed next to it (the least contrast, so that a
+				// strong edge nearby does not sink a faint code's quiet zone).
+				near := int32(t.nr[i])
+				if by > r.y0 {
+					near = min(near, int32(t.nr[i-bw]))
+				}
+				if by < r.y1-1 {
+					near = min(near, int32(t.nr[i+bw]))
+				}
+				if near == 255 {
+					near = 0
+				}
+				avg = max(mn/2, avg-max(flatMargin, near))
 				if by > r.y0 && bx > r.x0 {
 					nb := (bp[i-bw] + 2*bp[i-1] + bp[i-bw-1]) / 4
 					if mn < nb {
@@ -256,6 +272,33 @@ func (t *thresholds) computeRect(invert bool, r brect) {
 			out[bx] = uint8((h0[left] + h1[left] + h2[left] + h3[left] + h4[left]) / 25)
 		}
 	}
+}
+
+// nearRanges sets nr for the blocks of r: the smallest dynamic range among
+// the block and its left and right neighbours (within r) that are not
+// flat, or 255 when all three are.
+func (t *thresholds) nearRanges(r brect) {
+	for by := r.y0; by < r.y1; by++ {
+		row := by * t.bw
+		mn, mx, nr := t.mn[row+r.x0:row+r.x1], t.mx[row+r.x0:row+r.x1], t.nr[row+r.x0:row+r.x1]
+		prev, cur := uint8(255), rangeOf(mn[0], mx[0])
+		for x := range nr {
+			next := uint8(255)
+			if x+1 < len(nr) {
+				next = rangeOf(mn[x+1], mx[x+1])
+			}
+			nr[x] = min(prev, cur, next)
+			prev, cur = cur, next
+		}
+	}
+}
+
+// rangeOf is a block's dynamic range, or 255 for a flat block.
+func rangeOf(mn, mx uint8) uint8 {
+	if d := mx - mn; d > minDynamicRange {
+		return d
+	}
+	return 255
 }
 
 // bitmap is a binarized image: bit x of row y is bits[y*words+x/64]>>(x%64),

@@ -18,7 +18,7 @@ var blackboxFloors = map[string][4]int{
 	"qrcode-1": {20, 20, 20, 20},
 	"qrcode-2": {34, 34, 34, 34},
 	"qrcode-3": {42, 42, 42, 42},
-	"qrcode-4": {43, 43, 43, 43},
+	"qrcode-4": {45, 45, 45, 45},
 	"qrcode-5": {19, 19, 19, 19},
 	"qrcode-6": {15, 15, 15, 15},
 }

@@ -18,8 +18,6 @@ import (
 // category (corpusN minus the misses listed) are floors. zxing-cpp's and
 // zbar's counts on the same frames are in BENCHMARKS.md.
 var corpusMisses = map[string]bool{
-	"blur/640x480/003":          true,
-	"blur/1280x720/002":         true,
 	"low-contrast/1280x720/000": true,
 }
 

@@ -80,7 +80,8 @@ type Options struct {
 // that looked like a code but held none, and skips it while the picture
 // there stays the same (at most memoFrames frames). Reset forgets both.
 type Decoder struct {
-	opts Options
+	opts  Options
+	trace func(w *worker, step string) // tests: called as each step of the chain starts
 
 	mu   sync.Mutex
 	free []*worker
@@ -142,6 +143,9 @@ var ErrBadFrame = errors.New("bad frame")
 
 // Decode finds and decodes every QR code in f. A frame without a code gives
 // nil, nil; an error means the frame itself is unusable or ctx is done.
+// Every step of the chain and every long loop in one checks ctx, so a
+// cancelled decode returns within a step's inner iteration (the fallback,
+// gozxing's detector, runs only on bounded input).
 func (d *Decoder) Decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint.Symbol, error) {
 	if err := checkFrame(f); err != nil {
 		return nil, err
@@ -161,6 +165,9 @@ func (d *Decoder) Decode(ctx context.Context, f *checkpoint.Frame) ([]checkpoint
 		hint = roi{}
 	}
 	syms, found := w.decode(ctx, f, hint)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("decode frame %d: %w", f.Seq, err)
+	}
 	d.frames.Add(1)
 	d.codes.Add(uint64(len(syms)))
 	if w.roiHit {
@@ -204,7 +211,9 @@ func (d *Decoder) get() *worker {
 		d.free = d.free[:n-1]
 		return w
 	}
-	return newWorker(d.opts)
+	w := newWorker(d.opts)
+	w.trace = d.trace
+	return w
 }
 
 func (d *Decoder) put(w *worker) {

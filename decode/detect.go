@@ -289,6 +289,10 @@ func corner(fs []finder, c, e1, e2 int) (triple, bool) {
 // detector holds the scratch state of detection in one worker.
 type detector struct {
 	b       *bitmap
+	lum     plane       // the plane b was binarized from
+	th      *thresholds // and its thresholds
+	inv     bool        // b's set bits are light pixels
+	grid    []float32   // sampleGrey's luminance of each module
 	sidePts [4][]point
 	tri     []triple
 	nb      []int32
@@ -475,16 +479,26 @@ func (tf *tripleFit) pushVersion(h *homography, dm, minDim int) {
 
 // try fits, refines with the alignment patterns, samples and decodes the
 // code at dimension dm.
+//
+// Modules under three pixels wide are traced too coarsely for the squares'
+// corners to help: where the fit to them fails, the homography of the
+// three centres alone (and the alignment patterns) is sampled too.
 func (tf *tripleFit) try(dm int) (located, bool) {
 	d := tf.d
 	h, _, ok := d.fitFinders(dm, tf.f, tf.qs, tf.okq)
 	if !ok || (tf.strict && !d.formatOK(&h, dm)) {
 		return located{}, false
 	}
-	h = d.refine(h, dm, tf.f, tf.qs, tf.okq)
+	h = d.refine(h, dm)
 	// Sampled again at other offsets only where the format information
 	// said this is a code.
 	res, ok := d.sampleDecode(&h, dm, tf.strict)
+	if !ok && tf.strict && tf.meanModule() < 3 {
+		if h, _, ok = d.fitCentres(dm, tf.f); ok {
+			h = d.refine(h, dm)
+			res, ok = d.sampleDecode(&h, dm, true)
+		}
+	}
 	if !ok {
 		return located{}, false
 	}
@@ -606,8 +620,20 @@ func (d *detector) fitFinders(dm int, fs [3]finder, qs [3]quad, okq [3]bool) (ho
 	return fit(ps)
 }
 
-// refine adds the alignment patterns found near where h puts them to the fit.
-func (d *detector) refine(h homography, dm int, fs [3]finder, qs [3]quad, okq [3]bool) homography {
+// fitCentres fits the homography of a code of dimension dm to the finder
+// patterns' centres alone, the fourth corner completing the parallelogram
+// (as zxing's detector without an alignment pattern).
+func (d *detector) fitCentres(dm int, fs [3]finder) (homography, float64, bool) {
+	c := float64(dm) - 3.5
+	tl, tr, bl := fs[0], fs[1], fs[2]
+	d.pairs = append(d.pairs[:0], pair{3.5, 3.5, tl.x, tl.y, 1}, pair{c, 3.5, tr.x, tr.y, 1},
+		pair{3.5, c, bl.x, bl.y, 1}, pair{c, c, tr.x + bl.x - tl.x, tr.y + bl.y - tl.y, 0.5})
+	return fit(d.pairs)
+}
+
+// refine adds the alignment patterns found near where h puts them to the
+// fit whose pairs d.pairs holds (h's).
+func (d *detector) refine(h homography, dm int) homography {
 	if dm < 25 {
 		return h
 	}
@@ -616,9 +642,6 @@ func (d *detector) refine(h homography, dm int, fs [3]finder, qs [3]quad, okq [3
 		return h
 	}
 	centers := v.GetAlignmentPatternCenters()
-	if _, _, ok := d.fitFinders(dm, fs, qs, okq); !ok {
-		return h
-	}
 	// Nearest the top-left first is not needed: try the bottom-right one,
 	// then the others, refitting as they are found.
 	last := len(centers) - 1
@@ -777,12 +800,14 @@ func (d *detector) readVersion(h *homography, dm int) int {
 }
 
 // sampleOffsets are where in each module sampleDecode reads it, in turn,
-// while error correction fails: the centre, the majority of five points
-// about it (specks, glare), then the centre shifted a sixth of a module
-// each way (a grid a little off, a distorted code).
+// while error correction fails: the centre, the luminance at the centre
+// (sampleGrey: modules of two or three pixels, which the binarized pixels
+// place half a pixel off and blur into their neighbours), then the centre
+// shifted a sixth of a module each way (a grid a little off, a distorted
+// code). A grid sampled as one before is not decoded again.
 var sampleOffsets = [...]struct {
 	u, v float64
-	vote bool
+	grey bool
 }{{0.5, 0.5, false}, {0.5, 0.5, true}, {0.33, 0.33, false}, {0.67, 0.67, false}, {0.33, 0.67, false}, {0.67, 0.33, false}}
 
 // sampleDecode samples the module grid under h and decodes it, sampling
@@ -793,12 +818,20 @@ func (d *detector) sampleDecode(h *homography, dm int, again bool) (*common.Deco
 		bm, _ = gozxing.NewSquareBitMatrix(dm)
 		d.mats[dm] = bm
 	}
+	var seen [len(sampleOffsets)]uint64
 	for i, o := range sampleOffsets {
 		if i > 0 && !again {
 			break
 		}
 		bm.Clear()
-		d.sample(bm, h, dm, o.u, o.v, o.vote)
+		if o.grey {
+			seen[i] = d.sampleGrey(bm, h, dm)
+		} else {
+			seen[i] = d.sample(bm, h, dm, o.u, o.v)
+		}
+		if slices.Contains(seen[:i], seen[i]) {
+			continue // the same grid as before
+		}
 		if res, err := d.dec.Decode(bm, nil); err == nil {
 			return res, true
 		}
@@ -806,37 +839,123 @@ func (d *detector) sampleDecode(h *homography, dm int, again bool) (*common.Deco
 	return nil, false
 }
 
-// sample reads every module of the grid under h at (u, v) within it, or
-// by the majority of five points a quarter module about the centre.
-func (d *detector) sample(bm *gozxing.BitMatrix, h *homography, dm int, u, v float64, vote bool) {
+// sample reads every module of the grid under h at (u, v) within it from
+// the bitmap, and returns a hash of the grid.
+func (d *detector) sample(bm *gozxing.BitMatrix, h *homography, dm int, u, v float64) uint64 {
 	b := d.b
-	get := func(px, py float64) int {
-		if b.get(int(math.Floor(px)), int(math.Floor(py))) {
-			return 1
-		}
-		return 0
-	}
+	hash := uint64(14695981039346656037)
 	for y := 0; y < dm; y++ {
 		// Along a row the projective map's numerators and denominator
 		// change by constants.
 		vv := float64(y) + v
 		nx, ny, nw := h[0]*u+h[1]*vv+h[2], h[3]*u+h[4]*vv+h[5], h[6]*u+h[7]*vv+h[8]
 		for x := 0; x < dm; x++ {
-			px, py := nx/nw, ny/nw
-			n := get(px, py)
-			if vote {
-				// A quarter module along each axis, from the local Jacobian.
-				ux, uy := (h[0]-h[6]*px)/nw/4, (h[3]-h[6]*py)/nw/4
-				vx, vy := (h[1]-h[7]*px)/nw/4, (h[4]-h[7]*py)/nw/4
-				n = 2*n + get(px+ux, py+uy) + get(px-ux, py-uy) + get(px+vx, py+vy) + get(px-vx, py-vy)
-				n /= 4 // 2 for the centre and at least two of four: dark
-			}
-			if n > 0 {
+			iw := 1 / nw
+			px, py := nx*iw, ny*iw
+			bit := uint64(0)
+			if px >= 0 && py >= 0 && b.get(int(px), int(py)) {
 				bm.Set(x, y)
+				bit = 1
 			}
+			hash = (hash ^ bit) * 1099511628211
 			nx, ny, nw = nx+h[0], ny+h[3], nw+h[6]
 		}
 	}
+	return hash
+}
+
+// lumAt is the luminance at (px, py), interpolated between the four
+// nearest pixels, dark low in the attempt's polarity.
+func (d *detector) lumAt(px, py float64) float32 {
+	p := d.lum
+	fx, fy := px-0.5, py-0.5
+	x0, y0 := int(math.Floor(fx)), int(math.Floor(fy))
+	ax, ay := float32(fx-float64(x0)), float32(fy-float64(y0))
+	v00, v10 := float32(p.at(x0, y0)), float32(p.at(x0+1, y0))
+	v01, v11 := float32(p.at(x0, y0+1)), float32(p.at(x0+1, y0+1))
+	l := (v00*(1-ax)+v10*ax)*(1-ay) + (v01*(1-ax)+v11*ax)*ay
+	if d.inv {
+		l = 255 - l
+	}
+	return l
+}
+
+// sampleGrey reads each module from the luminance at its centre under h,
+// sharpened against its four neighbours (a module of two or three pixels
+// is blurred into them: a light one among dark ones reads grey), against
+// a threshold midway between the dark and light modules of the finder
+// patterns, interpolated across the code (light falling off). It returns
+// a hash of the grid, as sample.
+func (d *detector) sampleGrey(bm *gozxing.BitMatrix, h *homography, dm int) uint64 {
+	g := growF32(d.grid, dm*dm)
+	d.grid = g
+	for y := 0; y < dm; y++ {
+		for x := 0; x < dm; x++ {
+			px, py := h.apply(float64(x)+0.5, float64(y)+0.5)
+			g[y*dm+x] = d.lumAt(px, py)
+		}
+	}
+	// The midpoint at each finder pattern: its dark square and centre
+	// against its light ring.
+	var mid [3]float32
+	for k, o := range [3][2]int{{0, 0}, {dm - 7, 0}, {0, dm - 7}} {
+		var dk, lt float32
+		for j := 0; j < 7; j++ {
+			for i := 0; i < 7; i++ {
+				v := g[(o[1]+j)*dm+o[0]+i]
+				if finderDark(i, j) {
+					dk += v
+				} else {
+					lt += v
+				}
+			}
+		}
+		mid[k] = (dk/33 + lt/16) / 2
+	}
+	span := float32(dm - 7)
+	hash := uint64(14695981039346656037)
+	for y := 0; y < dm; y++ {
+		for x := 0; x < dm; x++ {
+			i := y*dm + x
+			var s float32
+			var n float32
+			if x > 0 {
+				s, n = s+g[i-1], n+1
+			}
+			if x < dm-1 {
+				s, n = s+g[i+1], n+1
+			}
+			if y > 0 {
+				s, n = s+g[i-dm], n+1
+			}
+			if y < dm-1 {
+				s, n = s+g[i+dm], n+1
+			}
+			v := 2*g[i] - s/n
+			fu, fv := float32(x)/span, float32(y)/span
+			t := mid[0] + (mid[1]-mid[0])*fu + (mid[2]-mid[0])*fv
+			bit := uint64(0)
+			if v < t {
+				bm.Set(x, y)
+				bit = 1
+			}
+			hash = (hash ^ bit) * 1099511628211
+		}
+	}
+	return hash
+}
+
+// finderDark reports whether module (i, j) of a finder pattern is dark:
+// the outer square and the centre 3×3.
+func finderDark(i, j int) bool {
+	return i == 0 || j == 0 || i == 6 || j == 6 || (i >= 2 && i <= 4 && j >= 2 && j <= 4)
+}
+
+func growF32(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
 }
 
 // formatOK reports whether the two copies of the format information,

@@ -47,14 +47,18 @@ type searcher struct {
 }
 
 // scan looks for finder patterns in every step-th row of b from y0 to y1
-// (set bits are dark) and collects them, merged, in s.found.
-func (s *searcher) scan(b *bitmap, step, y0, y1 int) {
+// (set bits are dark) and collects them, merged, in s.found. It stops
+// early when the frame's context is done.
+func (s *searcher) scan(fs *frameState, b *bitmap, step, y0, y1 int) {
 	s.b = b
 	s.found = s.found[:0]
 	if cap(s.runs) < b.w+2 {
 		s.runs = make([]int32, 0, b.w+2)
 	}
 	for y := y0 + step/2; y < y1; y += step {
+		if y&63 < step && fs.cancelled() {
+			break
+		}
 		s.runs = runs(b.row(y), b.w, s.runs)
 		r := s.runs
 		x := int32(0) // start of run i

@@ -30,7 +30,7 @@ func BenchmarkParts(b *testing.B) {
 		cpuBench(b, func() { binarize(p, &l0.th, false, &w.bm) })
 	})
 	b.Run("scan2", func(b *testing.B) {
-		cpuBench(b, func() { w.s.scan(&w.bm, 2, 0, w.bm.h) })
+		cpuBench(b, func() { w.s.scan(&w.fs, &w.bm, 2, 0, w.bm.h) })
 	})
 	b.Run("prescan3", func(b *testing.B) {
 		cpuBench(b, func() { w.prescan(p, &l0.th, 0, 3, &l0.hits) })

@@ -54,18 +54,27 @@ type candidate struct {
 // returns them with the region they were found in.
 func (w *worker) decode(ctx context.Context, f *checkpoint.Frame, hint roi) ([]checkpoint.Symbol, roi) {
 	w.found = w.found[:0]
-	w.roiHit, w.quick, w.finders = false, false, 0
+	w.roiHit, w.quick = false, false
 	w.skip = w.skip[:0]
-	if f.Width < minBinarize || f.Height < minBinarize {
-		return w.plain(f, 0), roi{}
-	}
-	w.pyr.reset(plane{w: f.Width, h: f.Height, stride: f.Stride, pix: f.Y})
 	fs := &w.fs
 	*fs = frameState{ctx: ctx, start: time.Now(), f: f, hint: hint, cands: fs.cands[:0]}
+	if f.Width < minBinarize || f.Height < minBinarize {
+		return w.plain(fs, f, 0), roi{}
+	}
+	w.pyr.reset(plane{w: f.Width, h: f.Height, stride: f.Stride, pix: f.Y})
 	for _, s := range chain {
+		if fs.cancelled() {
+			return nil, roi{} // Decode reports ctx's error
+		}
+		if w.trace != nil {
+			w.trace(w, s.name)
+		}
 		if s.run(w, fs) {
 			break
 		}
+	}
+	if fs.cancelled() {
+		return nil, roi{}
 	}
 	if len(w.found) == 0 {
 		if !w.quick && !w.over(fs) {
@@ -129,17 +138,45 @@ func (w *worker) quickLook(fs *frameState) bool {
 	w.prescan(l0.p, &l0.th, 0, 3, &l0.hits)
 	w.memo.age++
 	w.addCandidates(fs, 0)
-	// The polarity with the stronger evidence first: patterns seen in
-	// several rows, as a finder pattern is and data modules mostly are not.
-	slices.SortStableFunc(fs.cands, func(a, b candidate) int { return b.score - a.score })
-	for i := range fs.cands {
-		// The first attempt runs whatever the budget.
-		if c := &fs.cands[i]; !w.foundNew(fs) && (i == 0 || !w.over(fs)) {
-			w.attempt(l0, c.invert, c.r.clip(l0.p.w, l0.p.h), estimated)
-			c.tried = true
+	// Large modules first (few hits, read at a coarse level: cheap), then
+	// the stronger evidence: patterns seen in several rows, as a finder
+	// pattern is and data modules mostly are not.
+	slices.SortStableFunc(fs.cands, func(a, b candidate) int {
+		if la, lb := levelFor(a.module), levelFor(b.module); la != lb {
+			return lb - la
 		}
+		return b.score - a.score
+	})
+	for i := range fs.cands {
+		// The first attempt runs whatever the budget, not once ctx is done.
+		c := &fs.cands[i]
+		if w.foundNew(fs) || fs.cancelled() || (i > 0 && w.over(fs)) {
+			break
+		}
+		if k := levelFor(c.module); k > 0 {
+			// Large modules: read where they are about four pixels wide,
+			// a screen's pixel grid averaged away.
+			lv := w.pyr.level(k)
+			lv.th.size(lv.p)
+			w.attempt(lv, c.invert, c.r.div(lv.scale).clip(lv.p.w, lv.p.h), measured)
+			continue
+		}
+		w.attempt(l0, c.invert, c.r.clip(l0.p.w, l0.p.h), estimated)
+		c.tried = true
 	}
 	return len(w.found) > 0
+}
+
+// levelFor is the pyramid level at which modules m frame pixels wide are
+// nearest four pixels, from modules of eight pixels on (finer ones are
+// read in the frame itself).
+func levelFor(m float64) int {
+	k := 0
+	for m >= 8 && k+1 < maxLevels {
+		m /= 2
+		k++
+	}
+	return k
 }
 
 // halfLook measures the half-size frame's own blocks and scans every other
@@ -159,7 +196,7 @@ func (w *worker) halfLook(fs *frameState) bool {
 // 200 frame pixels is a few pixels wide at one of them. Each level costs a
 // quarter of the one above.
 func (w *worker) pyramidLook(fs *frameState) bool {
-	for k := 2; k < maxLevels; k++ {
+	for k := 2; k < maxLevels && !fs.cancelled(); k++ {
 		lv := w.pyr.level(k)
 		if lv.p.w < minLevelSide || lv.p.h < minLevelSide {
 			break
@@ -181,25 +218,34 @@ func (w *worker) scanLevel(fs *frameState, k int) {
 }
 
 // addCandidates adds level k's code-like regions, in either polarity,
-// unless they lie in a remembered region without a code.
+// unless they lie in a remembered region without a code. In the frame
+// itself hits of large modules make candidates of their own (read at a
+// coarser level), apart from small ones: a screen's pixel grid gives many
+// small hits, which would otherwise hide its code's finder patterns.
 func (w *worker) addCandidates(fs *frameState, k int) {
 	lv := w.pyr.level(k)
+	classes := []sizeClass{{}}
+	switch {
+	case k == 0:
+		// All hits, and those of modules of seven pixels and more.
+		classes = []sizeClass{{}, {7 * 7, 0}}
+	case k >= 2:
+		// Below the half, only what finer levels cannot see well: finder
+		// patterns of modules 2.5 pixels wide and more at this level.
+		classes = []sizeClass{{17, 0}}
+	}
 	for _, invert := range [2]bool{false, true} {
 		l := lv.hits.dark
 		if invert {
 			l = lv.hits.light
 		}
-		// Below the half, only what finer levels cannot see well: finder
-		// patterns of modules 2.5 pixels wide and more at this level.
-		var minSize int32
-		if k >= 2 {
-			minSize = 17
+		for _, cls := range classes {
+			ok, r, m := codeLike(l, w.skip, lv.scale, cls, &w.hitIdx)
+			if !ok || w.static(r.mul(lv.scale).clip(fs.f.Width, fs.f.Height)) {
+				continue
+			}
+			fs.cands = append(fs.cands, candidate{level: k, invert: invert, r: r, module: m, score: strong(l, cls)})
 		}
-		ok, r, m := codeLike(l, w.skip, lv.scale, minSize, &w.hitIdx)
-		if !ok || w.static(r.mul(lv.scale).clip(fs.f.Width, fs.f.Height)) {
-			continue
-		}
-		fs.cands = append(fs.cands, candidate{level: k, invert: invert, r: r, module: m, score: strong(l)})
 	}
 }
 
@@ -340,11 +386,10 @@ func (w *worker) upscale(fs *frameState) bool {
 }
 
 // fallback is gozxing's own detector over the frame, or over the pyramid
-// level nearest a million pixels for larger frames. Where ours saw many
-// finder patterns (a sheet of codes) it is skipped: gozxing weighs their
-// triples for a second and more, and reads none that ours did not.
+// level nearest a million pixels for larger frames, where it sees few
+// finder patterns (plain).
 func (w *worker) fallback(fs *frameState) bool {
-	if w.over(fs) || w.finders > maxPlainFinders {
+	if w.over(fs) {
 		return true
 	}
 	k := 0
@@ -354,13 +399,9 @@ func (w *worker) fallback(fs *frameState) bool {
 		}
 		k++
 	}
-	w.plain(fs.f, k)
+	w.plain(fs, fs.f, k)
 	return true
 }
-
-// maxPlainFinders is the most finder patterns an attempt may have seen for
-// the fallback to run.
-const maxPlainFinders = 24
 
 // candidateBounds is the union of the candidates' regions in frame pixels.
 func (w *worker) candidateBounds(fs *frameState) rect {
@@ -387,8 +428,12 @@ func (w *worker) result() ([]checkpoint.Symbol, roi) {
 
 // over reports whether the frame's time budget is spent or ctx is done.
 func (w *worker) over(fs *frameState) bool {
-	if fs.ctx.Err() != nil {
+	if fs.cancelled() {
 		return true
 	}
 	return w.opts.Budget > 0 && time.Since(fs.start) > w.opts.Budget
 }
+
+// cancelled reports whether the frame's context is done: every step and
+// every long loop in one stops then.
+func (fs *frameState) cancelled() bool { return fs.ctx != nil && fs.ctx.Err() != nil }

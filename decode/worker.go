@@ -3,6 +3,7 @@ package decode
 import (
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/common"
@@ -17,27 +18,28 @@ import (
 // to the largest frame seen and are reused, so a steady stream of frames
 // without codes allocates nothing.
 type worker struct {
-	opts    Options
-	dec     *decoder.Decoder
-	pyr     pyramid // the frame and its halvings, with their thresholds and hits
-	up      level   // a region enlarged 1.5 times
-	fs      frameState
-	bm      bitmap
-	s       searcher
-	det     detector
-	expBuf  []uint8
-	upRows  []uint16
-	rowBuf  []uint64
-	runBuf  []int32
-	used    []bool
-	found   []located
-	roiHit  bool   // the last frame's codes were found in the hinted region
-	quick   bool   // the prescan found nothing like a code in the last frame
-	skip    []rect // codes found in the region of interest
-	hitIdx  []int32
-	finders int // the most finder patterns one attempt of this frame saw
-	memo    memo
-	hist    [32]int
+	opts   Options
+	trace  func(w *worker, step string)
+	dec    *decoder.Decoder
+	pyr    pyramid // the frame and its halvings, with their thresholds and hits
+	up     level   // a region enlarged 1.5 times
+	fs     frameState
+	bm     bitmap
+	s      searcher
+	det    detector
+	expBuf []uint8
+	upRows []uint16
+	rowBuf []uint64
+	runBuf []int32
+	used   []bool
+	found  []located
+	roiHit bool   // the last frame's codes were found in the hinted region
+	quick  bool   // the prescan found nothing like a code in the last frame
+	skip   []rect // codes found in the region of interest
+	hitIdx []int32
+	tries  atomic.Int64 // finder triples tried, ever (tests watch it from outside)
+	memo   memo
+	hist   [32]int
 }
 
 func newWorker(opts Options) *worker {
@@ -138,12 +140,12 @@ func (r rect) clip(w, h int) rect {
 // and each pairs only with hits at most 30 finder widths away (a code of
 // version 40 spans 25), so a sheet of many codes costs about the hits
 // times their neighbours squared; of many hits, only those seen in rows
-// over a fifth of their height count. With minSize set, only hits at
-// least that wide and seen in more than one row count. scratch is reused.
-func codeLike(l []hit, skip []rect, scale int, minSize int32, scratch *[]int32) (bool, rect, float64) {
+// over a fifth of their height count. Only hits of the size class count.
+// scratch is reused.
+func codeLike(l []hit, skip []rect, scale int, cls sizeClass, scratch *[]int32) (bool, rect, float64) {
 	idx := (*scratch)[:0]
 	for i, h := range l {
-		if minSize > 0 && (h.size < minSize || h.y1 == h.y0) {
+		if !cls.holds(h) {
 			continue
 		}
 		if h.y1-h.y0 <= 2*h.size && !crowded(l, i) {
@@ -209,6 +211,14 @@ func codeLike(l []hit, skip []rect, scale int, minSize int32, scratch *[]int32) 
 	return true, r, float64(sizes) / float64(3*found) / 7
 }
 
+// sizeClass is a range of hit widths [lo, hi) (hi 0: no bound); with lo
+// set, only hits seen in more than one row count.
+type sizeClass struct{ lo, hi int32 }
+
+func (c sizeClass) holds(h hit) bool {
+	return (c.lo == 0 || h.size >= c.lo && h.y1 > h.y0) && (c.hi == 0 || h.size < c.hi)
+}
+
 // crowded reports whether two other hits lie within hit i's width of it.
 func crowded(l []hit, i int) bool {
 	h, n := l[i], 0
@@ -235,11 +245,11 @@ func codeBox(v, e1, e2 hit) rect {
 	return r.union(int(e1.x+e2.x-v.x), int(e1.y+e2.y-v.y), m)
 }
 
-// strong counts the hits seen in more than one row.
-func strong(l []hit) int {
+// strong counts the hits of the size class seen in more than one row.
+func strong(l []hit, cls sizeClass) int {
 	n := 0
 	for _, h := range l {
-		if h.y1 > h.y0 && h.y1-h.y0 <= 2*h.size {
+		if cls.holds(h) && h.y1 > h.y0 && h.y1-h.y0 <= 2*h.size {
 			n++
 		}
 	}
@@ -312,12 +322,12 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 		}
 	}
 	binarizeRect(p, st, invert, &w.bm, r)
-	w.s.scan(&w.bm, 2, r.y0, r.y1)
+	w.s.scan(&w.fs, &w.bm, 2, r.y0, r.y1)
 	fs := w.s.found
 	if len(fs) < 3 {
 		return
 	}
-	w.det.b = &w.bm
+	w.det.b, w.det.lum, w.det.th, w.det.inv = &w.bm, p, st, invert
 	w.used = w.used[:0]
 	for range fs {
 		w.used = append(w.used, false)
@@ -326,9 +336,12 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 	// then, if nothing was read, the best few triples in full (a damaged
 	// copy of the format information). Every pattern may be in a code, so
 	// the tries grow with their number.
+	// Once a code is read, the patterns inside it are used, and only
+	// triples of modules like its own are tried (a sheet's other codes,
+	// not a screen's pixel grid about it).
 	ts := w.det.triples(fs)
 	n := len(w.found)
-	w.finders = max(w.finders, len(fs))
+	var first float64
 	for _, strict := range [2]bool{true, false} {
 		tries, limit := 0, 24+2*len(fs)
 		if !strict {
@@ -338,14 +351,22 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 			if w.used[t.tl] || w.used[t.tr] || w.used[t.bl] {
 				continue
 			}
-			if tries++; tries > limit || (tries > 24 && w.over(&w.fs)) {
+			if m := (fs[t.tl].module + fs[t.tr].module + fs[t.bl].module) / 3; first > 0 && (2*m > 5*first || 2*first > 5*m) {
+				continue
+			}
+			if tries++; tries > limit || w.fs.cancelled() || (tries > 24 && w.over(&w.fs)) {
 				break // beyond the first 24, only within the budget
 			}
+			w.tries.Add(1)
 			loc, ok := w.det.decodeTriple(fs, t, strict)
 			if !ok {
 				continue
 			}
 			w.used[t.tl], w.used[t.tr], w.used[t.bl] = true, true, true
+			w.useInside(fs, loc.corners)
+			if first == 0 {
+				first = (fs[t.tl].module + fs[t.tr].module + fs[t.bl].module) / 3
+			}
 			for i := range loc.corners {
 				loc.corners[i].x = loc.corners[i].x*lv.fscale + lv.ox
 				loc.corners[i].y = loc.corners[i].y*lv.fscale + lv.oy
@@ -359,8 +380,31 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 	}
 }
 
-// add records a decoded code unless its text was already found.
+// useInside marks the finder patterns inside the quadrilateral q (a code
+// just read, in the attempt's plane) used: they belong to no other code.
+func (w *worker) useInside(fs []finder, q [4]point) {
+	for i, f := range fs {
+		in := true
+		for k := range q {
+			a, b := q[k], q[(k+1)%4]
+			if (b.x-a.x)*(f.y-a.y)-(b.y-a.y)*(f.x-a.x) < 0 {
+				in = false
+				break
+			}
+		}
+		if in {
+			w.used[i] = true
+		}
+	}
+}
+
+// add records a decoded code unless its text is empty (what noise that
+// error correction happens to accept mostly reads as) or was already
+// found.
 func (w *worker) add(loc located) {
+	if loc.res.GetText() == "" {
+		return
+	}
 	for _, l := range w.found {
 		if l.res.GetText() == loc.res.GetText() {
 			return
@@ -402,6 +446,9 @@ func (w *worker) prescan(p plane, t *thresholds, shift uint, step int, h *hits) 
 	exp := w.expBuf
 	last := -1
 	for y := step / 2; y < p.h; y += step {
+		if y&63 < step && w.fs.cancelled() {
+			return
+		}
 		if tr := min(y>>(blockPow+shift), t.bh-1); tr != last {
 			last = tr
 			src := t.thr[tr*t.bw : tr*t.bw+t.bw]
@@ -510,8 +557,12 @@ var tryHarder = map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TR
 
 // plain is gozxing's own detector over the frame, or over pyramid level k
 // of it: the last resort, and the path for frames too small for the block
-// binarizer.
-func (w *worker) plain(f *checkpoint.Frame, k int) []checkpoint.Symbol {
+// binarizer. Its cost grows with the cube of the finder patterns it sees
+// (it weighs every triple of them and samples each plausible one in
+// full), so it runs only where our finder search, over gozxing's own
+// binarization, sees at most maxPlainFinders; its triples are decoded one
+// at a time, each after checking ctx and the budget.
+func (w *worker) plain(fs *frameState, f *checkpoint.Frame, k int) []checkpoint.Symbol {
 	p := plane{w: f.Width, h: f.Height, stride: f.Stride, pix: f.Y}
 	scale := 1.0
 	if k > 0 {
@@ -527,20 +578,54 @@ func (w *worker) plain(f *checkpoint.Frame, k int) []checkpoint.Symbol {
 		return nil
 	}
 	m, err := bmp.GetBlackMatrix()
-	if err != nil {
-		return nil
+	if err != nil || w.plainFinders(fs, m) > maxPlainFinders {
+		return w.symbols()
 	}
-	if drs, err := multidetector.NewMultiDetector(m).DetectMulti(tryHarder); err == nil {
-		for _, dr := range drs {
-			w.addPlain(dr, scale)
+	det := zxdetector.NewDetector(m)
+	if infos, err := multidetector.NewMultiFinderPatternFinder(m, nil).FindMulti(tryHarder); err == nil {
+		for _, info := range infos {
+			if w.over(fs) {
+				return w.symbols()
+			}
+			if dr, err := det.ProcessFinderPatternInfo(info); err == nil {
+				w.addPlain(dr, scale)
+			}
 		}
 	}
-	if len(w.found) == 0 {
-		if dr, err := zxdetector.NewDetector(m).Detect(tryHarder); err == nil {
+	if len(w.found) == 0 && !w.over(fs) {
+		if dr, err := det.Detect(tryHarder); err == nil {
 			w.addPlain(dr, scale)
 		}
 	}
 	return w.symbols()
+}
+
+// maxPlainFinders is the most finder patterns gozxing's detector is given.
+const maxPlainFinders = 24
+
+// plainFinders counts the finder patterns our search sees in gozxing's
+// bitmap m (copied into the worker's bitmap).
+func (w *worker) plainFinders(fs *frameState, m *gozxing.BitMatrix) int {
+	b := &w.bm
+	b.reset(m.GetWidth(), m.GetHeight())
+	var row *gozxing.BitArray
+	for y := 0; y < b.h; y++ {
+		row = m.GetRow(y, row)
+		words := row.GetBitArray()
+		out := b.row(y)
+		for i := range out {
+			var lo, hi uint64
+			if 2*i < len(words) {
+				lo = uint64(words[2*i])
+			}
+			if 2*i+1 < len(words) {
+				hi = uint64(words[2*i+1])
+			}
+			out[i] = lo | hi<<32
+		}
+	}
+	w.s.scan(fs, b, 2, 0, b.h)
+	return len(w.s.found)
 }
 
 // addPlain decodes one of gozxing's detector results, found in a plane

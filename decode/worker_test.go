@@ -31,7 +31,7 @@ func TestCodeLike(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var scratch []int32
-		got, _, _ := codeLike(tc.l, tc.skip, tc.k, 0, &scratch)
+		got, _, _ := codeLike(tc.l, tc.skip, tc.k, sizeClass{}, &scratch)
 		if got != tc.want {
 			t.Errorf("%s: codeLike = %v, want %v", tc.name, got, tc.want)
 		}

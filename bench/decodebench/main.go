@@ -12,7 +12,7 @@
 // GateCategories) are counted by codes read besides frames read, and
 // rendered at a 12 MP size as well (-n12 frames each).
 //
-// Usage: decodebench [-n 10] [-n12 3] [-seed 1] [-r 5] [-harness bin/zxbench] [-wasm 'node bench/zxwasm/zxwasm.mjs'] [-update BENCHMARKS.md]
+// Usage: decodebench [-n 10] [-n12 3] [-sizes 640x480,1280x720,4000x3000] [-seed 1] [-r 5] [-harness bin/zxbench] [-wasm 'node bench/zxwasm/zxwasm.mjs'] [-update BENCHMARKS.md]
 package main
 
 import (
@@ -80,6 +80,7 @@ func run() error {
 	update := flag.String("update", "", "Markdown file whose decode section is replaced by the results")
 	gobench := flag.String("gobench", "", "go test -bench output to include in the section")
 	cats := flag.String("cat", "", "comma-separated categories (default all; 'blackbox' for zxing's images only)")
+	sizes := flag.String("sizes", "640x480,1280x720,4000x3000", "comma-separated frame sizes of the generated corpus")
 	flag.Parse()
 
 	work, err := os.MkdirTemp("", "decodebench")
@@ -105,7 +106,7 @@ func run() error {
 		}
 	}
 	for _, sz := range [][3]int{{640, 480, *n}, {1280, 720, *n}, {4000, 3000, *n12}} {
-		if (only != nil && len(only) == 0) || sz[2] == 0 {
+		if (only != nil && len(only) == 0) || sz[2] == 0 || !slices.Contains(strings.Split(*sizes, ","), fmt.Sprintf("%dx%d", sz[0], sz[1])) {
 			continue
 		}
 		cats := only
