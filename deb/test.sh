@@ -25,7 +25,7 @@ if [ ! -f "$base" ]; then
 	mkdir -p "$cache"
 	echo "test-deb: building $base (once; cached)"
 	s=$(date +%s)
-	mmdebstrap --mode=root --variant=minbase --include="$pkgs" --aptopt='Acquire::Languages "none"' \
+	mmdebstrap --mode=root --format=tar --variant=minbase --include="$pkgs" --aptopt='Acquire::Languages "none"' \
 		bookworm "$base.tmp" "deb $mirror bookworm main" >"$cache/mmdebstrap.log" 2>&1 ||
 		die "mmdebstrap failed: $(tail -5 "$cache/mmdebstrap.log")"
 	mv "$base.tmp" "$base"
@@ -47,9 +47,9 @@ pass=0 fail=0
 ok() { echo "ok   $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 check() { if [ "$2" = "$3" ]; then ok "$1: $2"; else bad "$1: got '$2', want '$3'"; fi; }
-in() { chroot "$r" "$@"; }
+inroot() { chroot "$r" "$@"; }
 ver() { dpkg-deb -f "$1" Version; }
-status() { in dpkg-query -W -f '${Status} ${Version}' checkpoint 2>/dev/null || echo "none"; }
+status() { inroot dpkg-query -W -f '${Status} ${Version}' checkpoint 2>/dev/null || echo "none"; }
 va=$(ver "$deb_a") vb=$(ver "$deb_b")
 [ "$va" != "$vb" ] || die "A and B have the same version $va"
 
@@ -59,23 +59,23 @@ echo '# a setting new in this release' >>"$t/b/etc/checkpoint/checkpoint.toml"
 dpkg-deb --root-owner-group -Zgzip -b "$t/b" "$r/tmp/b.deb" >/dev/null
 
 # --- install A ---------------------------------------------------------------
-if out=$(in dpkg -i /tmp/a.deb 2>&1); then ok "dpkg -i A ($va)"; else bad "dpkg -i A: $out"; fi
+if out=$(inroot dpkg -i /tmp/a.deb 2>&1); then ok "dpkg -i A ($va)"; else bad "dpkg -i A: $out"; fi
 check "installed" "$(status)" "install ok installed $va"
-check "checkpoint version" "$(in checkpoint version)" "checkpoint $(dpkg-deb --fsys-tarfile "$deb_a" | tar -xO ./usr/bin/checkpoint >"$t/bin-a" && chmod +x "$t/bin-a" && "$t/bin-a" version | cut -d' ' -f2)"
-check "user checkpoint" "$(in getent passwd checkpoint | cut -d: -f6,7)" "/var/lib/checkpoint:/usr/sbin/nologin"
-check "its groups" "$(in id -nG checkpoint | tr ' ' '\n' | grep -E '^(video|gpio)$' | sort | tr '\n' ' ')" "gpio video "
-check "directories and config" "$(in stat -c '%n %a %U:%G' /etc/checkpoint /etc/checkpoint/checkpoint.toml /var/lib/checkpoint | tr '\n' ' ')" \
+check "checkpoint version" "$(inroot checkpoint version)" "checkpoint $(dpkg-deb --fsys-tarfile "$deb_a" | tar -xO ./usr/bin/checkpoint >"$t/bin-a" && chmod +x "$t/bin-a" && "$t/bin-a" version | cut -d' ' -f2)"
+check "user checkpoint" "$(inroot getent passwd checkpoint | cut -d: -f6,7)" "/var/lib/checkpoint:/usr/sbin/nologin"
+check "its groups" "$(inroot id -nG checkpoint | tr ' ' '\n' | grep -E '^(video|gpio)$' | sort | tr '\n' ' ')" "gpio video "
+check "directories and config" "$(inroot stat -c '%n %a %U:%G' /etc/checkpoint /etc/checkpoint/checkpoint.toml /var/lib/checkpoint | tr '\n' ' ')" \
 	"/etc/checkpoint 750 root:checkpoint /etc/checkpoint/checkpoint.toml 640 root:checkpoint /var/lib/checkpoint 750 checkpoint:checkpoint "
-check "conffile" "$(in dpkg-query -W -f '${Conffiles}' checkpoint | awk 'NF { print $1 }')" "/etc/checkpoint/checkpoint.toml"
+check "conffile" "$(inroot dpkg-query -W -f '${Conffiles}' checkpoint | awk 'NF { print $1 }')" "/etc/checkpoint/checkpoint.toml"
 enabled() { # the units deb-systemd-helper enabled, as links that resolve
 	local l
 	for l in multi-user.target.wants/checkpoint.service paths.target.wants/checkpoint-update.path; do
-		if [ -e "$r/etc/systemd/system/$l" ]; then printf '%s ' "$l"; fi
+		if inroot test -e "/etc/systemd/system/$l"; then printf '%s ' "$l"; fi
 	done
 }
 check "enabled" "$(enabled)" "multi-user.target.wants/checkpoint.service paths.target.wants/checkpoint-update.path "
-if out=$(in dpkg --verify checkpoint 2>&1) && [ -z "$out" ]; then ok "dpkg --verify: every file as shipped"; else bad "dpkg --verify: $out"; fi
-uid=$(in id -u checkpoint)
+if out=$(inroot dpkg --verify checkpoint 2>&1) && [ -z "$out" ]; then ok "dpkg --verify: every file as shipped"; else bad "dpkg --verify: $out"; fi
+uid=$(inroot id -u checkpoint)
 
 # A technician's edit, and the gate's state.
 echo 'gate = "north-7"' >>"$r/etc/checkpoint/checkpoint.toml"
@@ -83,7 +83,7 @@ edited=$(sha256sum <"$r/etc/checkpoint/checkpoint.toml")
 echo state >"$r/var/lib/checkpoint/cache.db"
 
 # --- upgrade to B --------------------------------------------------------------
-if out=$(in env DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold -i /tmp/b.deb 2>&1); then
+if out=$(inroot env DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold -i /tmp/b.deb 2>&1); then
 	ok "upgrade A -> B ($vb)"
 else
 	bad "upgrade: $out"
@@ -91,23 +91,23 @@ fi
 check "upgraded" "$(status)" "install ok installed $vb"
 check "the edited config is kept" "$(sha256sum <"$r/etc/checkpoint/checkpoint.toml")" "$edited"
 check "the new template beside it" "$(tail -1 "$r/etc/checkpoint/checkpoint.toml.dpkg-dist" 2>&1)" "# a setting new in this release"
-check "the user's id is kept" "$(in id -u checkpoint)" "$uid"
+check "the user's id is kept" "$(inroot id -u checkpoint)" "$uid"
 check "state kept" "$(cat "$r/var/lib/checkpoint/cache.db")" state
 check "still enabled" "$(enabled)" "multi-user.target.wants/checkpoint.service paths.target.wants/checkpoint-update.path "
 
 # --- remove, install again, purge ------------------------------------------------
-if out=$(in dpkg -r checkpoint 2>&1); then ok "dpkg -r"; else bad "dpkg -r: $out"; fi
+if out=$(inroot dpkg -r checkpoint 2>&1); then ok "dpkg -r"; else bad "dpkg -r: $out"; fi
 check "removed: config files only" "$(status)" "deinstall ok config-files $vb"
 check "binary gone" "$(test -e "$r/usr/bin/checkpoint" && echo present || echo gone)" gone
 check "config and state kept" "$(sha256sum <"$r/etc/checkpoint/checkpoint.toml") $(cat "$r/var/lib/checkpoint/cache.db")" "$edited state"
-if out=$(in dpkg -i /tmp/a.deb 2>&1); then ok "dpkg -i A again (a downgrade after removal)"; else bad "dpkg -i A again: $out"; fi
+if out=$(inroot dpkg --force-confdef --force-confold -i /tmp/a.deb 2>&1); then ok "dpkg -i A again (a downgrade after removal)"; else bad "dpkg -i A again: $out"; fi
 check "installed again, edit kept, enabled" "$(status) $(sha256sum <"$r/etc/checkpoint/checkpoint.toml" | cut -c1-12) $(enabled)" \
 	"install ok installed $va ${edited:0:12} multi-user.target.wants/checkpoint.service paths.target.wants/checkpoint-update.path "
-if out=$(in dpkg -P checkpoint 2>&1); then ok "dpkg -P"; else bad "dpkg -P: $out"; fi
+if out=$(inroot dpkg -P checkpoint 2>&1); then ok "dpkg -P"; else bad "dpkg -P: $out"; fi
 check "purged" "$(status)" none
 left=$(cd "$r" && find etc var usr -name '*checkpoint*' ! -path 'etc/passwd*' 2>/dev/null | sort | tr '\n' ' ')
 check "nothing of the package left (the user stays, as Debian's system users do)" "$left" ""
-check "the user stays" "$(in id -u checkpoint)" "$uid"
+check "the user stays" "$(inroot id -u checkpoint)" "$uid"
 
 echo "test-deb: $pass passed, $fail failed"
 [ "$fail" = 0 ]

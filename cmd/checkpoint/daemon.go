@@ -188,6 +188,7 @@ func (g *gate) startSync(ctx context.Context, judge *swapJudge) (func() web.Sync
 	fo.Clock = g.clock // what NewSyncer defaults to, on the daemon's wall clock
 	fo.Site = g.cfg.Site
 	fo.AfterDirectory = g.stickDone
+	fo.Firmware = firmwareOptions(ctx, g.cfg, g.log)
 	syncer, err := feed.NewSyncer(g.db, fo)
 	if err != nil {
 		return nil, configError{fmt.Errorf("feed: %w", err)}
