@@ -22,7 +22,7 @@ DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
 # What `make build-arm64` and `make image` need, installed by them: the cross
 # compiler (cgo), and sfdisk, debugfs/e2fsck, mtools and xz for the image.
 ARM64_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-IMAGE_PKGS := $(ARM64_PKGS) fdisk e2fsprogs mtools xz-utils
+IMAGE_PKGS := $(ARM64_PKGS) fdisk e2fsprogs mtools xz-utils dpkg init-system-helpers
 # What `make test-boot` needs besides: mmdebstrap and qemu-user-static (with
 # binfmt) for the arm64 base, mkfs.vfat, and the emulated Raspberry Pi.
 BOOT_PKGS := $(IMAGE_PKGS) mmdebstrap arch-test qemu-user-static dosfstools qemu-system-arm ca-certificates
@@ -43,7 +43,7 @@ define apt_install
 endef
 
 .PHONY: all build demo test deps arm64-deps image-deps boot-deps image-pkgs test-go test-fuzz test-gocv test-arm64 test-systemd \
-	test-image test-boot test-browser deb test-deb deb-deps bench bench-decode bench-cache soak-cache bench-camera bench-credential conformance \
+	test-image test-boot test-browser deb deb-arm64 test-deb deb-deps bench bench-decode bench-cache soak-cache bench-camera bench-credential conformance \
 	fuzz soak test-soak build-arm64 image clean
 
 all: build
@@ -125,6 +125,10 @@ DEB_NATIVE = $(DIST)/checkpoint_$(DEB_VERSION)_$(DEB_ARCH).deb
 deb-deps:
 	$(call apt_install,$(DEB_PKGS_BUILD))
 
+# deb-arm64: the gate's package alone (make image takes it).
+deb-arm64: build-arm64
+	deb/build.sh $(BIN_ARM64) arm64 $(VERSION) $(DIST) >/dev/null
+
 deb: deb-deps build build-arm64
 	deb/build.sh $(BIN_ARM64) arm64 $(VERSION) $(DIST)
 	deb/build.sh $(BIN) $(DEB_ARCH) $(VERSION) $(DIST)
@@ -153,8 +157,8 @@ test-image: build build-arm64
 image:
 	@[ -n "$(BASE)" ] || { echo "usage: make image BASE=path/to/raspios-lite-arm64.img[.xz]"; exit 2; }
 	@$(MAKE) --no-print-directory image-deps
-	$(MAKE) --no-print-directory build-arm64
-	image/build.sh "$(BASE)" $(BIN_ARM64) $(VERSION) $(DIST)
+	$(MAKE) --no-print-directory deb-arm64
+	image/build.sh "$(BASE)" $(DEB_ARM64) $(VERSION) $(DIST)
 
 ## test-boot: the image built on a Raspberry Pi OS Lite-like base (Debian bookworm arm64, built
 ## by image/base.sh with mmdebstrap on first use and cached in BOOT_CACHE; needs root), a gate

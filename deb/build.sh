@@ -57,7 +57,7 @@ chmod 0750 "$root/etc/checkpoint"
 
 # Depends: the newest glibc symbol version the binary needs, as
 # dpkg-shlibdeps would find it.
-glibc=$(readelf -V --wide "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
+glibc=$( (readelf -V --wide "$bin" 2>/dev/null || true) | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1 || true)
 libc="libc6"
 [ -n "$glibc" ] && libc="libc6 (>= $glibc)"
 size=$(find "$root" -path "$root/DEBIAN" -prune -o -type f -printf '%s\n' | awk '{ k += int(($1 + 1023) / 1024) } END { print k + 0 }')

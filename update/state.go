@@ -71,11 +71,11 @@ func (s *State) HasFailed(version string) bool {
 
 // Pending is the journal of an install under way.
 type Pending struct {
-	Version  string    `json:"version"`  // being installed
-	From     string    `json:"from"`     // installed before
-	Package  string    `json:"package"`  // the new package file
-	Previous string    `json:"previous"` // the package of From, for the rollback
-	Phase    string    `json:"phase"`    // phaseInstall, phaseProbation or phaseRollback
+	Version  string    `json:"version"`          // being installed
+	From     string    `json:"from"`             // installed before
+	Package  string    `json:"package"`          // the new package file
+	Previous string    `json:"previous"`         // the package of From, for the rollback
+	Phase    string    `json:"phase"`            // phaseInstall, phaseProbation or phaseRollback
 	Reason   string    `json:"reason,omitempty"` // why it is rolled back
 	Started  time.Time `json:"started"`
 }
