@@ -78,7 +78,7 @@ if out=$(inroot dpkg --verify checkpoint 2>&1) && [ -z "$out" ]; then ok "dpkg -
 uid=$(inroot id -u checkpoint)
 
 # A technician's edit, and the gate's state.
-echo 'gate = "north-7"' >>"$r/etc/checkpoint/checkpoint.toml"
+sed -i 's/^gate = .*/gate = "north-7"/' "$r/etc/checkpoint/checkpoint.toml"
 edited=$(sha256sum <"$r/etc/checkpoint/checkpoint.toml")
 echo state >"$r/var/lib/checkpoint/cache.db"
 
@@ -95,9 +95,57 @@ check "the user's id is kept" "$(inroot id -u checkpoint)" "$uid"
 check "state kept" "$(cat "$r/var/lib/checkpoint/cache.db")" state
 check "still enabled" "$(enabled)" "multi-user.target.wants/checkpoint.service paths.target.wants/checkpoint-update.path "
 
+# --- firmware through the feed, driven directly (no systemd here) ---------------
+# The feed first names B (installed: not taken), then A marked as a
+# deliberate rollback. The daemon's side (sync --from a stick's copy)
+# offers it; the installer is killed (SIGKILL, its process group: dpkg
+# too) in the middle of dpkg, and started again: the gate is back on B,
+# dpkg's record whole; the next offer installs A.
+host=$t/bin-a
+feedd=$t/feed
+"$host" feed init "$feedd" >/dev/null
+printf 'qid,status,valid_until\nQ1,green,\n' >"$t/statuses.csv"
+cp "$feedd/repo/root.json" "$r/etc/checkpoint/root.json"
+cat >"$r/etc/checkpoint/fw.toml" <<EOT
+gate = "north-7"
+[cache]
+path = "/var/lib/checkpoint/fw-cache.db"
+EOT
+chmod 0600 "$r/etc/checkpoint/fw.toml"
+publish() { "$host" feed publish "$feedd" "$@" >>"$t/feed.log" 2>&1 && rm -rf "$r/tmp/stick" && "$host" feed export "$feedd" "$r/tmp/stick" >>"$t/feed.log" 2>&1; }
+offer() { inroot checkpoint sync --once --from /tmp/stick --config /etc/checkpoint/fw.toml >"$t/sync.log" 2>&1; test -e "$r/var/lib/checkpoint/update/offer" && echo offered || echo none; }
+installer() { inroot checkpoint update install --config /etc/checkpoint/fw.toml; }
+laststate() { inroot checkpoint update status --config /etc/checkpoint/fw.toml | grep '^last:' | cut -d' ' -f2-3; }
+publish --statuses "$t/statuses.csv" --firmware "$r/tmp/b.deb" || bad "feed publish B: $(tail -3 "$t/feed.log")"
+check "the installed version is not offered" "$(offer)" none
+publish --firmware "$deb_a" || true
+check "a lower version without the rollback mark: refused by publish" "$(tail -1 "$t/feed.log" | grep -o 'pass --rollback')" "pass --rollback"
+publish --firmware "$deb_a" --rollback || bad "feed publish A --rollback: $(tail -3 "$t/feed.log")"
+check "a deliberate rollback to A is offered" "$(offer)" offered
+setsid chroot "$r" checkpoint update install --config /etc/checkpoint/fw.toml >"$t/install-1.log" 2>&1 &
+killed=
+for _ in $(seq 1 1500); do
+	if pgrep -x dpkg >/dev/null; then
+		sleep 0.$((RANDOM % 3))
+		kill -KILL -- -"$!" 2>/dev/null && killed=$(inroot dpkg-query -W -f '${db:Status-Abbrev}${Version}' checkpoint)
+		break
+	fi
+	sleep 0.01
+done
+wait 2>/dev/null || true
+if [ -n "$killed" ]; then ok "installer and dpkg killed in the middle (dpkg's record then: $killed)"; else bad "dpkg never seen running: $(cat "$t/install-1.log")"; fi
+if out=$(installer 2>&1); then ok "the installer started again"; else bad "installer after the kill: $out"; fi
+check "back on B, dpkg's record whole" "$(status) $(inroot checkpoint version | cut -d' ' -f2)" "install ok installed $vb $(dpkg-deb --fsys-tarfile "$deb_b" | tar -xO ./usr/bin/checkpoint >"$t/bin-b" && chmod +x "$t/bin-b" && "$t/bin-b" version | cut -d' ' -f2)"
+check "recorded as cut short, not failed" "$(laststate) $(inroot checkpoint update status --config /etc/checkpoint/fw.toml | grep -c '^failed')" "rolled-back $va 0"
+if out=$(inroot dpkg --audit 2>&1) && [ -z "$out" ]; then ok "dpkg --audit: nothing half installed"; else bad "dpkg --audit: $out"; fi
+check "offered again" "$(offer)" offered
+if out=$(installer 2>&1); then ok "installer"; else bad "installer: $out"; fi
+check "the deliberate rollback installed (no probation without systemd)" "$(status) $(laststate)" "install ok installed $va installed $va"
+check "the technician's config kept through it all" "$(sha256sum <"$r/etc/checkpoint/checkpoint.toml")" "$edited"
+
 # --- remove, install again, purge ------------------------------------------------
 if out=$(inroot dpkg -r checkpoint 2>&1); then ok "dpkg -r"; else bad "dpkg -r: $out"; fi
-check "removed: config files only" "$(status)" "deinstall ok config-files $vb"
+check "removed: config files only" "$(status)" "deinstall ok config-files $va"
 check "binary gone" "$(test -e "$r/usr/bin/checkpoint" && echo present || echo gone)" gone
 check "config and state kept" "$(sha256sum <"$r/etc/checkpoint/checkpoint.toml") $(cat "$r/var/lib/checkpoint/cache.db")" "$edited state"
 if out=$(inroot dpkg --force-confdef --force-confold -i /tmp/a.deb 2>&1); then ok "dpkg -i A again (a downgrade after removal)"; else bad "dpkg -i A again: $out"; fi

@@ -130,6 +130,7 @@ type DeviceState struct {
 	Version    int64  `json:"version,omitempty"`
 	SyncErrors uint64 `json:"sync_errors,omitempty"`
 	Stick      string `json:"stick,omitempty"` // the last USB stick's result
+	Firmware   string `json:"firmware,omitempty"` // a firmware rolled back, and why
 }
 
 // State returns what the page shows now.
@@ -207,7 +208,7 @@ func (s *Server) device(now time.Time, idle checkpoint.IdleMode, idleSet bool) D
 	}
 	if s.opts.Sync != nil {
 		ss := s.opts.Sync()
-		d.Version, d.SyncErrors, d.Stick = ss.Version, ss.Errors, ss.Stick
+		d.Version, d.SyncErrors, d.Stick, d.Firmware = ss.Version, ss.Errors, ss.Stick, ss.Firmware
 	}
 	d.Idle = idle.String()
 	return d

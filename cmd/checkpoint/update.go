@@ -11,12 +11,16 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"checkpoint"
+	"checkpoint/cache"
 	"checkpoint/config"
 	"checkpoint/feed"
 	"checkpoint/feed/format"
+	"checkpoint/internal/backoff"
 	"checkpoint/update"
 )
 
@@ -244,4 +248,69 @@ func firmwareOptions(ctx context.Context, cfg config.Config, log *slog.Logger) *
 		}
 		return update.Decide(fw, cfg.Gate, installed, st, time.Now())
 	}}
+}
+
+// firmwareReport is what the daemon tells of the installer's record: each
+// version rolled back once to the log and the event log, and the last one
+// on the operator screen and in /metrics.
+type firmwareReport struct {
+	mu       sync.Mutex
+	note     string
+	failures int
+}
+
+func (r *firmwareReport) get() (string, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.note, r.failures
+}
+
+// metaFirmwareReported holds, in the cache, the time of the newest
+// rollback already reported.
+const metaFirmwareReported = "firmware_reported"
+
+// watch reads the installer's record now and every 15 s.
+func (r *firmwareReport) watch(ctx context.Context, cfg config.Config, db *cache.DB, clock checkpoint.Clock, log *slog.Logger) {
+	for {
+		r.check(ctx, cfg, db, clock, log)
+		if !backoff.Wait(ctx, 15*time.Second) {
+			return
+		}
+	}
+}
+
+func (r *firmwareReport) check(ctx context.Context, cfg config.Config, db *cache.DB, clock checkpoint.Clock, log *slog.Logger) {
+	st, err := update.ReadState(cfg.Update.State)
+	if err != nil {
+		log.Warn("firmware installer's record unreadable", "err", err)
+		return
+	}
+	done, _ := db.Meta(ctx, metaFirmwareReported)
+	var last time.Time
+	last.UnmarshalText(done)
+	newest := last
+	for _, f := range st.Failed {
+		if !f.At.After(last) {
+			continue
+		}
+		log.Error("firmware rolled back: the previous version runs again; this version is never taken again", "version", f.Version, "reason", f.Reason)
+		ev := cache.Event{Time: clock.Now(), Gate: cfg.Gate, Format: "firmware", Verdict: checkpoint.Red,
+			Reasons: []string{fmt.Sprintf("firmware %s rolled back: %s", f.Version, f.Reason)}}
+		if err := db.LogEvent(ctx, ev); err != nil {
+			log.Warn("firmware rollback not written to the event log", "err", err)
+			return
+		}
+		newest = f.At
+	}
+	if newest.After(last) {
+		b, _ := newest.MarshalText()
+		db.PutMeta(ctx, metaFirmwareReported, b)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = len(st.Failed)
+	if n := len(st.Failed); n > 0 {
+		f := st.Failed[n-1]
+		r.note = fmt.Sprintf("firmware %s: trả về bản cũ · rolled back %s (%s)", f.Version, f.At.Local().Format("02/01 15:04"), f.Reason)
+	}
 }
