@@ -129,7 +129,7 @@ type DeviceState struct {
 	Stale      bool   `json:"stale"`
 	Version    int64  `json:"version,omitempty"`
 	SyncErrors uint64 `json:"sync_errors,omitempty"`
-	Stick      string `json:"stick,omitempty"` // the last USB stick's result
+	Stick      string `json:"stick,omitempty"`    // the last USB stick's result
 	Firmware   string `json:"firmware,omitempty"` // a firmware rolled back, and why
 }
 
