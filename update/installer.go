@@ -118,6 +118,20 @@ func (in *Installer) Install(ctx context.Context, fw format.Firmware, gate, file
 	return in.run(ctx, p)
 }
 
+// Refuse records an offer refused before it reached Install (it did not
+// verify): the daemon then does not offer the version again for an hour.
+// version is what the offer claims (unverified: only for the record).
+func (in *Installer) Refuse(version string, why error) error {
+	in.defaults()
+	st, err := ReadState(in.Dir)
+	if err != nil {
+		return err
+	}
+	from, _ := in.Packages.Installed(context.Background())
+	_, err = in.refuse(st, Result{Version: version, From: from, Outcome: Refused, At: in.Clock.Now().UTC()}, why)
+	return err
+}
+
 // refuse records a refused offer.
 func (in *Installer) refuse(st State, res Result, why error) (Result, error) {
 	res.Reason = why.Error()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -121,6 +122,10 @@ func updateInstall(ctx context.Context, e *env, args []string) error {
 	fw, pkg, err := feed.VerifyOffer(ctx, incoming, feed.VerifyOptions{Root: root, State: filepath.Join(cfg.Update.State, "tuf"), Architecture: dpkgArch()})
 	if err != nil {
 		log.Error("firmware offer refused: it does not verify", "kind", feed.Kind(err), "err", err)
+		var o feed.Offer
+		if b, rerr := os.ReadFile(filepath.Join(incoming, "offer.json")); rerr == nil && json.Unmarshal(b, &o) == nil {
+			return in.Refuse(o.Firmware.Version, fmt.Errorf("the offer does not verify: %w", err))
+		}
 		return nil
 	}
 	defer os.Remove(pkg)
