@@ -135,7 +135,8 @@ func (d Dpkg) Save(ctx context.Context, dst string) error {
 			}
 		}
 	}
-	_, err = run(ctx, "dpkg-deb", "--root-owner-group", "-Zgzip", "-z1", "--build", stage, dst)
+	// Uncompressed: it never leaves the gate, and a Pi builds it sooner.
+	_, err = run(ctx, "dpkg-deb", "--root-owner-group", "-Znone", "--build", stage, dst)
 	return err
 }
 

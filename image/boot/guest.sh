@@ -192,9 +192,20 @@ firmware() {
 	else
 		bad "fw.failed $(/usr/bin/checkpoint update status --config /etc/checkpoint/checkpoint.toml 2>&1 | tr '\n' ' ')"
 	fi
+	# The daemon (B again) reports it: its log, the event log.
+	local end=$((SECONDS + 60)) ev=
+	until ev=$(runuser -u checkpoint -- /usr/bin/checkpoint events export --since 2000-01-01T00:00:00Z --config /etc/checkpoint/checkpoint.toml 2>/dev/null | grep '"format":"firmware"') && [ -n "$ev" ]; do
+		[ "$SECONDS" -lt "$end" ] || break
+		sleep 2
+	done
+	if [ -n "$ev" ] && journalctl -b -u checkpoint --no-pager | grep -q 'firmware rolled back'; then
+		ok "fw.reported the daemon's log and event log: $ev"
+	else
+		bad "fw.reported event '$ev'; log: $(journalctl -b -u checkpoint --no-pager | grep -c firmware) firmware lines"
+	fi
 	before=$(last_outcome)
 	stick "$T/feed-c"
-	sleep 30
+	sleep 15
 	check fw.not-retried "$(last_outcome) $(test -e /var/lib/checkpoint/update/offer && echo offered || echo none)" "$before none"
 }
 

@@ -40,7 +40,7 @@ done
 expect1="import.renamed import.secrets import.installed sysusers.ran sysusers.user tmpfiles.dirs udev.gpiochip
 ready hardening.unit hardening.process gpio.green gpio.relay gpio.green-ends gpio.red stop.outputs stop.control
 restart.safe watchdog.restart startfail.exit startfail.onfailure startfail.pattern startfail.retry
-fw.image fw.installed fw.version fw.conffile fw.rolledback fw.kept fw.failed fw.not-retried
+fw.image fw.installed fw.version fw.conffile fw.rolledback fw.kept fw.failed fw.reported fw.not-retried
 privacy.boot1 privacy.boot1-control"
 expect2="badconfig.refused badconfig.error-file badconfig.pattern badconfig.not-started badconfig.kept
 privacy.boot2 privacy.boot2-control"
@@ -79,7 +79,7 @@ token = "$token"
 
 [update]
 # The emulated Pi is slow; a gate's default is 10 minutes.
-probation = "20s"
+probation = "10s"
 EOF
 fx=$t/fixtures
 go run ./image/boot/fixtures -out "$fx"
