@@ -123,14 +123,17 @@ check "a lower version without the rollback mark: refused by publish" "$(tail -1
 publish --firmware "$deb_a" --rollback || bad "feed publish A --rollback: $(tail -3 "$t/feed.log")"
 check "a deliberate rollback to A is offered" "$(offer)" offered
 setsid chroot "$r" checkpoint update install --config /etc/checkpoint/fw.toml >"$t/install-1.log" 2>&1 &
+# Killed as soon as dpkg's record shows the package between two states
+# (half installed, unpacked, half configured): in the middle of dpkg.
 killed=
-for _ in $(seq 1 1500); do
-	if pgrep -x dpkg >/dev/null; then
-		sleep 0.$((RANDOM % 3))
-		kill -KILL -- -"$!" 2>/dev/null && killed=$(inroot dpkg-query -W -f '${db:Status-Abbrev}${Version}' checkpoint)
+for _ in $(seq 1 3000); do
+	st=$(inroot dpkg-query -W -f '${db:Status-Abbrev}${Version}' checkpoint 2>/dev/null || true)
+	if [[ $st != "ii "* ]]; then
+		kill -KILL -- -"$!" 2>/dev/null && killed=$st
 		break
 	fi
-	sleep 0.01
+	kill -0 "$!" 2>/dev/null || break
+	sleep 0.005
 done
 wait 2>/dev/null || true
 if [ -n "$killed" ]; then ok "installer and dpkg killed in the middle (dpkg's record then: $killed)"; else bad "dpkg never seen running: $(cat "$t/install-1.log")"; fi

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -96,7 +99,10 @@ func fields(b []byte) map[string]string {
 // Save implements Packager: the installed package rebuilt from dpkg's
 // database and the installed files (what dpkg-repack does), so a gate
 // whose package came from elsewhere (apt install ./checkpoint_….deb, the
-// image) can still roll back to it.
+// image) can still roll back to it. A conffile the gate changed (the
+// config imported at first boot) is left out: shipped, dpkg would record
+// the gate's version as the package's, take it for unchanged and replace
+// it at the next upgrade; left out, it stays on disk as it is.
 func (d Dpkg) Save(ctx context.Context, dst string) error {
 	stage, err := os.MkdirTemp(filepath.Dir(dst), ".repack-")
 	if err != nil {
@@ -111,11 +117,21 @@ func (d Dpkg) Save(ctx context.Context, dst string) error {
 	if err != nil {
 		return err
 	}
-	conffiles, err := d.control(status, ctl)
+	recorded, err := d.control(status, ctl)
 	if err != nil {
 		return err
 	}
-	if err := d.files(ctx, stage); err != nil {
+	var conffiles []string
+	changed := map[string]bool{}
+	for path, sum := range recorded {
+		if fileMD5(filepath.Join(d.Root, path)) == sum {
+			conffiles = append(conffiles, path)
+		} else {
+			changed[path] = true
+		}
+	}
+	sort.Strings(conffiles)
+	if err := d.files(ctx, stage, changed); err != nil {
 		return err
 	}
 	if len(conffiles) > 0 {
@@ -141,17 +157,17 @@ func (d Dpkg) Save(ctx context.Context, dst string) error {
 }
 
 // control writes DEBIAN/control from the package's status stanza and
-// returns its conffiles.
-func (d Dpkg) control(status []byte, ctl string) ([]string, error) {
+// returns its conffiles with the MD5 dpkg recorded for each.
+func (d Dpkg) control(status []byte, ctl string) (map[string]string, error) {
 	var out bytes.Buffer
-	var conffiles []string
+	conffiles := map[string]string{}
 	inConf := false
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
 		l := sc.Text()
 		if strings.HasPrefix(l, " ") && inConf {
-			if f := strings.Fields(l); len(f) > 0 {
-				conffiles = append(conffiles, f[0])
+			if f := strings.Fields(l); len(f) >= 2 && (len(f) == 2 || f[2] != "obsolete") {
+				conffiles[f[0]] = f[1]
 			}
 			continue
 		}
@@ -171,14 +187,15 @@ func (d Dpkg) control(status []byte, ctl string) ([]string, error) {
 	return conffiles, os.WriteFile(filepath.Join(ctl, "control"), out.Bytes(), 0o644)
 }
 
-// files copies the package's installed files (dpkg's list) into stage.
-func (d Dpkg) files(ctx context.Context, stage string) error {
+// files copies the package's installed files (dpkg's list) into stage,
+// but those in skip.
+func (d Dpkg) files(ctx context.Context, stage string, skip map[string]bool) error {
 	list, err := os.ReadFile(filepath.Join(d.admin(), "info", d.Package+".list"))
 	if err != nil {
 		return fmt.Errorf("the installed package's file list: %w", err)
 	}
 	for _, p := range strings.Split(strings.TrimSpace(string(list)), "\n") {
-		if p == "" || p == "/." {
+		if p == "" || p == "/." || skip[p] {
 			continue
 		}
 		src, dst := filepath.Join(d.Root, p), filepath.Join(stage, p)
@@ -212,6 +229,20 @@ func (d Dpkg) files(ctx context.Context, stage string) error {
 		}
 	}
 	return nil
+}
+
+// fileMD5 is the MD5 of a file in hex, "" when it cannot be read.
+func fileMD5(name string) string {
+	f, err := os.Open(name)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func copyPlain(src, dst string, mode os.FileMode) error {

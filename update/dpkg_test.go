@@ -36,7 +36,7 @@ func writeDeb(t *testing.T, version string) string {
 		Files: map[string]string{
 			"/usr/bin/checkpoint":             "#!/bin/sh\necho checkpoint " + version + "\n",
 			"/usr/share/doc/checkpoint/":      "",
-			"/etc/checkpoint/checkpoint.toml": "gate = \"default\"\n",
+			"/etc/checkpoint/checkpoint.toml": "# template of " + version + "\ngate = \"default\"\n",
 		},
 		Conffiles: []string{"/etc/checkpoint/checkpoint.toml"},
 		Scripts:   map[string]string{"postinst": "#!/bin/sh\nset -e\necho \"$2\" >\"$DPKG_ROOT/var/lib/postinst-from\"\n"},
@@ -99,5 +99,14 @@ func TestDpkgSaveInstallRollback(t *testing.T) {
 	}
 	if from, _ := os.ReadFile(filepath.Join(d.Root, "var/lib/postinst-from")); string(from) != "1.0\n" {
 		t.Errorf("the saved package's postinst ran with %q", from)
+	}
+	// The next release, with a new template: the gate's config is still
+	// the gate's (a saved package that shipped it would have made dpkg take
+	// it for the package's own, unchanged, and replace it).
+	if err := d.Install(ctx, writeDeb(t, "1.2")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(conf); string(b) != "gate = \"north-7\"\n" {
+		t.Errorf("after the next release the config is %q", b)
 	}
 }
