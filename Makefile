@@ -5,8 +5,11 @@ SHELL    := /bin/bash
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -extldflags=-Wl,-z,relro,-z,now
-# PIE (address space layout randomisation) with full RELRO, as Debian builds C.
-GOBUILD  := $(GO) build -buildmode=pie -trimpath
+GOBUILD  := $(GO) build
+# The gate's binary: PIE (address space layout randomisation) with full RELRO,
+# as Debian builds C. (The native build for tests stays as `go test` builds, so
+# SQLite's C is compiled once for both.)
+GOBUILD_GATE := $(GO) build -buildmode=pie -trimpath
 BIN      := bin/checkpoint
 BIN_ARM64 := bin/checkpoint-arm64
 DIST     ?= dist
@@ -104,7 +107,7 @@ test-gocv:
 ## build-arm64: the gate's binary (Raspberry Pi OS arm64), cross-compiled with cgo.
 build-arm64: arm64-deps
 	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
-		$(GOBUILD) -ldflags '$(LDFLAGS)' -o $(BIN_ARM64) ./cmd/checkpoint
+		$(GOBUILD_GATE) -ldflags '$(LDFLAGS)' -o $(BIN_ARM64) ./cmd/checkpoint
 
 # The arm64 binary is an AArch64 executable and runs under qemu-aarch64.
 test-arm64: build-arm64
@@ -116,8 +119,9 @@ test-arm64: build-arm64
 		|| { echo "test-arm64: want \"checkpoint $(VERSION)\""; exit 1; }
 
 ## deb: the Debian packages dist/checkpoint_DEBVERSION_arm64.deb (gates) and _amd64 (this
-## machine, tests) from image/files.list (deb/build.sh; DEBVERSION is deb/version.sh VERSION),
-## checked by lintian (every tag left is explained in deb/lintian-overrides).
+## machine, tests) from image/files.list (deb/build.sh; DEBVERSION is deb/version.sh VERSION);
+## the gates' package checked by lintian (every tag left is explained in deb/lintian-overrides;
+## the amd64 one, for tests, is built without PIE like the test binaries).
 DEB_VERSION = $(shell deb/version.sh '$(VERSION)')
 DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_ARM64  = $(DIST)/checkpoint_$(DEB_VERSION)_arm64.deb
@@ -132,7 +136,7 @@ deb-arm64: build-arm64
 deb: deb-deps build build-arm64
 	deb/build.sh $(BIN_ARM64) arm64 $(VERSION) $(DIST)
 	deb/build.sh $(BIN) $(DEB_ARCH) $(VERSION) $(DIST)
-	lintian --fail-on error,warning --display-info --pedantic $(DEB_ARM64) $(DEB_NATIVE)
+	lintian --fail-on error,warning --display-info --pedantic $(DEB_ARM64)
 
 ## test-deb: install, upgrade (the edited conffile kept), remove and purge on a Debian 12 chroot
 ## (mmdebstrap bookworm amd64, cached in DEB_CACHE), with two builds: VERSION and VERSION.b.
