@@ -97,6 +97,10 @@ debugfs -R "cat /var/lib/dpkg/status" "$root" 2>/dev/null | awk -v RS= -v ORS='\
 	echo
 } >>"$work/status"
 e2_write "$work/status" /var/lib/dpkg/status 0644
+# The package itself, for the firmware installer: what a failed update goes
+# back to (else it rebuilds it from dpkg's record, without the pristine conffile).
+e2_mkdirs /var/lib/checkpoint-update/packages 0700
+e2_write "$deb" "/var/lib/checkpoint-update/packages/checkpoint_$(dpkg-deb -f "$deb" Version).deb" 0600
 # A /usr newer than /etc/.updated makes systemd-sysusers, which creates the
 # user checkpoint, run on the next boot (ConditionNeedsUpdate=/etc).
 printf 'sif /usr mtime @%s\n' "$(date +%s)" >>"$e2cmds"

@@ -96,6 +96,7 @@ while IFS= read -r p; do
 		inspect "$p" regular "0$(stat -c %a "$t/pkg$p")" "$t/pkg$p"
 	fi
 done < <(cd "$t/pkg" && find . -path ./DEBIAN -prune -o -print | sed -n 's|^\.\(/..*\)|\1|p')
+inspect "/var/lib/checkpoint-update/packages/checkpoint_$(deb/version.sh "$version").deb" regular 0600 "$deb"
 check "/etc/checkpoint mode (the config may hold web.token)" "$(field "$(e2stat "$img" /etc/checkpoint)" Mode)" 0750
 while read -r src dst mode; do
 	case $src in '' | '#'*) continue ;; esac
