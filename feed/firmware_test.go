@@ -167,3 +167,23 @@ func TestPublishFirmwareVersions(t *testing.T) {
 		t.Errorf("old packages not pruned: %v", n)
 	}
 }
+
+// The same from a USB stick: a gate syncing from an export offers the
+// firmware, and the offer verifies.
+func TestFirmwareOfferFromStick(t *testing.T) {
+	f := newFeed(t)
+	f.publish([]string{"Q1,green,"})
+	f.publishFirmware(t, &publish.Firmware{Package: debOf("2.0")})
+	stick := filepath.Join(t.TempDir(), "feed")
+	if _, err := publish.Export(f.dir, stick); err != nil {
+		t.Fatal(err)
+	}
+	d, spool, vo := firmwareDevice(t, f, func(format.Firmware) error { return nil })
+	res, err := d.s.SyncOnceFrom(context.Background(), stick)
+	if err != nil || res.Firmware != "2.0" {
+		t.Fatalf("sync from the stick: %+v, %v\n%s", res, err, d.logs)
+	}
+	if fw, _, err := VerifyOffer(context.Background(), copyDir(t, filepath.Join(spool, OfferDir)), vo); err != nil || fw.Version != "2.0" {
+		t.Fatalf("VerifyOffer: %+v, %v", fw, err)
+	}
+}
