@@ -4,7 +4,12 @@
 SHELL    := /bin/bash
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -extldflags=-Wl,-z,relro,-z,now
+GOBUILD  := $(GO) build
+# The gate's binary: PIE (address space layout randomisation) with full RELRO,
+# as Debian builds C. (The native build for tests stays as `go test` builds, so
+# SQLite's C is compiled once for both.)
+GOBUILD_GATE := $(GO) build -buildmode=pie -trimpath
 BIN      := bin/checkpoint
 BIN_ARM64 := bin/checkpoint-arm64
 DIST     ?= dist
@@ -20,10 +25,14 @@ DEB_PKGS := gcc g++ pkg-config make git ca-certificates xz-utils \
 # What `make build-arm64` and `make image` need, installed by them: the cross
 # compiler (cgo), and sfdisk, debugfs/e2fsck, mtools and xz for the image.
 ARM64_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-IMAGE_PKGS := $(ARM64_PKGS) fdisk e2fsprogs mtools xz-utils
+IMAGE_PKGS := $(ARM64_PKGS) fdisk e2fsprogs mtools xz-utils dpkg init-system-helpers
 # What `make test-boot` needs besides: mmdebstrap and qemu-user-static (with
 # binfmt) for the arm64 base, mkfs.vfat, and the emulated Raspberry Pi.
 BOOT_PKGS := $(IMAGE_PKGS) mmdebstrap arch-test qemu-user-static dosfstools qemu-system-arm ca-certificates
+# What `make deb` needs besides the compilers: lintian, readelf (binutils);
+# `make test-deb` also mmdebstrap for its bookworm chroot.
+DEB_PKGS_BUILD := $(ARM64_PKGS) binutils lintian
+DEB_TEST_PKGS  := $(DEB_PKGS_BUILD) mmdebstrap
 
 # apt_install: installs those of the Debian packages $(1) that are missing
 # (a no-op when all are there), with sudo when not root.
@@ -37,14 +46,14 @@ define apt_install
 endef
 
 .PHONY: all build demo test deps arm64-deps image-deps boot-deps image-pkgs test-go test-fuzz test-gocv test-arm64 test-systemd \
-	test-image test-boot test-browser bench bench-decode bench-cache soak-cache bench-camera bench-idle bench-credential conformance \
+	test-image test-boot test-browser deb deb-arm64 test-deb deb-deps bench bench-decode bench-cache soak-cache bench-camera bench-idle bench-credential conformance \
 	fuzz soak test-soak build-arm64 image clean
 
 all: build
 
 build:
 	@[ -x $(BIN) ] || echo "building $(BIN): the first build compiles SQLite's C sources through cgo, a minute or two on a laptop, longer on a Pi"
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/checkpoint
+	$(GOBUILD) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/checkpoint
 
 ## demo: the daemon on the embedded demo set (replay camera, demo cache, terminal outputs).
 demo: build
@@ -70,7 +79,7 @@ image-pkgs:
 
 ## test: the whole suite, as CI runs it.
 test: deps
-	$(MAKE) test-go test-fuzz test-gocv test-arm64 test-systemd test-image test-boot test-browser test-soak
+	$(MAKE) test-go test-fuzz test-gocv test-arm64 test-systemd test-deb test-image test-boot test-browser test-soak
 
 test-go:
 	$(GO) vet ./...
@@ -98,7 +107,7 @@ test-gocv:
 ## build-arm64: the gate's binary (Raspberry Pi OS arm64), cross-compiled with cgo.
 build-arm64: arm64-deps
 	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
-		$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN_ARM64) ./cmd/checkpoint
+		$(GOBUILD_GATE) -ldflags '$(LDFLAGS)' -o $(BIN_ARM64) ./cmd/checkpoint
 
 # The arm64 binary is an AArch64 executable and runs under qemu-aarch64.
 test-arm64: build-arm64
@@ -108,6 +117,36 @@ test-arm64: build-arm64
 		&& echo "test-arm64: qemu-aarch64 $(BIN_ARM64) version: $$out" \
 		&& [ "$$out" = "checkpoint $(VERSION)" ] \
 		|| { echo "test-arm64: want \"checkpoint $(VERSION)\""; exit 1; }
+
+## deb: the Debian packages dist/checkpoint_DEBVERSION_arm64.deb (gates) and _amd64 (this
+## machine, tests) from image/files.list (deb/build.sh; DEBVERSION is deb/version.sh VERSION);
+## the gates' package checked by lintian (every tag left is explained in deb/lintian-overrides;
+## the amd64 one, for tests, is built without PIE like the test binaries).
+DEB_VERSION = $(shell deb/version.sh '$(VERSION)')
+DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB_ARM64  = $(DIST)/checkpoint_$(DEB_VERSION)_arm64.deb
+DEB_NATIVE = $(DIST)/checkpoint_$(DEB_VERSION)_$(DEB_ARCH).deb
+deb-deps:
+	$(call apt_install,$(DEB_PKGS_BUILD))
+
+# deb-arm64: the gate's package alone (make image takes it).
+deb-arm64: build-arm64
+	deb/build.sh $(BIN_ARM64) arm64 $(VERSION) $(DIST) >/dev/null
+
+deb: deb-deps build build-arm64
+	deb/build.sh $(BIN_ARM64) arm64 $(VERSION) $(DIST)
+	deb/build.sh $(BIN) $(DEB_ARCH) $(VERSION) $(DIST)
+	lintian --fail-on error,warning --display-info --pedantic $(DEB_ARM64)
+
+## test-deb: install, upgrade (the edited conffile kept), remove and purge on a Debian 12 chroot
+## (mmdebstrap bookworm amd64, cached in DEB_CACHE), with two builds: VERSION and VERSION.b.
+## Heavy the first time (the chroot): run it under flock /tmp/checkpoint-heavy.lock.
+DEB_CACHE ?= $(CURDIR)/.cache/deb
+test-deb: deb
+	$(call apt_install,$(DEB_TEST_PKGS))
+	$(GOBUILD) -ldflags '$(subst main.version=$(VERSION),main.version=$(VERSION).b,$(LDFLAGS))' -o bin/checkpoint-b ./cmd/checkpoint
+	deb/build.sh bin/checkpoint-b $(DEB_ARCH) $(VERSION).b bin/deb-b >/dev/null
+	DEB_CACHE=$(DEB_CACHE) deb/test.sh $(DEB_NATIVE) bin/deb-b/checkpoint_$(shell deb/version.sh '$(VERSION).b')_$(DEB_ARCH).deb
 
 ## test-systemd: systemd-analyze verify and security on the units, sysusers and tmpfiles.
 test-systemd: build
@@ -122,8 +161,8 @@ test-image: build build-arm64
 image:
 	@[ -n "$(BASE)" ] || { echo "usage: make image BASE=path/to/raspios-lite-arm64.img[.xz]"; exit 2; }
 	@$(MAKE) --no-print-directory image-deps
-	$(MAKE) --no-print-directory build-arm64
-	image/build.sh "$(BASE)" $(BIN_ARM64) $(VERSION) $(DIST)
+	$(MAKE) --no-print-directory deb-arm64
+	image/build.sh "$(BASE)" $(DEB_ARM64) $(VERSION) $(DIST)
 
 ## test-boot: the image built on a Raspberry Pi OS Lite-like base (Debian bookworm arm64, built
 ## by image/base.sh with mmdebstrap on first use and cached in BOOT_CACHE; needs root), a gate

@@ -48,6 +48,7 @@ type Config struct {
 	Events    Events `toml:"events"`
 	Scanner   Input  `toml:"scanner"` // a hardware barcode scanner
 	Keypad    Input  `toml:"keypad"`  // a numeric keypad for typed codes
+	Update    Update `toml:"update"`
 }
 
 // Input is a device that sends text: a serial line (/dev/ttyACM0,
@@ -150,6 +151,15 @@ type Web struct {
 	Preview bool   `toml:"preview"`
 }
 
+// Update configures firmware updates through the feed.
+type Update struct {
+	Enabled bool `toml:"enabled"` // take the firmware the feed names
+	// Probation: how long a new version must stay up before it is kept.
+	Probation Duration `toml:"probation"`
+	Spool     string   `toml:"spool"` // where the daemon leaves a verified package for the installer
+	State     string   `toml:"state"` // the installer's state directory
+}
+
 // Events configures the event log.
 type Events struct {
 	Retention Duration `toml:"retention"`
@@ -200,6 +210,8 @@ func Default() Config {
 		Events:  Events{Retention: Duration(30 * 24 * time.Hour)},
 		Scanner: Input{Baud: 9600},
 		Keypad:  Input{Baud: 9600},
+		Update: Update{Enabled: true, Probation: Duration(10 * time.Minute),
+			Spool: "/var/lib/checkpoint/update", State: "/var/lib/checkpoint-update"},
 	}
 }
 
@@ -379,6 +391,12 @@ func (c *Config) validate() error {
 	}
 	if c.Events.Retention.D() < time.Hour {
 		return bad("events.retention", "must be at least 1h")
+	}
+	if p := c.Update.Probation.D(); p < 10*time.Second || p > 24*time.Hour {
+		return bad("update.probation", "must be 10s to 24h")
+	}
+	if c.Update.Spool == "" || c.Update.State == "" {
+		return bad("update.spool", "update.spool and update.state must be set")
 	}
 	return nil
 }

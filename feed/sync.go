@@ -85,6 +85,9 @@ type Options struct {
 	// Site is the gate's site (format.CheckSiteName): its list, signed by
 	// the site's delegated role, is kept in the cache. Empty: none.
 	Site string
+	// Firmware, when set, offers the firmware the feed names to the
+	// installer (firmware.go); nil: firmware targets are ignored.
+	Firmware *FirmwareOptions
 }
 
 // Stats are the syncer's metrics, for the logs and the status page.
@@ -132,6 +135,11 @@ type Result struct {
 	// why the site's list was refused; the national part went on.
 	Site      int64
 	SiteError error
+	// Firmware is the firmware version offered to the installer ("":
+	// none), FirmwareError why the feed's firmware could not be offered;
+	// the status part went on.
+	Firmware      string
+	FirmwareError error
 }
 
 // Syncer keeps a cache current from a feed. Sync and Run must not be called
@@ -323,6 +331,9 @@ func (s *Syncer) logResult(res Result, err error, dir bool) {
 	}
 	if res.SiteError != nil {
 		s.log.Warn("site list refused; the last good one is kept", "kind", Kind(res.SiteError), "err", res.SiteError)
+	}
+	if res.FirmwareError != nil {
+		s.log.Warn("firmware not offered", "kind", Kind(res.FirmwareError), "err", res.FirmwareError)
 	}
 	if res.Fallback != nil {
 		s.log.Warn("feed delta rejected, fell back to the snapshot", "kind", Kind(res.Fallback), "err", res.Fallback, "version", res.To, "applied", res.Applied)
@@ -516,6 +527,9 @@ func (s *Syncer) sync(ctx context.Context, f source) (Result, error) {
 	if err == nil && site != nil && !site.clear {
 		res.Site = site.list.Version
 	}
+	if err == nil {
+		res.Firmware, res.FirmwareError = s.firmware(up, f)
+	}
 	return res, err
 }
 
@@ -579,13 +593,20 @@ func (e *fallbackError) Unwrap() error { return e.snapshot }
 
 // updater builds a go-tuf updater over the trusted metadata in Dir.
 func (s *Syncer) updater(f source) (*updater.Updater, error) {
-	mdir, tdir := filepath.Join(s.cfg.Dir, "metadata"), filepath.Join(s.cfg.Dir, "targets")
+	return newUpdater(s.cfg.Root, s.cfg.Dir, f, s.cfg.Clock.Now())
+}
+
+// newUpdater builds a go-tuf updater over the trusted metadata in
+// dir/metadata (downloads in dir/targets), from the provisioned root when
+// none is stored, checking expiry at now.
+func newUpdater(provisioned []byte, dir string, f source, now time.Time) (*updater.Updater, error) {
+	mdir, tdir := filepath.Join(dir, "metadata"), filepath.Join(dir, "targets")
 	for _, d := range []string{mdir, tdir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("feed state: %w", err)
 		}
 	}
-	root := s.cfg.Root
+	root := provisioned
 	if b, err := os.ReadFile(filepath.Join(mdir, "root.json")); err == nil {
 		root = b
 	}
@@ -597,18 +618,18 @@ func (s *Syncer) updater(f source) (*updater.Updater, error) {
 	cfg.Fetcher = f
 	up, err := updater.New(cfg)
 	if err != nil {
-		if root != nil && !bytes.Equal(root, s.cfg.Root) {
+		if root != nil && !bytes.Equal(root, provisioned) {
 			// The stored root is unusable (for example truncated by a power
 			// cut): start again from the provisioned one.
 			os.Remove(filepath.Join(mdir, "root.json"))
-			cfg.LocalTrustedRoot = s.cfg.Root
+			cfg.LocalTrustedRoot = provisioned
 			up, err = updater.New(cfg)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("load trusted root: %w", err)
 		}
 	}
-	up.UnsafeSetRefTime(s.cfg.Clock.Now().UTC())
+	up.UnsafeSetRefTime(now.UTC())
 	return up, nil
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The image build, end to end (make test-image): a small synthetic Raspberry
 # Pi OS-like base image (MBR table by sfdisk on a plain file, FAT32 by
-# mkfs.vfat, ext4 by mke2fs -d from a tiny root tree), `make image BASE=…`,
-# then the result inspected with debugfs and mtools (every file, mode, owner,
-# the enable symlink), the arm64 binary taken out of the image run under
+# mkfs.vfat, ext4 by mke2fs -d from a tiny root tree with a dpkg database),
+# `make image BASE=…`, then the result inspected with debugfs and mtools
+# (every file of the package with its mode and owner, the enable links,
+# dpkg's record), the arm64 binary taken out of the image run under
 # qemu-aarch64, and a gate provisioned onto it.
 #
 # usage: image/test.sh NATIVE_BINARY VERSION   (make passes both)
@@ -27,7 +28,8 @@ check() { # check WHAT GOT WANT
 # --- the base image: 4 MiB gap, 64 MiB FAT32 boot, 64 MiB ext4 root -------
 base=$t/raspios-test.img
 tree=$t/tree
-mkdir -p "$tree"/{etc/systemd/system/multi-user.target.wants,usr/bin,usr/lib/systemd/system,var/lib,boot/firmware}
+mkdir -p "$tree"/{etc/systemd/system/multi-user.target.wants,usr/bin,usr/lib/systemd/system,var/lib/dpkg/info,boot/firmware}
+printf 'Package: base-files\nStatus: install ok installed\nPriority: required\nMaintainer: Debian <base@checkpoint.invalid>\nArchitecture: arm64\nVersion: 12.4\nDescription: base\n\n' >"$tree/var/lib/dpkg/status"
 ln -s usr/lib "$tree/lib"
 printf 'root:x:0:0:root:/root:/bin/bash\n' >"$tree/etc/passwd"
 printf 'root:x:0:\nvideo:x:44:\ngpio:x:993:\n' >"$tree/etc/group"
@@ -84,18 +86,42 @@ inspect() { # inspect PATH TYPE MODE [SOURCE]
 		if cmp -s "$4" "$t/dumped"; then ok "$1 content"; else bad "$1 content differs from $4"; fi
 	fi
 }
-inspect /etc/checkpoint directory 0750
+# Every file and directory of the package, as dpkg would have put it.
+deb=$dist/checkpoint_$(deb/version.sh "$version")_arm64.deb
+dpkg-deb -R "$deb" "$t/pkg"
+while IFS= read -r p; do
+	if [ -d "$t/pkg$p" ]; then
+		inspect "$p" directory "0$(stat -c %a "$t/pkg$p")"
+	else
+		inspect "$p" regular "0$(stat -c %a "$t/pkg$p")" "$t/pkg$p"
+	fi
+done < <(cd "$t/pkg" && find . -path ./DEBIAN -prune -o -print | sed -n 's|^\.\(/..*\)|\1|p')
+inspect "/var/lib/checkpoint-update/packages/checkpoint_$(deb/version.sh "$version").deb" regular 0600 "$deb"
+check "/etc/checkpoint mode (the config may hold web.token)" "$(field "$(e2stat "$img" /etc/checkpoint)" Mode)" 0750
 while read -r src dst mode; do
-	case $src in '' | '#'*) continue ;; @BIN) src=bin/checkpoint-arm64 ;; esac
-	inspect "$dst" regular "$mode" "$src"
+	case $src in '' | '#'*) continue ;; esac
+	[ -e "$t/pkg$dst" ] || bad "$dst (image/files.list) missing from the package"
 done <image/files.list
-link=/etc/systemd/system/multi-user.target.wants/checkpoint.service
-if st=$(e2stat "$img" "$link"); then
-	check "$link type" "$(field "$st" Type)" symlink
-	check "$link target" "$(sed -n 's/^Fast link dest: "\(.*\)"$/\1/p' <<<"$st")" /usr/lib/systemd/system/checkpoint.service
+for link in /etc/systemd/system/multi-user.target.wants/checkpoint.service /etc/systemd/system/paths.target.wants/checkpoint-update.path; do
+	if st=$(e2stat "$img" "$link"); then
+		check "$link type" "$(field "$st" Type)" symlink
+		check "$link target" "$(sed -n 's/^Fast link dest: "\(.*\)"$/\1/p' <<<"$st")" "/usr/lib/systemd/system/${link##*/}"
+	else
+		bad "$link missing: the unit would not start at boot"
+	fi
+done
+if e2stat "$img" /var/lib/systemd/deb-systemd-helper-enabled/checkpoint.service.dsh-also >/dev/null; then
+	ok "deb-systemd-helper's record of the enabled units (a purge removes the links)"
 else
-	bad "$link missing: the service would not start at boot"
+	bad "no deb-systemd-helper record in the image"
 fi
+# dpkg's record: the package installed, the base's packages kept.
+dpkg_state() { # dpkg_state IMG: Status and Version of each package in the image's dpkg database
+	rm -rf "$t/dpkgdb" && mkdir -p "$t/dpkgdb"
+	debugfs -R "rdump /var/lib/dpkg $t/dpkgdb" "$(rootfs "$1")" 2>/dev/null
+	dpkg-query --admindir="$t/dpkgdb/dpkg" -W -f '${Package} ${Status} ${Version}\n' 2>&1 | sort | tr '\n' ';'
+}
+check "dpkg's database" "$(dpkg_state "$img")" "base-files install ok installed 12.4;checkpoint install ok installed $(deb/version.sh "$version");"
 usr_mtime=$(debugfs -R "stat /usr" "$root" 2>/dev/null | sed -n 's/^ *mtime: 0x\([0-9a-f]*\).*/\1/p')
 if [ $((16#$usr_mtime)) -ge "$start" ]; then
 	ok "/usr newer than /etc/.updated: systemd-sysusers runs on first boot"
@@ -140,15 +166,17 @@ fi
 check "a refused provisioning leaves the image untouched" "$(sha256sum <"$img")" "$sum"
 if out=$(e2fsck -fn "$root" 2>&1); then ok "e2fsck after provisioning"; else bad "e2fsck after provisioning: $out"; fi
 
-# --- rebuilding from a built (plain .img) image replaces the files ---------
+# --- rebuilding from a built (plain .img) image replaces the package --------
 printf '#!/bin/sh\necho another build\n' >"$t/alt" && chmod +x "$t/alt"
+altdeb=$(deb/build.sh "$t/alt" arm64 "$version.2" "$t/altdeb")
 sum=$(sha256sum <"$img")
-if out=$(XZ_LEVEL=-0 image/build.sh "$img" "$t/alt" "$version-2" "$t/dist2" 2>&1); then
+if out=$(XZ_LEVEL=-0 image/build.sh "$img" "$altdeb" "$version-2" "$t/dist2" 2>&1); then
 	check "rebuild: the base .img is left untouched" "$(sha256sum <"$img")" "$sum"
 	xz -dc "$t/dist2/checkpoint-$version-2-arm64.img.xz" >"$t/again.img"
 	if out=$(e2fsck -fn "$(rootfs "$t/again.img")" 2>&1); then ok "rebuild from a built image: clean"; else bad "rebuild: e2fsck: $out"; fi
 	debugfs -R "dump /usr/bin/checkpoint $t/alt-back" "$(rootfs "$t/again.img")" 2>/dev/null
 	if cmp -s "$t/alt" "$t/alt-back"; then ok "rebuild: the new binary replaced the old"; else bad "rebuild: old binary left"; fi
+	check "rebuild: dpkg's record replaced" "$(dpkg_state "$t/again.img")" "base-files install ok installed 12.4;checkpoint install ok installed $(deb/version.sh "$version.2");"
 else
 	bad "rebuild from a built image: $out"
 fi
@@ -157,7 +185,7 @@ fi
 # Every program the image build runs comes from a package `make image`
 # installs when missing (image-deps): a fresh machine needs nothing else.
 pkgs=" $("$make" --no-print-directory -s image-pkgs) "
-for tool in aarch64-linux-gnu-gcc sfdisk debugfs e2fsck mcopy xz; do
+for tool in aarch64-linux-gnu-gcc sfdisk debugfs e2fsck mcopy xz dpkg-deb deb-systemd-helper; do
 	owner=$(dpkg -S "bin/$tool" 2>/dev/null | awk -F': ' -v t="$tool" '$2 ~ ("/" t "$") { sub(/:.*/, "", $1); print $1; exit }')
 	if [ -z "$owner" ]; then
 		bad "make image: no package owns $tool"
@@ -174,7 +202,7 @@ if out=$("$make" --no-print-directory image DIST="$dist" 2>&1); then bad "make i
 fi
 truncate -s 8M "$t/nofs.img"
 printf 'label: dos\nstart=2048, size=4096, type=c\nstart=6144, type=83\n' | sfdisk -q "$t/nofs.img"
-if out=$(image/build.sh "$t/nofs.img" bin/checkpoint-arm64 "$version" "$dist" 2>&1); then bad "build.sh accepted an image without ext4"; else
+if out=$(image/build.sh "$t/nofs.img" "$deb" "$version" "$dist" 2>&1); then bad "build.sh accepted an image without ext4"; else
 	case $out in *"not an ext4 file system"*) ok "no ext4 root: refused" ;; *) bad "no ext4 root: $out" ;; esac
 fi
 

@@ -55,6 +55,7 @@ type statsCollector struct {
 	descVersion     *prometheus.Desc
 	descSyncErrors  *prometheus.Desc
 	descSyncSuccess *prometheus.Desc
+	descFirmware    *prometheus.Desc
 	descStreams     *prometheus.Desc
 	descPreview     *prometheus.Desc
 }
@@ -77,6 +78,7 @@ func newStatsCollector(s *Server) *statsCollector {
 		descVersion:     prometheus.NewDesc("checkpoint_feed_version", "Feed version applied to the cache.", nil, nil),
 		descSyncErrors:  prometheus.NewDesc("checkpoint_sync_errors_total", "Failed sync attempts.", nil, nil),
 		descSyncSuccess: prometheus.NewDesc("checkpoint_sync_last_success_timestamp_seconds", "Time of the last successful sync.", nil, nil),
+		descFirmware:    prometheus.NewDesc("checkpoint_firmware_rolled_back", "Firmware versions rolled back on this gate (never taken again).", nil, nil),
 		descStreams:     prometheus.NewDesc("checkpoint_web_streams", "Open event streams of the operator screen.", nil, nil),
 		descPreview:     prometheus.NewDesc("checkpoint_preview_frames_total", "Frames copied for the camera preview.", nil, nil),
 	}
@@ -86,7 +88,7 @@ func newStatsCollector(s *Server) *statsCollector {
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descFrames, c.descSymbols, c.descRepeats, c.descFaults, c.descFrameAge,
 		c.descIdle, c.descCamFrames, c.descDropped, c.descRestarts, c.descFeedAge, c.descStale, c.descVersion,
-		c.descSyncErrors, c.descSyncSuccess, c.descStreams, c.descPreview} {
+		c.descSyncErrors, c.descSyncSuccess, c.descFirmware, c.descStreams, c.descPreview} {
 		ch <- d
 	}
 }
@@ -141,6 +143,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		st := s.opts.Sync()
 		gauge(c.descVersion, float64(st.Version))
 		counter(c.descSyncErrors, st.Errors)
+		gauge(c.descFirmware, float64(st.FirmwareFailures))
 		if !st.LastSuccess.IsZero() {
 			gauge(c.descSyncSuccess, float64(st.LastSuccess.UnixNano())/1e9)
 		}

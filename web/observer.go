@@ -148,7 +148,8 @@ type DeviceState struct {
 	Stale      bool   `json:"stale"`
 	Version    int64  `json:"version,omitempty"`
 	SyncErrors uint64 `json:"sync_errors,omitempty"`
-	Stick      string `json:"stick,omitempty"` // the last USB stick's result
+	Stick      string `json:"stick,omitempty"`    // the last USB stick's result
+	Firmware   string `json:"firmware,omitempty"` // a firmware rolled back, and why
 }
 
 // State returns what the page shows now.
@@ -242,7 +243,7 @@ func (s *Server) device(now time.Time, idle checkpoint.IdleMode, idleSet bool) D
 	}
 	if s.opts.Sync != nil {
 		ss := s.opts.Sync()
-		d.Version, d.SyncErrors, d.Stick = ss.Version, ss.Errors, ss.Stick
+		d.Version, d.SyncErrors, d.Stick, d.Firmware = ss.Version, ss.Errors, ss.Stick, ss.Firmware
 	}
 	if s.opts.CameraOff != nil {
 		if off := s.opts.CameraOff(); off != "" {

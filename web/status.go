@@ -48,6 +48,11 @@ type SyncStats struct {
 	Errors      uint64    // failed sync attempts
 	LastSuccess time.Time // zero before the first successful sync
 	Stick       string    // the last USB stick's result, in words; empty: none
+	// Firmware is the firmware's state in words (the last version rolled
+	// back, and why); empty: nothing to say. FirmwareFailures counts the
+	// versions rolled back on this gate.
+	Firmware         string
+	FirmwareFailures int
 }
 
 // Compile-time checks that the scanner and sources fit.

@@ -52,9 +52,11 @@ func newRig(t *testing.T, base Options, edit func(*Options)) *rig {
 		Scanner: r.scan,
 		Camera:  r.cam,
 		Cache:   r.cache,
-		Sync:    func() SyncStats { return SyncStats{Version: 12, Errors: 3, LastSuccess: now.Add(-2 * time.Hour)} },
-		Clock:   r.clock,
-		Logger:  slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Sync: func() SyncStats {
+			return SyncStats{Version: 12, Errors: 3, LastSuccess: now.Add(-2 * time.Hour), Firmware: "firmware 1.4.2: rolled back", FirmwareFailures: 1}
+		},
+		Clock:  r.clock,
+		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if edit != nil {
 		edit(&opts)
@@ -445,7 +447,7 @@ func TestStateIdle(t *testing.T) {
 	}
 	d := st.Device
 	if d.Idle != "stale" || d.Camera != "ok" || d.FeedAgeMS != (2*time.Hour).Milliseconds() || d.Stale ||
-		d.Version != 12 || d.Dropped != 7 || d.Width != 1280 || !d.Cache || st.HoldMS != DefaultHold.Milliseconds() {
+		d.Version != 12 || d.Firmware != "firmware 1.4.2: rolled back" || d.Dropped != 7 || d.Width != 1280 || !d.Cache || st.HoldMS != DefaultHold.Milliseconds() {
 		t.Errorf("state = %+v", st)
 	}
 	r.clock.Add(10 * time.Second)
@@ -548,6 +550,7 @@ func TestMetrics(t *testing.T) {
 		"checkpoint_feed_age_seconds 7200",
 		"checkpoint_cache_stale 0",
 		"checkpoint_sync_errors_total 3",
+		"checkpoint_firmware_rolled_back 1",
 		"checkpoint_sync_last_success_timestamp_seconds 1.630476e+09",
 		"checkpoint_web_streams 0",
 		"checkpoint_preview_frames_total 0",

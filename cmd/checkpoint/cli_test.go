@@ -21,6 +21,7 @@ func TestHelpEverywhere(t *testing.T) {
 		{"sync", "--help"}, {"feed", "--help"}, {"feed", "-h"}, {"feed", "init", "--help"}, {"feed", "publish", "--help"},
 		{"feed", "refresh", "-h"}, {"feed", "serve", "--help"}, {"events", "--help"}, {"events", "export", "--help"},
 		{"selftest", "--help"}, {"provision", "--help"}, {"firstboot", "--help"}, {"version", "--help"},
+		{"update", "--help"}, {"update", "install", "--help"}, {"update", "status", "-h"},
 	} {
 		cmd := exec.Command(bin, args...)
 		var stderr strings.Builder
@@ -31,7 +32,7 @@ func TestHelpEverywhere(t *testing.T) {
 		}
 	}
 	out, _ := exec.Command(bin, "help").Output()
-	for _, verb := range []string{"feed init", "feed publish", "feed refresh", "feed serve", "cache import", "events export"} {
+	for _, verb := range []string{"feed init", "feed publish", "feed refresh", "feed serve", "cache import", "events export", "update install", "--firmware"} {
 		if !strings.Contains(string(out), verb) {
 			t.Errorf("top-level help lacks %q:\n%s", verb, out)
 		}

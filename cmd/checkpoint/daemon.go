@@ -195,6 +195,7 @@ func (g *gate) startSync(ctx context.Context, judge *swapJudge) (func() web.Sync
 	fo.Clock = g.clock // what NewSyncer defaults to, on the daemon's wall clock
 	fo.Site = g.cfg.Site
 	fo.AfterDirectory = g.stickDone
+	fo.Firmware = firmwareOptions(ctx, g.cfg, g.log)
 	syncer, err := feed.NewSyncer(g.db, fo)
 	if err != nil {
 		return nil, configError{fmt.Errorf("feed: %w", err)}
@@ -202,9 +203,15 @@ func (g *gate) startSync(ctx context.Context, judge *swapJudge) (func() web.Sync
 	g.goRun(func() { syncer.Run(ctx) })
 	g.goRun(func() { judge.follow(ctx, g.db, g.cfg.Policy, g.log) })
 	g.goRun(func() { g.takeSticks(ctx, syncer) })
+	fw := &firmwareReport{}
+	if fo.Firmware != nil {
+		g.goRun(func() { fw.watch(ctx, g.cfg, g.db, g.clock, g.log) })
+	}
 	return func() web.SyncStats {
 		st := syncer.Stats()
-		return web.SyncStats{Version: st.Version, Errors: st.Failures, LastSuccess: st.LastSuccess, Stick: stickNote(st.Directory)}
+		note, failures := fw.get()
+		return web.SyncStats{Version: st.Version, Errors: st.Failures, LastSuccess: st.LastSuccess, Stick: stickNote(st.Directory),
+			Firmware: note, FirmwareFailures: failures}
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -10,16 +11,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"checkpoint/feed/format"
 	"checkpoint/feed/publish"
 )
 
 // feedVerbs are the synopsis lines of `checkpoint feed`.
 var feedVerbs = []string{
 	"feed init DIR [--root-expires 8760h]: create the authority's signing keys and an empty feed",
-	"feed publish DIR --statuses FILE.csv [--revocations FILE] [--trust-list FILE] [--rules FILE] [--expires 24h]: sign a new version",
+	"feed publish DIR --statuses FILE.csv [--revocations FILE] [--trust-list FILE] [--rules FILE] [--expires 24h] [--firmware checkpoint_V_arm64.deb [--rollout 10%] [--rollback]]: sign a new version (--firmware without --statuses keeps the statuses)",
 	"feed refresh DIR [--expires 24h]: re-sign the timestamp (daily, from cron)",
 	"feed serve DIR [--listen 127.0.0.1:8000]: serve DIR/repo over HTTP (tests and demos)",
 	"feed export DIR DEST: write what a gate needs to sync from a USB stick into DEST (the stick's feed/ folder)",
@@ -123,13 +126,20 @@ func feedPublish(ctx context.Context, e *env, args []string) error {
 	keep := fs.Int("keep-deltas", publish.DefaultKeepDeltas, "deltas kept for gates that are behind")
 	chunk := fs.Int("chunk", publish.DefaultChunkRecords, "status rows per chunk")
 	shrink := fs.Bool("allow-shrink", false, fmt.Sprintf("publish even when the file removes more than %.0f%% of the statuses published before", 100*publish.MaxShrink))
+	firmware := fs.String("firmware", "", "the gates' firmware: a package made by make deb (checkpoint_VERSION_arm64.deb)")
+	rollout := fs.String("rollout", "", "share of gates that take the firmware, such as 10% (default 100% for a new package; alone: widen the current one's)")
+	rollback := fs.Bool("rollback", false, "the firmware is lower than the feed's: a deliberate rollback, which gates on a higher version take")
 	dir, err := parseDir(e, fs, args)
 	if err != nil {
 		return err
 	}
-	if *statuses == "" {
+	fw, err := firmwareFlags(*firmware, *rollout, *rollback)
+	if err != nil {
+		return err
+	}
+	if *statuses == "" && fw == nil {
 		fs.Usage()
-		return usageErrorf("--statuses FILE is required")
+		return usageErrorf("--statuses FILE is required (but for a publish of firmware alone)")
 	}
 	var in publish.Inputs
 	for _, f := range []struct {
@@ -154,6 +164,7 @@ func feedPublish(ctx context.Context, e *env, args []string) error {
 		KeepDeltas:      *keep,
 		ChunkRecords:    *chunk,
 		AllowShrink:     *shrink,
+		Firmware:        fw,
 		Progress: func(stage string, n int64) {
 			if time.Since(last) > time.Second {
 				fmt.Fprintf(e.stderr, "%s: %d rows\n", stage, n)
@@ -169,7 +180,45 @@ func feedPublish(ctx context.Context, e *env, args []string) error {
 		changes = m.Deltas[len(m.Deltas)-1].Changes
 	}
 	fmt.Fprintf(e.stdout, "published version %d: %d statuses, %d changes, in %v\n", m.Version, m.Statuses, max(changes, 0), time.Since(start).Round(time.Millisecond))
+	switch {
+	case fw != nil && fw.Package != nil:
+		f, _ := publish.ReadPackage(fw.Package)
+		fmt.Fprintf(e.stdout, "firmware %s (%s) for %g%% of the gates%s\n", f.Version, f.Architecture, cmp.Or(fw.Rollout, 100), map[bool]string{true: ", a deliberate rollback"}[fw.Rollback])
+	case fw != nil:
+		fmt.Fprintf(e.stdout, "firmware rollout now %g%% of the gates\n", fw.Rollout)
+	}
 	return nil
+}
+
+// firmwareFlags reads --firmware, --rollout and --rollback (nil: none given).
+func firmwareFlags(file, rollout string, rollback bool) (*publish.Firmware, error) {
+	if file == "" && rollout == "" {
+		if rollback {
+			return nil, usageErrorf("--rollback needs --firmware FILE")
+		}
+		return nil, nil
+	}
+	fw := &publish.Firmware{Rollback: rollback}
+	if rollout != "" {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rollout), "%"), 64)
+		if err != nil || !(v > 0 && v <= 100) {
+			return nil, usageErrorf("--rollout %q: want a share of the gates above 0%% and at most 100%%, such as 10%%", rollout)
+		}
+		fw.Rollout = v
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--firmware: %w", err)
+		}
+		if len(b) > format.MaxFirmware {
+			return nil, fmt.Errorf("--firmware %s: %d bytes, at most %d allowed", file, len(b), format.MaxFirmware)
+		}
+		fw.Package = b
+	} else if rollback {
+		return nil, usageErrorf("--rollback needs --firmware FILE")
+	}
+	return fw, nil
 }
 
 func feedRefresh(e *env, args []string) error {

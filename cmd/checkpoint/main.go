@@ -60,6 +60,7 @@ func commands() []command {
 		{"sync", []string{syncUsage + ": fetch signed updates into the cache"}, cmdSync},
 		{"feed", feedVerbs, cmdFeed},
 		{"events", []string{eventsUsage + ": export the event log"}, cmdEvents},
+		{"update", updateVerbs, cmdUpdate},
 		{"selftest", []string{"selftest [--config FILE]: check outputs, camera and cache"}, cmdSelftest},
 		{"provision", []string{"provision IMAGE --config site.toml [--root root.json]: write a gate's config into an SD image"}, cmdProvision},
 		{"firstboot", []string{"firstboot [--boot DIR] [--etc DIR] [--fault]: import the gate config from the boot partition"}, cmdFirstboot},

@@ -47,6 +47,9 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 		return usageError{err}
 	}
 	fo.Site = cfg.Site
+	if *cfgPath != "" {
+		fo.Firmware = firmwareOptions(ctx, cfg, log) // a gate's config: offer its firmware
+	}
 	db, err := cache.OpenOrRecover(ctx, cfg.Cache.Path, cache.Options{MaxAge: cfg.Cache.MaxAge.D(), Logger: log})
 	if err != nil {
 		return err

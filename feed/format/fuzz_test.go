@@ -37,7 +37,7 @@ func FuzzFeedMetadata(f *testing.F) {
 }
 
 // FuzzFeedTargets feeds arbitrary bytes to the target decoders (status
-// chunks, revocation lists, trust lists), raw and gzip-wrapped: no panic,
+// chunks, revocation lists, trust lists, firmware metadata), raw and gzip-wrapped: no panic,
 // and whatever a decoder accepts is well-formed.
 func FuzzFeedTargets(f *testing.F) {
 	var snap, delta bytes.Buffer
@@ -47,7 +47,8 @@ func FuzzFeedTargets(f *testing.F) {
 	EncodeChunk(&delta, KindDelta, recs, gzip.BestSpeed)
 	rev, _ := EncodeRevocations([]cache.Revocation{{Type: cache.HashUCI, Hash: [16]byte{9}}})
 	list, _ := EncodeSiteList(recs)
-	for _, s := range [][]byte{snap.Bytes(), delta.Bytes(), rev, list, []byte("qid,until\nQ1,2021-12-31\n"), []byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n")} {
+	fw, _ := FirmwareCustom(Firmware{Package: FirmwarePackage, Version: "1.0", Architecture: "arm64", Rollout: 10})
+	for _, s := range [][]byte{snap.Bytes(), delta.Bytes(), rev, list, fw, []byte("qid,until\nQ1,2021-12-31\n"), []byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n")} {
 		f.Add(s, false)
 	}
 	f.Add([]byte("CPST\x53\x01\x02\x00"), true)
@@ -94,5 +95,10 @@ func FuzzFeedTargets(f *testing.F) {
 		}
 		ParseSiteListInfo(b)
 		CheckRules(b)
+		if fw, err := ParseFirmware("firmware/checkpoint_1.0_arm64.deb", b); err == nil {
+			if fw.Check() != nil || fw.Target() != "firmware/checkpoint_1.0_arm64.deb" {
+				t.Fatalf("accepted firmware metadata %+v", fw)
+			}
+		}
 	})
 }

@@ -200,7 +200,8 @@ func writeFile(name string, b []byte, mode os.FileMode) error {
 	return err
 }
 
-// Inputs are the files of one publish. Statuses is required; a nil side
+// Inputs are the files of one publish. Statuses is required (but by a publish
+// of firmware alone, which keeps the set published before); a nil side
 // input keeps the previous version's.
 type Inputs struct {
 	Statuses    io.Reader // CSV qid,status,valid_until (see cache.CSVReader)
@@ -228,6 +229,9 @@ type Options struct {
 	// Warn, when set, is told what the operator should know of a publish
 	// that went through (a site's expired list).
 	Warn func(msg string)
+	// Firmware, when set, publishes a firmware package or changes the
+	// current one's rollout; nil keeps the feed's firmware as it is.
+	Firmware *Firmware
 }
 
 // MaxShrink is the share of the published statuses a publish may remove
@@ -366,12 +370,13 @@ func Publish(ctx context.Context, dir string, in Inputs, opts Options) (*format.
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: %w", dir, err)
 	}
-	if in.Statuses == nil {
-		return nil, errors.New("publish: no status file")
-	}
-	recs, err := readStatuses(ctx, in.Statuses, r.hashKey, opts.Progress)
+	prev, err := readState(dir)
 	if err != nil {
-		return nil, fmt.Errorf("publish: statuses: %w", err)
+		return nil, fmt.Errorf("publish: previous status set: %w", err)
+	}
+	recs, err := statuses(ctx, in.Statuses, prev, r, opts)
+	if err != nil {
+		return nil, err
 	}
 	side := map[string][]byte{}
 	if in.Revocations != nil {
@@ -407,14 +412,30 @@ func Publish(ctx context.Context, dir string, in Inputs, opts Options) (*format.
 		}
 		side["rules.json"] = b
 	}
-	prev, err := readState(dir)
-	if err != nil {
-		return nil, fmt.Errorf("publish: previous status set: %w", err)
-	}
 	if err := checkShrink(prev, recs, opts.AllowShrink); err != nil {
 		return nil, err
 	}
 	return r.publish(ctx, recs, prev, side, opts)
+}
+
+// statuses reads the status file, or without one (a publish of firmware
+// alone) takes the set published before.
+func statuses(ctx context.Context, in io.Reader, prev []cache.Record, r *repo, opts Options) ([]pubRec, error) {
+	if in != nil {
+		recs, err := readStatuses(ctx, in, r.hashKey, opts.Progress)
+		if err != nil {
+			return nil, fmt.Errorf("publish: statuses: %w", err)
+		}
+		return recs, nil
+	}
+	if opts.Firmware == nil || r.manifest == nil {
+		return nil, errors.New("publish: no status file (only a firmware publish may leave it out, once a status set was published)")
+	}
+	recs := make([]pubRec, len(prev))
+	for i, p := range prev {
+		recs[i] = pubRec{hash: p.Hash, until: p.ValidUntil, color: p.Color, line: int32(i + 1)}
+	}
+	return recs, nil
 }
 
 // checkShrink refuses a status set that removes more than MaxShrink of the
@@ -518,6 +539,9 @@ func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, 
 	if err := b.sideFiles(m, side); err != nil {
 		return nil, err
 	}
+	if err := b.firmware(opts.Firmware); err != nil {
+		return nil, err
+	}
 	if err := m.Check(); err != nil {
 		return nil, fmt.Errorf("built a bad manifest: %w", err)
 	}
@@ -528,9 +552,11 @@ func (r *repo) publish(ctx context.Context, recs []pubRec, prev []cache.Record, 
 	if err := b.put("manifest.json", mb); err != nil {
 		return nil, err
 	}
+	old := r.targets
 	if err := r.sign(b.files, now, opts); err != nil {
 		return nil, err
 	}
+	r.pruneFirmware(old)
 	// The device-visible switch happened with timestamp.json; now the state.
 	if err := r.saveState(full, mb); err != nil {
 		return nil, err
@@ -567,6 +593,9 @@ func (b *build) put(name string, data []byte) error {
 	}
 	h := hex.EncodeToString(tf.Hashes["sha256"])
 	dirName, base := path.Split(name)
+	if err := os.MkdirAll(filepath.Join(b.tdir, filepath.FromSlash(dirName)), 0o755); err != nil {
+		return fmt.Errorf("write target %s: %w", name, err)
+	}
 	if err := writeFile(filepath.Join(b.tdir, filepath.FromSlash(dirName), h+"."+base), data, 0o644); err != nil {
 		return fmt.Errorf("write target %s: %w", name, err)
 	}

@@ -139,6 +139,76 @@ finish() {
 	echo b >/proc/sysrq-trigger
 }
 
+# --- firmware through the feed, from a USB stick -----------------------------
+# last_outcome: the installer's last result, "VERSION OUTCOME AT".
+last_outcome() {
+	sed -n '/"last"/,/}/p' /var/lib/checkpoint-update/state.json 2>/dev/null |
+		sed -n 's/.*"\(version\|outcome\|at\)": "\([^"]*\)".*/\2/p' | tr '\n' ' '
+}
+# stick DIR: the feed DIR as if on a stick: in place, and the daemon told.
+stick() {
+	rm -rf /run/checkpoint-stick/feed
+	mkdir -p /run/checkpoint-stick
+	cp -a "$1" /run/checkpoint-stick/feed
+	systemctl kill --kill-whom=main --signal=SIGUSR1 checkpoint.service
+}
+# await_outcome WANT SECONDS: the installer's last result starts with WANT.
+await_outcome() {
+	local end=$((SECONDS + $2))
+	until [[ $(last_outcome) == "$1"* ]]; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 2
+	done
+}
+firmware() {
+	local va vb vc t0 before
+	va=$(cat "$T/version-a") vb=$(cat "$T/version-b") vc=$(cat "$T/version-c")
+	check fw.image "$(dpkg-query -W -f '${Status} ${Version}' checkpoint)" "install ok installed $va"
+	# B, a real build of the next version: installed, kept after its probation.
+	t0=$SECONDS
+	stick "$T/feed-b"
+	if await_outcome "$vb installed" 600; then
+		ok "fw.installed $vb installed by checkpoint-update.service and kept after its probation, $((SECONDS - t0)) s after the stick"
+		info "firmware_install_s=$((SECONDS - t0))"
+	else
+		bad "fw.installed last result: $(last_outcome); $(journalctl -b -u checkpoint-update --no-pager | tail -5)"
+	fi
+	check fw.version "$(dpkg-query -W -f '${Status} ${Version}' checkpoint) $(/usr/bin/checkpoint version) $(prop checkpoint.service ActiveState)" \
+		"install ok installed $vb checkpoint $(cat "$T/binary-b") active"
+	check fw.conffile "$(sha256sum </etc/checkpoint/checkpoint.toml | cut -c1-64)" "$(cat "$T/config.sha256")"
+	# C exits at start-up: rolled back to B, recorded, never taken again.
+	t0=$SECONDS
+	stick "$T/feed-c"
+	if await_outcome "$vc rolled-back" 600; then
+		ok "fw.rolledback $vc rolled back $((SECONDS - t0)) s after the stick: $(grep -o '"reason": "[^"]*"' /var/lib/checkpoint-update/state.json | tail -1)"
+		info "firmware_rollback_s=$((SECONDS - t0))"
+	else
+		bad "fw.rolledback last result: $(last_outcome); $(journalctl -b -u checkpoint-update --no-pager | tail -5)"
+	fi
+	wait_active checkpoint.service 300
+	check fw.kept "$(dpkg-query -W -f '${Status} ${Version}' checkpoint) $(prop checkpoint.service ActiveState)" "install ok installed $vb active"
+	if /usr/bin/checkpoint update status --config /etc/checkpoint/checkpoint.toml | grep -q "^failed: $vc "; then
+		ok "fw.failed checkpoint update status: $(/usr/bin/checkpoint update status --config /etc/checkpoint/checkpoint.toml | grep '^failed' | head -1)"
+	else
+		bad "fw.failed $(/usr/bin/checkpoint update status --config /etc/checkpoint/checkpoint.toml 2>&1 | tr '\n' ' ')"
+	fi
+	# The daemon (B again) reports it: its log, the event log.
+	local end=$((SECONDS + 60)) ev=
+	until ev=$(runuser -u checkpoint -- /usr/bin/checkpoint events export --since 2000-01-01T00:00:00Z --config /etc/checkpoint/checkpoint.toml 2>/dev/null | grep '"format":"firmware"') && [ -n "$ev" ]; do
+		[ "$SECONDS" -lt "$end" ] || break
+		sleep 2
+	done
+	if [ -n "$ev" ] && journalctl -b -u checkpoint --no-pager | grep -q 'firmware rolled back'; then
+		ok "fw.reported the daemon's log and event log: $ev"
+	else
+		bad "fw.reported event '$ev'; log: $(journalctl -b -u checkpoint --no-pager | grep -c firmware) firmware lines"
+	fi
+	before=$(last_outcome)
+	stick "$T/feed-c"
+	sleep 15
+	check fw.not-retried "$(last_outcome) $(test -e /var/lib/checkpoint/update/offer && echo offered || echo none)" "$before none"
+}
+
 # --- boot 1: first boot on the provisioned config ---------------------------
 boot1() {
 	local ready pid st faultpid
@@ -295,6 +365,7 @@ boot1() {
 		bad "startfail.retry checkpoint.service $(prop checkpoint.service ActiveState), checkpoint-fault.service $(prop checkpoint-fault.service ActiveState)"
 	fi
 
+	firmware
 	privacy privacy.boot1
 	# The next boot: a config the gate must refuse.
 	cp "$T/bad.toml" /boot/firmware/checkpoint.toml

@@ -17,7 +17,7 @@
 # Serial logs, results and journals go to testout/boot ($CHECKPOINT_ARTIFACTS/boot).
 #
 # usage: image/boot/test.sh BASE.img NATIVE_BINARY VERSION   (make test-boot)
-# BOOT_TIMEOUT (default 900) bounds each boot in seconds.
+# BOOT_TIMEOUT (default 1500) bounds each boot in seconds.
 set -euo pipefail
 base=${1:?usage: image/boot/test.sh BASE.img NATIVE_BINARY VERSION}
 native=$(realpath "${2:?}")
@@ -25,7 +25,7 @@ version=${3:?}
 cd "$(dirname "$0")/../.."
 . image/lib.sh
 make=${MAKE:-make}
-timeout_s=${BOOT_TIMEOUT:-900}
+timeout_s=${BOOT_TIMEOUT:-1500}
 art=${CHECKPOINT_ARTIFACTS:-testout}/boot
 mkdir -p "$art"
 rm -f "$art"/*
@@ -40,6 +40,7 @@ done
 expect1="import.renamed import.secrets import.installed sysusers.ran sysusers.user tmpfiles.dirs udev.gpiochip
 ready hardening.unit hardening.process gpio.green gpio.relay gpio.green-ends gpio.red stop.outputs stop.control
 restart.safe watchdog.restart startfail.exit startfail.onfailure startfail.pattern startfail.retry
+fw.image fw.installed fw.version fw.conffile fw.rolledback fw.kept fw.failed fw.reported fw.not-retried
 privacy.boot1 privacy.boot1-control"
 expect2="badconfig.refused badconfig.error-file badconfig.pattern badconfig.not-started badconfig.kept
 privacy.boot2 privacy.boot2-control"
@@ -75,10 +76,36 @@ driver = "periph"
 [web]
 listen = "127.0.0.1:8080"
 token = "$token"
+
+[update]
+# The emulated Pi is slow; a gate's default is 10 minutes.
+probation = "10s"
 EOF
-"$native" provision "$img" --config "$t/gate.toml" >"$art/provision.log" 2>&1 || die "provision: $(cat "$art/provision.log")"
 fx=$t/fixtures
 go run ./image/boot/fixtures -out "$fx"
+# Firmware through the feed: a feed naming the next release (B, a real build
+# of another version) and then a broken one (C: exits at start-up), each
+# exported as a USB stick carries it.
+feedd=$t/feed
+"$native" feed init "$feedd" >/dev/null
+CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc go build -buildmode=pie -trimpath \
+	-ldflags "-s -w -X main.version=$version.b -extldflags=-Wl,-z,relro,-z,now" -o "$t/checkpoint-b" ./cmd/checkpoint
+debb=$(deb/build.sh "$t/checkpoint-b" arm64 "$version.b" "$t/debs")
+printf '#!/bin/sh\necho "checkpoint %s: a broken release" >&2\nexit 1\n' "$version.c" >"$t/checkpoint-c"
+chmod +x "$t/checkpoint-c"
+debc=$(deb/build.sh "$t/checkpoint-c" arm64 "$version.c" "$t/debs")
+{
+	"$native" feed publish "$feedd" --statuses "$fx/statuses.csv" --firmware "$debb" &&
+		"$native" feed export "$feedd" "$fx/feed-b" &&
+		"$native" feed publish "$feedd" --firmware "$debc" &&
+		"$native" feed export "$feedd" "$fx/feed-c"
+} >"$art/feed.log" 2>&1 || die "feed: $(tail -3 "$art/feed.log")"
+dpkg-deb -f "$debb" Version >"$fx/version-b"
+dpkg-deb -f "$debc" Version >"$fx/version-c"
+deb/version.sh "$version" >"$fx/version-a"
+echo "$version.b" >"$fx/binary-b"
+"$native" provision "$img" --config "$t/gate.toml" --root "$feedd/repo/root.json" >"$art/provision.log" 2>&1 ||
+	die "provision: $(cat "$art/provision.log")"
 echo "$token" >"$fx/token"
 sha256sum <"$t/gate.toml" | cut -c1-64 >"$fx/config.sha256"
 sha256sum <systemd/checkpoint.service | cut -c1-64 >"$fx/unit.sha256"
@@ -89,8 +116,13 @@ e2_begin "$img" "$t/e2.cmds"
 dir=/usr/lib/checkpoint-boottest
 e2_write image/boot/rpicam-vid /usr/bin/rpicam-vid 0755
 e2_write image/boot/guest.sh $dir/guest.sh 0755
-for f in token config.sha256 unit.sha256 bad.toml statuses.csv secrets.txt; do
+for f in token config.sha256 unit.sha256 bad.toml statuses.csv secrets.txt version-a version-b version-c binary-b; do
 	e2_write "$fx/$f" "$dir/$f" 0644
+done
+for stick in feed-b feed-c; do
+	while IFS= read -r f; do
+		e2_write "$fx/$stick/$f" "$dir/$stick/$f" 0644
+	done < <(cd "$fx/$stick" && find . -type f | sed 's|^\./||')
 done
 for f in "$fx"/frames/*.yuv; do
 	e2_write "$f" "$dir/frames/${f##*/}" 0644

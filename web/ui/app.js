@@ -208,6 +208,7 @@
     else if (d.feed_age_ms < 0) feed = 'chưa đồng bộ · never synced';
     else feed = ago(d.feed_age_ms) + (d.version ? ' · v' + d.version : '');
     if (d.stick) feed += ' · ' + d.stick;
+    if (d.firmware) feed += ' · ' + d.firmware;
     text('feed', feed);
     $('stale').hidden = !d.stale || mode === 'stale';
     var c = state.counts;
