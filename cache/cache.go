@@ -83,6 +83,7 @@ type DB struct {
 	rd   *sql.DB // readers (pool)
 	wr   *sql.DB // the one writer connection
 	ck   *sql.DB // the checkpointer's connection
+	pin  *readPin
 
 	ckMu   sync.Mutex
 	ckWake chan struct{} // a commit happened; nil once closed
@@ -204,11 +205,16 @@ func (d *DB) open(ctx context.Context) error {
 	if err := d.migrate(ctx); err != nil {
 		return err
 	}
+	d.rconn = &connector{dsn: dsn(d.path, false) + "&mode=ro", pragmas: readPragmas}
+	d.pin = newReadPin(d.rconn)
 	d.ck = sql.OpenDB(&connector{dsn: dsn(d.path, false), pragmas: []string{"PRAGMA journal_size_limit = 67108864"}})
 	d.ck.SetMaxOpenConns(1)
+	// Copy back what migrate wrote, then take the pin (pin.go).
+	if err := d.checkpoint(ctx, "PASSIVE"); err != nil {
+		return fmt.Errorf("checkpoint: %w", classify(err))
+	}
 	d.ckWake, d.ckStop, d.ckDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go d.checkpointer(d.ckWake)
-	d.rconn = &connector{dsn: dsn(d.path, false) + "&mode=ro", pragmas: readPragmas}
 	d.lookups = make(chan *lookupConn, 8)
 	d.rd = sql.OpenDB(d.rconn)
 	d.rd.SetMaxIdleConns(4)
@@ -255,7 +261,7 @@ func (d *DB) checkpointer(wake <-chan struct{}) {
 			case <-t.C:
 			}
 		}
-		d.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		d.checkpoint(context.Background(), "PASSIVE")
 		last = time.Now()
 	}
 }
@@ -263,7 +269,7 @@ func (d *DB) checkpointer(wake <-chan struct{}) {
 // Checkpoint copies every committed WAL frame back into the database file
 // now and truncates the WAL (the background checkpointer does this lazily).
 func (d *DB) Checkpoint(ctx context.Context) error {
-	if _, err := d.ck.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+	if err := d.checkpoint(ctx, "TRUNCATE"); err != nil {
 		return fmt.Errorf("checkpoint: %w", classify(err))
 	}
 	return nil
@@ -369,13 +375,18 @@ func (d *DB) closeAll() error {
 	if d.rd != nil {
 		errs = append(errs, d.rd.Close())
 	}
-	if d.ck != nil {
+	if d.ckDone != nil {
 		d.ckMu.Lock()
 		d.ckWake = nil
 		close(d.ckStop)
 		d.ckMu.Unlock()
 		<-d.ckDone
+	}
+	if d.ck != nil {
 		errs = append(errs, d.ck.Close())
+	}
+	if d.pin != nil {
+		errs = append(errs, d.pin.close())
 	}
 	if d.wr != nil {
 		// Fold the WAL back into the file so a copy of the .db alone is whole.

@@ -270,8 +270,10 @@ func (d *DB) lookup(l *lookupConn, h []byte) (s, u int64, ok bool, err error) {
 	}
 	if dbGen > gen {
 		// Another process (or a commit whose filter update is still under
-		// way) changed the delta table.
+		// way) changed the delta table; its WAL frames wait for this
+		// process's checkpointer (pin.go).
 		d.reloadFilter()
+		d.committed()
 	}
 	return l.query()
 }
