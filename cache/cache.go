@@ -45,8 +45,9 @@ const ClockSkew = 5 * time.Minute
 const pageSize = 8192
 
 // schemaVersion is written to meta and checked on open. Version 1 had no
-// delta table; it is upgraded in place on open.
-const schemaVersion = 2
+// delta table, version 2 one delta table instead of runs; both are
+// upgraded in place on open (schema.go).
+const schemaVersion = 3
 
 // ErrCorrupt is returned by Open when the file fails PRAGMA quick_check.
 var ErrCorrupt = errors.New("cache file is corrupt")
@@ -130,6 +131,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := private(path, opts.Logger); err != nil {
 		return nil, fmt.Errorf("open cache %s: %w", path, err)
 	}
+	if err := newStage(path); err != nil {
+		return nil, fmt.Errorf("open cache %s: %w", path, err)
+	}
 	if err := d.open(ctx); err != nil {
 		d.closeAll()
 		return nil, fmt.Errorf("open cache %s: %w", path, err)
@@ -161,6 +165,21 @@ func private(path string, log *slog.Logger) error {
 	return nil
 }
 
+// newStage replaces the stage file (stage.go) with an empty one, private
+// like the cache: one left by a crash may be half written. A process still
+// writing the old one keeps its own (unlinked) copy.
+func newStage(path string) error {
+	p := path + stageSuffix
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
 func dsn(path string, write bool) string {
 	q := url.Values{}
 	q.Set("_synchronous", "NORMAL")
@@ -175,7 +194,7 @@ func (d *DB) open(ctx context.Context) error {
 	var err error
 	// The writer does not checkpoint at commit: the checkpointer does, in
 	// the background, so an update's commit does not wait for the copy.
-	d.wr = sql.OpenDB(&connector{dsn: dsn(d.path, true), pragmas: []string{
+	d.wr = sql.OpenDB(&connector{dsn: dsn(d.path, true), pragmas: append([]string{
 		fmt.Sprintf("PRAGMA page_size = %d", pageSize), // for a new file only
 		"PRAGMA journal_mode = WAL",
 		"PRAGMA journal_size_limit = 67108864",
@@ -183,7 +202,7 @@ func (d *DB) open(ctx context.Context) error {
 		"PRAGMA mmap_size = 4294967296",
 		"PRAGMA temp_store = MEMORY",
 		"PRAGMA wal_autocheckpoint = 0",
-	}})
+	}, stagePragmas(d.path)...)})
 	d.wr.SetMaxOpenConns(1)
 	d.wr.SetMaxIdleConns(1)
 	d.wr.SetConnMaxLifetime(0)

@@ -284,16 +284,7 @@ func TestSchema1Upgrade(t *testing.T) {
 	}
 	snapshot(t, d, 50)
 	d.Close()
-	raw, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"DROP TABLE status_delta", "DELETE FROM meta WHERE k = 'base_rows'", "UPDATE meta SET v = 1 WHERE k = 'schema'"} {
-		if _, err := raw.Exec(q); err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	raw.Close()
+	rawExec(t, path, "DROP TABLE status_run", "DROP TABLE status_runs", "DELETE FROM meta WHERE k IN ('base_rows', 'delta_gen')", "UPDATE meta SET v = 1 WHERE k = 'schema'")
 	d, err = Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -304,5 +295,57 @@ func TestSchema1Upgrade(t *testing.T) {
 	ms, err := d.MergeDeltas(ctx, true)
 	if err != nil || ms.Base != 49 {
 		t.Fatalf("merge after the upgrade: %+v, %v; want base 49", ms, err)
+	}
+}
+
+// TestSchema2Upgrade: a file of schema 2 (one delta table, status_delta)
+// opens with its delta rows as one run, answering as before.
+func TestSchema2Upgrade(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cache.db")
+	d, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot(t, d, 50)
+	k0, k1, k2 := d.Hash("K0"), d.Hash("K1"), d.Hash("NEW")
+	d.Close()
+	rawExec(t, path, "DROP TABLE status_run", "DROP TABLE status_runs",
+		"CREATE TABLE status_delta(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID",
+		fmt.Sprintf("INSERT INTO status_delta VALUES (x'%x', -1, 0), (x'%x', 0, 1640970000), (x'%x', 1, 0)", k0, k1, k2),
+		"UPDATE meta SET v = 5 WHERE k = 'delta_gen'", "UPDATE meta SET v = 2 WHERE k = 'schema'")
+	d, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ws := map[string]want{"K0": {}, "K1": {true, checkpoint.Red, 1640970000}, "NEW": {true, checkpoint.Yellow, 0}}
+	check(t, d, 50, ws)
+	if c, _ := d.Count(ctx); c.Deltas != 3 {
+		t.Fatalf("after the upgrade: %+v, want the 3 delta rows in a run", c)
+	}
+	var v int64
+	d.wr.QueryRow("SELECT v FROM meta WHERE k = 'schema'").Scan(&v)
+	if v != schemaVersion {
+		t.Fatalf("schema %d after the upgrade", v)
+	}
+	if _, err := d.MergeDeltas(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	check(t, d, 50, ws)
+}
+
+// rawExec runs statements on the file at path outside the cache.
+func rawExec(t *testing.T, path string, qs ...string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range qs {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
 	}
 }
