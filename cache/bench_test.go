@@ -286,3 +286,47 @@ func (l *latencies) report(b *testing.B, prefix string) {
 		b.ReportMetric(float64(l.fastest[len(l.fastest)*99/100].Nanoseconds()), prefix+"fastest-p99-ns")
 	}
 }
+
+// BenchmarkSnapshot times a snapshot of one million sorted rows
+// (CHECKPOINT_BENCH_ROWS): Put through the stage, then the bulk copy into
+// the base at Commit.
+func BenchmarkSnapshot(b *testing.B) {
+	d, err := Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	n := benchEnv("CHECKPOINT_BENCH_ROWS", 1000000)
+	recs := make([]Record, n)
+	for i := range recs {
+		recs[i] = Record{Hash: d.Hash(fmt.Sprintf("Q%d", i)), Color: checkpoint.Color(i % 3)}
+		if i%5 == 0 {
+			recs[i].ValidUntil = int64(1640970000 + i%365*86400)
+		}
+	}
+	slices.SortFunc(recs, cmpRec)
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		u, err := d.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := u.ClearStatuses(); err != nil {
+			b.Fatal(err)
+		}
+		for c := range slices.Chunk(recs, 1<<16) {
+			if err := u.Put(c...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		put := time.Since(start)
+		if err := u.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "keys/s")
+		b.ReportMetric(float64(put.Milliseconds()), "put-ms")
+		b.ReportMetric(float64((time.Since(start) - put).Milliseconds()), "commit-ms")
+	}
+}

@@ -83,6 +83,7 @@ type DB struct {
 	log  *slog.Logger
 	rd   *sql.DB // readers (pool)
 	wr   *sql.DB // the one writer connection
+	wcon *connector
 	ck   *sql.DB // the checkpointer's connection
 	pin  *readPin
 
@@ -194,7 +195,7 @@ func (d *DB) open(ctx context.Context) error {
 	var err error
 	// The writer does not checkpoint at commit: the checkpointer does, in
 	// the background, so an update's commit does not wait for the copy.
-	d.wr = sql.OpenDB(&connector{dsn: dsn(d.path, true), pragmas: append([]string{
+	d.wcon = &connector{dsn: dsn(d.path, true), pragmas: append([]string{
 		fmt.Sprintf("PRAGMA page_size = %d", pageSize), // for a new file only
 		"PRAGMA journal_mode = WAL",
 		"PRAGMA journal_size_limit = 67108864",
@@ -202,7 +203,8 @@ func (d *DB) open(ctx context.Context) error {
 		"PRAGMA mmap_size = 4294967296",
 		"PRAGMA temp_store = MEMORY",
 		"PRAGMA wal_autocheckpoint = 0",
-	}, stagePragmas(d.path)...)})
+	}, stagePragmas(d.path)...)}
+	d.wr = sql.OpenDB(d.wcon)
 	d.wr.SetMaxOpenConns(1)
 	d.wr.SetMaxIdleConns(1)
 	d.wr.SetConnMaxLifetime(0)

@@ -232,7 +232,10 @@ func (d *DB) commitTracked(u *Update, baseRows int64) error {
 	var gen int64
 	if u.base || u.dn > 0 {
 		var err error
-		if gen, err = bumpDeltaGen(u.ctx, u.tx); err != nil {
+		if err := u.ctx.Err(); err != nil {
+			return err
+		}
+		if gen, err = bumpDeltaGen(u.wctx, u.tx); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -27,6 +28,7 @@ type connector struct {
 	dsn     string
 	pragmas []string
 	drv     sqlite3.SQLiteDriver
+	last    atomic.Pointer[sqlite3.SQLiteConn] // the connection made last (the writer has one)
 }
 
 func (c *connector) Connect(context.Context) (driver.Conn, error) {
@@ -41,6 +43,7 @@ func (c *connector) Connect(context.Context) (driver.Conn, error) {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 	}
+	c.last.Store(sc)
 	return sc, nil
 }
 

@@ -3,8 +3,12 @@ package cache
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // The base table is written by a snapshot and rewritten by a merge, both in
@@ -70,27 +74,43 @@ func fromStage(ctx context.Context, tx *sql.Tx) (int64, error) {
 
 // rowWriter writes rows through a statement of batchRows rows, and those
 // left at flush through a one-row statement: it amortises the driver's cost
-// per statement over many rows.
+// per statement over many rows. It runs on the writer's connection itself
+// (the update's transaction holds it): database/sql's conversion of each
+// argument, and boxing each key, were a third of the cost of a row.
 type rowWriter struct {
-	ctx  context.Context
-	wctx context.Context // ctx without its cancellation: see exec
-	many *sql.Stmt
-	one  *sql.Stmt
-	cols int
-	args []any
-	keys []byte // copies of the keys of the rows buffered (see key)
-	n    int64  // rows written
+	ctx   context.Context
+	sc    *sqlite3.SQLiteConn
+	many  driver.Stmt
+	one   driver.Stmt
+	cols  int
+	rows  int               // rows buffered
+	args  []driver.NamedValue // cols*batchRows, ordinals set once
+	args1 []driver.NamedValue // one row's
+	keys  []byte            // the buffered rows' keys: args of key columns point here
+	n     int64             // rows written
 }
 
-// newRowWriter prepares many (batchRows tuples of cols values) and one (one
-// tuple) in tx.
-func newRowWriter(ctx context.Context, tx *sql.Tx, many, one string, cols int) (*rowWriter, error) {
-	w := &rowWriter{ctx: ctx, wctx: context.WithoutCancel(ctx), cols: cols, args: make([]any, 0, cols*batchRows)}
+// newRowWriter prepares many (batchRows tuples of cols values, the first a
+// key) and one (one tuple) on the writer connection sc.
+func newRowWriter(ctx context.Context, sc *sqlite3.SQLiteConn, many, one string, cols int) (*rowWriter, error) {
+	w := &rowWriter{ctx: ctx, sc: sc, cols: cols, args: make([]driver.NamedValue, cols*batchRows),
+		args1: make([]driver.NamedValue, cols), keys: make([]byte, HashSize*batchRows)}
+	for i := range w.args {
+		w.args[i].Ordinal = i + 1
+		if i%cols == 0 {
+			r := i / cols
+			w.args[i].Value = w.keys[r*HashSize : (r+1)*HashSize : (r+1)*HashSize] // boxed once
+		}
+	}
+	for i := range w.args1 {
+		w.args1[i].Ordinal = i + 1
+	}
 	var err error
-	if w.many, err = tx.PrepareContext(ctx, many); err != nil {
+	if w.many, err = sc.Prepare(many); err != nil {
 		return nil, classify(err)
 	}
-	if w.one, err = tx.PrepareContext(ctx, one); err != nil {
+	if w.one, err = sc.Prepare(one); err != nil {
+		w.many.Close()
 		return nil, classify(err)
 	}
 	return w, nil
@@ -101,51 +121,65 @@ func tuples(tuple string, n int) string {
 	return strings.TrimSuffix(strings.Repeat(tuple+",", n), ",")
 }
 
-// key copies h for a row about to be added: the caller may reuse h before
-// the row is written.
-func (w *rowWriter) key(h []byte) []byte {
-	if w.keys == nil {
-		w.keys = make([]byte, 0, HashSize*batchRows)
+// add buffers one row, its key (HashSize bytes, copied) and the other
+// cols-1 values, and writes a batch when one is full.
+func (w *rowWriter) add(h []byte, vals ...int64) error {
+	base := w.rows * w.cols
+	copy(w.keys[w.rows*HashSize:], h)
+	for i, v := range vals {
+		w.args[base+1+i].Value = v
 	}
-	w.keys = append(w.keys, h...)
-	return w.keys[len(w.keys)-len(h):]
-}
-
-// add buffers one row (cols values) and writes a batch when one is full.
-func (w *rowWriter) add(vals ...any) error {
-	w.args = append(w.args, vals...)
-	if len(w.args) < w.cols*batchRows {
+	if w.rows++; w.rows < batchRows {
 		return nil
 	}
 	if err := w.exec(w.many, w.args); err != nil {
 		return err
 	}
 	w.n += batchRows
-	w.args, w.keys = w.args[:0], w.keys[:0]
+	w.rows = 0
 	return nil
 }
 
 // flush writes the rows buffered.
 func (w *rowWriter) flush() error {
-	for i := 0; i < len(w.args); i += w.cols {
-		if err := w.exec(w.one, w.args[i:i+w.cols]); err != nil {
+	for r := range w.rows {
+		for c := range w.cols {
+			w.args1[c].Value = w.args[r*w.cols+c].Value
+		}
+		if err := w.exec(w.one, w.args1); err != nil {
 			return err
 		}
 		w.n++
 	}
-	w.args, w.keys = w.args[:0], w.keys[:0]
+	w.rows = 0
 	return nil
 }
 
-// exec runs one statement. The driver gets ctx without its cancellation:
-// go-sqlite3 otherwise starts a goroutine per statement to watch it, one per
-// batch of a million-row apply. ctx is checked here before each statement
-// instead, so a cancelled sync stops within one batch (and database/sql
-// still rolls the transaction back when ctx ends).
-func (w *rowWriter) exec(st *sql.Stmt, args []any) error {
+// close releases the statements.
+func (w *rowWriter) close() {
+	w.many.Close()
+	w.one.Close()
+}
+
+// exec runs one statement, without a cancellation watcher (go-sqlite3
+// would start one per statement, one per batch of a million-row apply):
+// ctx is checked here before each statement, so a cancelled sync stops
+// within one batch.
+//
+// It runs as a query: go-sqlite3 binds a query's arguments and takes its
+// first step in one call into C, an Exec's with one call per argument.
+func (w *rowWriter) exec(st driver.Stmt, args []driver.NamedValue) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	_, err := st.ExecContext(w.wctx, args...)
-	return classify(err)
+	if w.sc.AutoCommit() {
+		// SQLite rolled the transaction back (after a full disk, say):
+		// this row would be written on its own.
+		return errors.New("the update's transaction has ended")
+	}
+	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), args)
+	if err != nil {
+		return classify(err)
+	}
+	return classify(rows.Close())
 }

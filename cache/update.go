@@ -64,7 +64,7 @@ func (t HashType) String() string {
 
 // batchRows is how many rows one multi-row statement writes: it amortises the
 // per-statement cost of the driver over many rows.
-const batchRows = 256
+const batchRows = 1024
 
 // Update is one write transaction. Nothing it does is visible to readers
 // until Commit; Rollback (or a failed Commit) leaves the cache as it was.
@@ -72,6 +72,7 @@ type Update struct {
 	d    *DB
 	tx   *sql.Tx
 	ctx  context.Context
+	wctx context.Context // ctx without its cancellation: see exec
 	ins  *rowWriter // status rows: into the new run, or after ClearStatuses into the stage
 	del  *rowWriter // removals from the stage (after ClearStatuses)
 	base bool       // after ClearStatuses: rows go to the stage, then the base table
@@ -97,12 +98,17 @@ const defaultRunKeys = 1 << 16
 
 // Begin starts an update. Only one update runs at a time; others wait.
 func (d *DB) Begin(ctx context.Context) (*Update, error) {
-	tx, err := d.wr.BeginTx(ctx, nil)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("begin cache update: %w", err)
+	}
+	// The transaction never ends by itself when ctx does (see exec).
+	wctx := context.WithoutCancel(ctx)
+	tx, err := d.wr.BeginTx(wctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin cache update: %w", classify(err))
 	}
-	u := &Update{d: d, tx: tx, ctx: ctx, f: d.filter.Load()}
-	gen, err := readDeltaGen(ctx, tx)
+	u := &Update{d: d, tx: tx, ctx: ctx, wctx: wctx, f: d.filter.Load()}
+	gen, err := readDeltaGen(wctx, tx)
 	if err != nil {
 		tx.Rollback()
 		return nil, err
@@ -110,7 +116,7 @@ func (d *DB) Begin(ctx context.Context) (*Update, error) {
 	// Rows go to a new run: a removal is a row with status -1 there.
 	u.run = gen + 1
 	const ins = "INSERT OR REPLACE INTO status_run(g, h, s, u) VALUES "
-	if u.ins, err = newRowWriter(ctx, tx, ins+tuples(fmt.Sprintf("(%d,?,?,?)", u.run), batchRows), ins+fmt.Sprintf("(%d,?,?,?)", u.run), 3); err != nil {
+	if u.ins, err = newRowWriter(ctx, d.wcon.last.Load(), ins+tuples(fmt.Sprintf("(%d,?,?,?)", u.run), batchRows), ins+fmt.Sprintf("(%d,?,?,?)", u.run), 3); err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("prepare cache update: %w", err)
 	}
@@ -128,26 +134,28 @@ func (u *Update) ClearStatuses() error {
 		return err
 	}
 	for _, q := range []string{"DELETE FROM status", "DELETE FROM status_run", "DELETE FROM status_runs"} {
-		if _, err := u.tx.ExecContext(u.ctx, q); err != nil {
-			return fmt.Errorf("clear statuses: %w", classify(err))
+		if err := u.exec(q); err != nil {
+			return fmt.Errorf("clear statuses: %w", err)
 		}
 	}
-	if err := startStage(u.ctx, u.tx); err != nil {
+	if err := startStage(u.wctx, u.tx); err != nil {
 		return err
 	}
 	if u.base {
 		return nil
 	}
-	ins, err := newRowWriter(u.ctx, u.tx, "INSERT OR REPLACE INTO stage.status(h, s, u) VALUES "+tuples("(?,?,?)", batchRows),
+	ins, err := newRowWriter(u.ctx, u.d.wcon.last.Load(), "INSERT OR REPLACE INTO stage.status(h, s, u) VALUES "+tuples("(?,?,?)", batchRows),
 		"INSERT OR REPLACE INTO stage.status(h, s, u) VALUES (?,?,?)", 3)
 	if err != nil {
 		return fmt.Errorf("prepare cache update: %w", err)
 	}
-	del, err := newRowWriter(u.ctx, u.tx, "DELETE FROM stage.status WHERE h IN ("+tuples("?", batchRows)+")",
+	del, err := newRowWriter(u.ctx, u.d.wcon.last.Load(), "DELETE FROM stage.status WHERE h IN ("+tuples("?", batchRows)+")",
 		"DELETE FROM stage.status WHERE h = ?", 1)
 	if err != nil {
+		ins.close()
 		return fmt.Errorf("prepare cache update: %w", err)
 	}
+	u.ins.close()
 	u.ins, u.del, u.base = ins, del, true
 	return nil
 }
@@ -179,7 +187,7 @@ func (u *Update) put(recs []Record) error {
 		var err error
 		switch {
 		case r.Delete && !u.base:
-			err = u.ins.add(r.Hash[:], int64(tombstone), int64(0))
+			err = u.ins.add(r.Hash[:], tombstone, 0)
 		case r.Delete:
 			err = u.del.add(r.Hash[:])
 		case r.Color > checkpoint.Green:
@@ -217,16 +225,19 @@ func (u *Update) flush() error {
 
 // SetRevocations replaces the revocation list.
 func (u *Update) SetRevocations(list []Revocation) error {
-	if _, err := u.tx.ExecContext(u.ctx, "DELETE FROM revoked"); err != nil {
-		return fmt.Errorf("clear revocations: %w", classify(err))
+	if err := u.exec("DELETE FROM revoked"); err != nil {
+		return fmt.Errorf("clear revocations: %w", err)
 	}
-	st, err := u.tx.PrepareContext(u.ctx, "INSERT OR IGNORE INTO revoked(t, h) VALUES (?, ?)")
+	st, err := u.tx.PrepareContext(u.wctx, "INSERT OR IGNORE INTO revoked(t, h) VALUES (?, ?)")
 	if err != nil {
 		return fmt.Errorf("write revocations: %w", classify(err))
 	}
 	defer st.Close()
 	for _, r := range list {
-		if _, err := st.ExecContext(u.ctx, int64(r.Type), r.Hash[:]); err != nil {
+		if err := u.ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(u.wctx, int64(r.Type), r.Hash[:]); err != nil {
 			return fmt.Errorf("write revocations: %w", classify(err))
 		}
 	}
@@ -242,16 +253,19 @@ func KID(der []byte) []byte {
 
 // SetSigners replaces the HC1 trust list with these DER certificates.
 func (u *Update) SetSigners(ders [][]byte) error {
-	if _, err := u.tx.ExecContext(u.ctx, "DELETE FROM signer"); err != nil {
-		return fmt.Errorf("clear trust list: %w", classify(err))
+	if err := u.exec("DELETE FROM signer"); err != nil {
+		return fmt.Errorf("clear trust list: %w", err)
 	}
-	st, err := u.tx.PrepareContext(u.ctx, "INSERT OR IGNORE INTO signer(kid, der) VALUES (?, ?)")
+	st, err := u.tx.PrepareContext(u.wctx, "INSERT OR IGNORE INTO signer(kid, der) VALUES (?, ?)")
 	if err != nil {
 		return fmt.Errorf("write trust list: %w", classify(err))
 	}
 	defer st.Close()
 	for _, der := range ders {
-		if _, err := st.ExecContext(u.ctx, KID(der), der); err != nil {
+		if err := u.ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(u.wctx, KID(der), der); err != nil {
 			return fmt.Errorf("write trust list: %w", classify(err))
 		}
 	}
@@ -304,8 +318,29 @@ func (u *Update) Commit() error {
 	if err != nil {
 		u.tx.Rollback()
 	}
+	u.closeWriters()
 	u.done = true
 	return err
+}
+
+func (u *Update) closeWriters() {
+	for _, w := range []*rowWriter{u.ins, u.del} {
+		if w != nil {
+			w.close()
+		}
+	}
+}
+
+// exec runs one statement of the update. The driver gets ctx without its
+// cancellation: an interrupted statement would roll the whole transaction
+// back under the rows still being written (rowWriter). ctx is checked here
+// before each statement instead.
+func (u *Update) exec(q string, args ...any) error {
+	if err := u.ctx.Err(); err != nil {
+		return err
+	}
+	_, err := u.tx.ExecContext(u.wctx, q, args...)
+	return classify(err)
 }
 
 func (u *Update) commit() error {
@@ -332,13 +367,13 @@ func (u *Update) commit() error {
 		meta[metaRebuild] = int64(0)
 	}
 	for k, v := range meta {
-		if _, err := u.tx.ExecContext(u.ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, v); err != nil {
-			return fmt.Errorf("write meta %s: %w", k, classify(err))
+		if err := u.exec("INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, v); err != nil {
+			return fmt.Errorf("write meta %s: %w", k, err)
 		}
 	}
 	if u.dn > 0 && !u.base {
-		if _, err := u.tx.ExecContext(u.ctx, "INSERT INTO status_runs(g, n) VALUES (?, ?)", u.run, u.dn); err != nil {
-			return fmt.Errorf("record the run: %w", classify(err))
+		if err := u.exec("INSERT INTO status_runs(g, n) VALUES (?, ?)", u.run, u.dn); err != nil {
+			return fmt.Errorf("record the run: %w", err)
 		}
 	}
 	baseRows, _ := meta[metaBaseRows].(int64)
@@ -370,7 +405,10 @@ func (u *Update) metaRows(st *feedState) (map[string]any, error) {
 	}
 	if u.base {
 		// The merge policy compares the runs with this count.
-		n, err := fromStage(u.ctx, u.tx)
+		if err := u.ctx.Err(); err != nil {
+			return nil, err
+		}
+		n, err := fromStage(u.wctx, u.tx)
 		if err != nil {
 			return nil, err
 		}
@@ -391,7 +429,9 @@ func (u *Update) Rollback() error {
 		return nil
 	}
 	u.done = true
-	return u.tx.Rollback()
+	err := u.tx.Rollback()
+	u.closeWriters()
+	return err
 }
 
 func unixNano(t time.Time) int64 {
