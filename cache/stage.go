@@ -83,11 +83,11 @@ type rowWriter struct {
 	many  driver.Stmt
 	one   driver.Stmt
 	cols  int
-	rows  int               // rows buffered
+	rows  int                 // rows buffered
 	args  []driver.NamedValue // cols*batchRows, ordinals set once
 	args1 []driver.NamedValue // one row's
-	keys  []byte            // the buffered rows' keys: args of key columns point here
-	n     int64             // rows written
+	keys  []byte              // the buffered rows' keys: args of key columns point here
+	n     int64               // rows written
 }
 
 // newRowWriter prepares many (batchRows tuples of cols values, the first a

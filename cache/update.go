@@ -73,10 +73,10 @@ type Update struct {
 	tx   *sql.Tx
 	ctx  context.Context
 	wctx context.Context // ctx without its cancellation: see exec
-	ins  *rowWriter // status rows: into the new run, or after ClearStatuses into the stage
-	del  *rowWriter // removals from the stage (after ClearStatuses)
-	base bool       // after ClearStatuses: rows go to the stage, then the base table
-	run  int64      // the run delta rows go to: the delta_gen its commit records
+	ins  *rowWriter      // status rows: into the new run, or after ClearStatuses into the stage
+	del  *rowWriter      // removals from the stage (after ClearStatuses)
+	base bool            // after ClearStatuses: rows go to the stage, then the base table
+	run  int64           // the run delta rows go to: the delta_gen its commit records
 	f    *deltaFilter
 	rf   *bloom // the run's filter, sized by Expect (or a default) at the first row
 	exp  int64
