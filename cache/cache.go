@@ -174,7 +174,9 @@ func newStage(path string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	// Another process opening the cache at the same moment may have made
+	// it already: either is empty.
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
@@ -226,7 +228,10 @@ func (d *DB) open(ctx context.Context) error {
 	if err := d.migrate(ctx); err != nil {
 		return err
 	}
-	d.rconn = &connector{dsn: dsn(d.path, false) + "&mode=ro", pragmas: readPragmas}
+	// Readers without SQLite's per-connection mutex (each is used by one
+	// goroutine at a time: database/sql's pool, the lookup pool, the pin):
+	// a lookup locked and unlocked it on every call into SQLite.
+	d.rconn = &connector{dsn: dsn(d.path, false) + "&mode=ro&_mutex=no", pragmas: readPragmas}
 	d.pin = newReadPin(d.rconn)
 	d.ck = sql.OpenDB(&connector{dsn: dsn(d.path, false), pragmas: []string{"PRAGMA journal_size_limit = 67108864"}})
 	d.ck.SetMaxOpenConns(1)
