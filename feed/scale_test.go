@@ -49,6 +49,7 @@ func TestScaleReport(t *testing.T) {
 		b.day(hours, 2*nd)
 	}
 	b.touch()
+	b.events()
 	b.reopen()
 	b.row("machine, at the end (2 s probe)", stall.Probe(2*time.Second).String())
 	fmt.Printf("\nCache and feed: %s keys, deltas of %s changes, %s, GOMAXPROCS %d\n\n| what | measured |\n|---|---|\n%s\n\n",
@@ -247,6 +248,25 @@ func (b *scaleBench) touch() {
 	sy := b.sync("none", nil)
 	b.row("a sync with nothing new (Touch): written to the device", fmt.Sprintf("%s (download %s, write %s, checkpoint %s)",
 		kib(sy.io.net()), kib(sy.io.download.write), kib(sy.io.apply.write+sy.io.merge.write), kib(sy.io.checkpoint.write)))
+}
+
+// events measures the event log's writes: one entry per transaction, as a
+// gate scanning one code at a time writes them, each checkpointed.
+func (b *scaleBench) events() {
+	const k = 200
+	syscall.Sync()
+	before := readIO(b.t)
+	for i := range k {
+		e := cache.Event{Time: t0.Add(time.Duration(i) * time.Second), Gate: "gate-1", Format: "1405", Verdict: 2, Reasons: []string{"status green"}, KeyHash: strings.Repeat("ab", 16)}
+		if err := b.db.LogEvent(b.ctx, e); err != nil {
+			b.t.Fatal(err)
+		}
+		if err := b.db.Checkpoint(b.ctx); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	io := readIO(b.t).sub(before)
+	b.row("an event logged (one a transaction, checkpointed): written to the device", fmt.Sprintf("%s per event", kib((io.write-io.cancelled)/k)))
 }
 
 // reopen times opening the file with quick_check, as a gate starts.
