@@ -218,14 +218,19 @@ bench-camera:
 	$(GO) test -tags gocv -run '^$$' -bench . -benchmem -benchtime 2s ./camera
 
 ## bench-cache: the cache and feed at scale (BENCHMARKS.md "Cache and feed"): publish and apply
-## a BENCH_KEYS snapshot, two tenth-size deltas and a sixteenth-size one over a loopback feed,
-## merges, bytes per key, lookup latency (and the machine's own stalls, internal/stall); then the
-## 1M-row lookup, delta-table lookup cost and delta micro-benchmarks. Needs ~400 bytes of disk per key.
-BENCH_KEYS ?= 10000000
-BENCH_DIR  ?= $(CURDIR)/.bench-cache
+## a BENCH_KEYS snapshot and two deltas of BENCH_DELTA changes (default a tenth, at most 1M) over a
+## loopback feed, a merge, a day of hourly deltas (BENCH_DAY of them, default 24 up to 10M keys),
+## bytes per key, lookup latency (and the machine's own stalls, internal/stall), bytes written to
+## the device per change (/proc/self/io); then the 1M-row lookup, run lookup cost and delta
+## micro-benchmarks. Needs about 200 bytes of disk per key (BENCH_DIR).
+BENCH_KEYS  ?= 10000000
+BENCH_DELTA ?=
+BENCH_DAY   ?=
+BENCH_DIR   ?= $(CURDIR)/.bench-cache
 bench-cache:
-	CHECKPOINT_BENCH_KEYS=$(BENCH_KEYS) CHECKPOINT_BENCH_DIR=$(BENCH_DIR) \
-		$(GO) test -count=1 -run '^TestScaleReport$$' -v -timeout 120m ./feed | grep -v '^=== RUN'
+	CHECKPOINT_BENCH_KEYS=$(BENCH_KEYS) CHECKPOINT_BENCH_DELTA=$(BENCH_DELTA) CHECKPOINT_BENCH_DAY=$(BENCH_DAY) \
+		CHECKPOINT_BENCH_DIR=$(BENCH_DIR) \
+		$(GO) test -count=1 -run '^TestScaleReport$$' -v -timeout 600m ./feed | grep -v '^=== RUN'
 	$(GO) test -count=1 -run '^$$' -bench 'Lookup1M|ApplyDelta' -benchtime 1x ./cache >/dev/null
 	$(GO) test -count=1 -run '^$$' -bench 'Lookup1M' -benchtime 300000x ./cache | grep Benchmark
 	$(GO) test -count=1 -run '^$$' -bench 'LookupDeltaCost' -benchtime 300000x ./cache | grep Benchmark

@@ -112,9 +112,9 @@ func BenchmarkLookup1M(b *testing.B) {
 }
 
 // BenchmarkApplyDelta times writing a sorted delta of 100k random keys (a
-// quarter new, the rest updates) into a cache of one million rows, then the
-// merge a sync runs after it (a tenth of the base is past the merge
-// threshold: every iteration merges).
+// quarter new, the rest updates) into a cache of one million rows as a run,
+// then a merge of the run into the base (forced: a tenth of the base is
+// below the merge threshold).
 func BenchmarkApplyDelta(b *testing.B) {
 	d, err := Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), Options{})
 	if err != nil {
@@ -155,7 +155,7 @@ func BenchmarkApplyDelta(b *testing.B) {
 		b.ReportMetric(float64(len(recs))/time.Since(start).Seconds(), "keys/s")
 		b.ReportMetric(float64(put.Milliseconds()), "put-ms")
 		b.ReportMetric(float64((time.Since(start) - put).Milliseconds()), "commit-ms")
-		ms, err := d.MergeDeltas(ctx, false)
+		ms, err := d.MergeDeltas(ctx, true)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -164,13 +164,13 @@ func BenchmarkApplyDelta(b *testing.B) {
 	b.ReportMetric(float64(merge.Milliseconds())/float64(b.N), "merge-ms/op")
 }
 
-// BenchmarkLookupDeltaCost measures what the delta table adds to a lookup:
-// the lookup (filter, then base table, or both tables) and a bare probe of
+// BenchmarkLookupDeltaCost measures what the runs add to a lookup: the
+// lookup (filters, then a run or the base table) and a bare probe of
 // the base table run alternately, key by key, on one connection (what the
 // machine does meanwhile hits both alike), on a cache of one million rows
-// (CHECKPOINT_BENCH_ROWS) whose delta table holds a sixteenth of them
-// (CHECKPOINT_BENCH_DELTA_ROWS), the most it holds before a merge. Half the
-// keys are present; a tenth of those present are in the delta table. It
+// (CHECKPOINT_BENCH_ROWS) whose one run holds 1/mergeFraction of them
+// (CHECKPOINT_BENCH_DELTA_ROWS), the most the runs hold before a merge. Half the
+// keys are present; a tenth of those present are in the run. It
 // reports each one's p50 and p99.
 func BenchmarkLookupDeltaCost(b *testing.B) {
 	d, err := Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), Options{})
@@ -284,5 +284,49 @@ func (l *latencies) report(b *testing.B, prefix string) {
 	if len(l.all) >= 3*len(l.fastest) {
 		slices.Sort(l.fastest)
 		b.ReportMetric(float64(l.fastest[len(l.fastest)*99/100].Nanoseconds()), prefix+"fastest-p99-ns")
+	}
+}
+
+// BenchmarkSnapshot times a snapshot of one million sorted rows
+// (CHECKPOINT_BENCH_ROWS): Put through the stage, then the bulk copy into
+// the base at Commit.
+func BenchmarkSnapshot(b *testing.B) {
+	d, err := Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	n := benchEnv("CHECKPOINT_BENCH_ROWS", 1000000)
+	recs := make([]Record, n)
+	for i := range recs {
+		recs[i] = Record{Hash: d.Hash(fmt.Sprintf("Q%d", i)), Color: checkpoint.Color(i % 3)}
+		if i%5 == 0 {
+			recs[i].ValidUntil = int64(1640970000 + i%365*86400)
+		}
+	}
+	slices.SortFunc(recs, cmpRec)
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		u, err := d.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := u.ClearStatuses(); err != nil {
+			b.Fatal(err)
+		}
+		for c := range slices.Chunk(recs, 1<<16) {
+			if err := u.Put(c...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		put := time.Since(start)
+		if err := u.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "keys/s")
+		b.ReportMetric(float64(put.Milliseconds()), "put-ms")
+		b.ReportMetric(float64((time.Since(start) - put).Milliseconds()), "commit-ms")
 	}
 }

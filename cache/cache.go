@@ -45,9 +45,10 @@ const ClockSkew = 5 * time.Minute
 const pageSize = 8192
 
 // schemaVersion is written to meta and checked on open. Version 1 had no
-// delta table, version 2 neither the site table nor the gate's direction in
-// the event log; both are upgraded in place on open, keeping every entry.
-const schemaVersion = 3
+// delta table, versions 2 and 3 one delta table instead of runs, versions 1
+// and 2 neither the site table nor the gate's direction in the event log;
+// all are upgraded in place on open, keeping every entry (schema.go).
+const schemaVersion = 4
 
 // ErrCorrupt is returned by Open when the file fails PRAGMA quick_check.
 var ErrCorrupt = errors.New("cache file is corrupt")
@@ -83,7 +84,9 @@ type DB struct {
 	log  *slog.Logger
 	rd   *sql.DB // readers (pool)
 	wr   *sql.DB // the one writer connection
+	wcon *connector
 	ck   *sql.DB // the checkpointer's connection
+	pin  *readPin
 
 	ckMu   sync.Mutex
 	ckWake chan struct{} // a commit happened; nil once closed
@@ -132,6 +135,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := private(path, opts.Logger); err != nil {
 		return nil, fmt.Errorf("open cache %s: %w", path, err)
 	}
+	if err := newStage(path); err != nil {
+		return nil, fmt.Errorf("open cache %s: %w", path, err)
+	}
 	if err := d.open(ctx); err != nil {
 		d.closeAll()
 		return nil, fmt.Errorf("open cache %s: %w", path, err)
@@ -163,6 +169,23 @@ func private(path string, log *slog.Logger) error {
 	return nil
 }
 
+// newStage replaces the stage file (stage.go) with an empty one, private
+// like the cache: one left by a crash may be half written. A process still
+// writing the old one keeps its own (unlinked) copy.
+func newStage(path string) error {
+	p := path + stageSuffix
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	// Another process opening the cache at the same moment may have made
+	// it already: either is empty.
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
 func dsn(path string, write bool) string {
 	q := url.Values{}
 	q.Set("_synchronous", "NORMAL")
@@ -177,7 +200,7 @@ func (d *DB) open(ctx context.Context) error {
 	var err error
 	// The writer does not checkpoint at commit: the checkpointer does, in
 	// the background, so an update's commit does not wait for the copy.
-	d.wr = sql.OpenDB(&connector{dsn: dsn(d.path, true), pragmas: []string{
+	d.wcon = &connector{dsn: dsn(d.path, true), pragmas: append([]string{
 		fmt.Sprintf("PRAGMA page_size = %d", pageSize), // for a new file only
 		"PRAGMA journal_mode = WAL",
 		"PRAGMA journal_size_limit = 67108864",
@@ -185,7 +208,8 @@ func (d *DB) open(ctx context.Context) error {
 		"PRAGMA mmap_size = 4294967296",
 		"PRAGMA temp_store = MEMORY",
 		"PRAGMA wal_autocheckpoint = 0",
-	}})
+	}, stagePragmas(d.path)...)}
+	d.wr = sql.OpenDB(d.wcon)
 	d.wr.SetMaxOpenConns(1)
 	d.wr.SetMaxIdleConns(1)
 	d.wr.SetConnMaxLifetime(0)
@@ -207,11 +231,19 @@ func (d *DB) open(ctx context.Context) error {
 	if err := d.migrate(ctx); err != nil {
 		return err
 	}
+	// Readers without SQLite's per-connection mutex (each is used by one
+	// goroutine at a time: database/sql's pool, the lookup pool, the pin):
+	// a lookup locked and unlocked it on every call into SQLite.
+	d.rconn = &connector{dsn: dsn(d.path, false) + "&mode=ro&_mutex=no", pragmas: readPragmas}
+	d.pin = newReadPin(d.rconn)
 	d.ck = sql.OpenDB(&connector{dsn: dsn(d.path, false), pragmas: []string{"PRAGMA journal_size_limit = 67108864"}})
 	d.ck.SetMaxOpenConns(1)
+	// Copy back what migrate wrote, then take the pin (pin.go).
+	if err := d.checkpoint(ctx, "PASSIVE"); err != nil {
+		return fmt.Errorf("checkpoint: %w", classify(err))
+	}
 	d.ckWake, d.ckStop, d.ckDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go d.checkpointer(d.ckWake)
-	d.rconn = &connector{dsn: dsn(d.path, false) + "&mode=ro", pragmas: readPragmas}
 	d.lookups = make(chan *lookupConn, 8)
 	d.rd = sql.OpenDB(d.rconn)
 	d.rd.SetMaxIdleConns(4)
@@ -259,7 +291,7 @@ func (d *DB) checkpointer(wake <-chan struct{}) {
 			case <-t.C:
 			}
 		}
-		d.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		d.checkpoint(context.Background(), "PASSIVE")
 		last = time.Now()
 	}
 }
@@ -267,7 +299,7 @@ func (d *DB) checkpointer(wake <-chan struct{}) {
 // Checkpoint copies every committed WAL frame back into the database file
 // now and truncates the WAL (the background checkpointer does this lazily).
 func (d *DB) Checkpoint(ctx context.Context) error {
-	if _, err := d.ck.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+	if err := d.checkpoint(ctx, "TRUNCATE"); err != nil {
 		return fmt.Errorf("checkpoint: %w", classify(err))
 	}
 	return nil
@@ -373,13 +405,18 @@ func (d *DB) closeAll() error {
 	if d.rd != nil {
 		errs = append(errs, d.rd.Close())
 	}
-	if d.ck != nil {
+	if d.ckDone != nil {
 		d.ckMu.Lock()
 		d.ckWake = nil
 		close(d.ckStop)
 		d.ckMu.Unlock()
 		<-d.ckDone
+	}
+	if d.ck != nil {
 		errs = append(errs, d.ck.Close())
+	}
+	if d.pin != nil {
+		errs = append(errs, d.pin.close())
 	}
 	if d.wr != nil {
 		// Fold the WAL back into the file so a copy of the .db alone is whole.

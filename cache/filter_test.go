@@ -12,7 +12,7 @@ import (
 	"checkpoint"
 )
 
-func TestDeltaFilter(t *testing.T) {
+func TestBloom(t *testing.T) {
 	for _, tc := range []struct {
 		capacity, keys int64
 		maxFP          float64
@@ -22,7 +22,7 @@ func TestDeltaFilter(t *testing.T) {
 		{100000, 300000, 0.2}, // overfull: more false positives, never a false negative
 	} {
 		t.Run(fmt.Sprintf("%d in %d", tc.keys, tc.capacity), func(t *testing.T) {
-			f := newDeltaFilter(tc.capacity, 7)
+			f := newBloom(tc.capacity)
 			key := func(i int64) []byte { s := sha256.Sum256(fmt.Appendf(nil, "k%d", i)); return s[:HashSize] }
 			for i := range tc.keys {
 				f.add(key(i))
@@ -42,8 +42,8 @@ func TestDeltaFilter(t *testing.T) {
 			if rate := float64(fp) / probes; rate > tc.maxFP {
 				t.Errorf("false positives %.4f, want at most %.4f", rate, tc.maxFP)
 			}
-			if f.gen.Load() != 7 || f.keys.Load() != tc.keys {
-				t.Errorf("gen %d keys %d", f.gen.Load(), f.keys.Load())
+			if f.keys.Load() != tc.keys || f.full() != (tc.keys > max(tc.capacity, filterMinKeys)) {
+				t.Errorf("keys %d, full %v", f.keys.Load(), f.full())
 			}
 		})
 	}
@@ -79,7 +79,7 @@ func TestForeignWriter(t *testing.T) {
 	}
 	genA := a.filter.Load().gen.Load()
 	apply(t, b, []Record{{Hash: b.Hash("K1"), Color: checkpoint.Red}, {Hash: b.Hash("K2"), Delete: true}, {Hash: b.Hash("NEW"), Color: checkpoint.Yellow}})
-	if h := a.Hash("K1"); a.filter.Load().has(h[:]) && a.filter.Load().gen.Load() == genA {
+	if h := a.Hash("K1"); a.filter.Load().all.has(h[:]) && a.filter.Load().gen.Load() == genA {
 		t.Fatal("a's filter took part in b's write: the test would not test anything")
 	}
 	check := func(when string) {
@@ -106,7 +106,7 @@ func TestForeignWriter(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if h := a.Hash("K1"); !a.filter.Load().has(h[:]) {
+	if h := a.Hash("K1"); !a.filter.Load().all.has(h[:]) {
 		t.Error("the reloaded filter lacks the other's key")
 	}
 	check("after the reload")

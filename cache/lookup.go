@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -27,6 +28,7 @@ type connector struct {
 	dsn     string
 	pragmas []string
 	drv     sqlite3.SQLiteDriver
+	last    atomic.Pointer[sqlite3.SQLiteConn] // the connection made last (the writer has one)
 }
 
 func (c *connector) Connect(context.Context) (driver.Conn, error) {
@@ -41,25 +43,29 @@ func (c *connector) Connect(context.Context) (driver.Conn, error) {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 	}
+	c.last.Store(sc)
 	return sc, nil
 }
 
 func (c *connector) Driver() driver.Driver { return &c.drv }
 
-// lookupQuery finds a key's status: its row in the delta table if it has one
-// (none when that row is a removal), otherwise its row in the base table. At
-// most one row comes back whatever order SQLite runs the two arms in.
-const lookupQuery = `SELECT s, u FROM status_delta WHERE h = ?1 AND s >= 0
+// lookupQuery finds a key's status with no help from the filter: its row in
+// the newest run that has one (none when that row is a removal), otherwise
+// its row in the base table. At most one row comes back whatever order
+// SQLite runs the two arms in; CROSS JOIN keeps the runs the outer loop.
+const lookupQuery = `SELECT s, u FROM (SELECT d.s AS s, d.u AS u FROM status_runs r CROSS JOIN status_run d
+	ON d.g = r.g AND d.h = ?1 ORDER BY r.g DESC LIMIT 1) WHERE s >= 0
 UNION ALL
-SELECT s, u FROM status WHERE h = ?1 AND NOT EXISTS (SELECT 1 FROM status_delta WHERE h = ?1)`
+SELECT s, u FROM status WHERE h = ?1 AND NOT EXISTS (SELECT 1 FROM status_runs r CROSS JOIN status_run d ON d.g = r.g AND d.h = ?1)`
 
-// lookupBaseQuery probes the base table alone, with the delta table's
-// generation read in the same view of the file (filter.go). It always gives
-// one row (an aggregate); count(*) says whether the key is there.
+// lookupBaseQuery probes the base table alone, with the runs' generation
+// read in the same view of the file (filter.go). It always gives one row
+// (an aggregate); count(*) says whether the key is there.
 const lookupBaseQuery = `SELECT (SELECT v FROM meta WHERE k = '` + metaDeltaGen + `'), s, u, count(*) FROM status WHERE h = ?1`
 
-// lookupDeltaQuery reads a key's row in the delta table alone (s = -1: removed).
-const lookupDeltaQuery = `SELECT s, u FROM status_delta WHERE h = ?1`
+// lookupRunQuery probes one run (?1) for a key (?2), with the generation
+// (s = -1: removed).
+const lookupRunQuery = `SELECT (SELECT v FROM meta WHERE k = '` + metaDeltaGen + `'), s, u, count(*) FROM status_run WHERE g = ?1 AND h = ?2`
 
 // lookupConn is a reading connection with the status lookups prepared: the
 // hot path runs on it directly, without database/sql's bookkeeping.
@@ -73,12 +79,12 @@ type lookupConn struct {
 	sts   []driver.Stmt
 	q     driver.StmtQueryContext // lookupQuery
 	bq    driver.StmtQueryContext // lookupBaseQuery
-	dq    driver.StmtQueryContext // lookupDeltaQuery
+	rq    driver.StmtQueryContext // lookupRunQuery
 	h     []byte                  // the key bound to the statements (HashSize bytes)
 	args  []driver.NamedValue     // args[0].Value is h, boxed once
+	rargs []driver.NamedValue     // the run (set per probe) and h
 	dest  []driver.Value
 	bdest []driver.Value
-	ddest []driver.Value
 }
 
 func (l *lookupConn) close() {
@@ -104,13 +110,13 @@ func (d *DB) getLookup() (*lookupConn, error) {
 		h:     make([]byte, HashSize),
 		dest:  make([]driver.Value, 2),
 		bdest: make([]driver.Value, 4),
-		ddest: make([]driver.Value, 2),
 	}
 	l.args = []driver.NamedValue{{Ordinal: 1, Value: l.h}}
+	l.rargs = []driver.NamedValue{{Ordinal: 1}, {Ordinal: 2, Value: l.h}}
 	for _, p := range []struct {
 		q   *driver.StmtQueryContext
 		sql string
-	}{{&l.q, lookupQuery}, {&l.bq, lookupBaseQuery}, {&l.dq, lookupDeltaQuery}} {
+	}{{&l.q, lookupQuery}, {&l.bq, lookupBaseQuery}, {&l.rq, lookupRunQuery}} {
 		st, err := sc.Prepare(p.sql)
 		if err != nil {
 			l.close()
@@ -213,7 +219,7 @@ func (d *DB) StatusHash(ctx context.Context, h []byte) (checkpoint.StatusEntry, 
 		return checkpoint.StatusEntry{}, false, nil
 	}
 	e := checkpoint.StatusEntry{Color: colorOf(s)}
-	if u != 0 {
+	if u = loadUntil(u); u != 0 {
 		e.ValidUntil = time.Unix(u, 0).UTC()
 	}
 	return e, true, nil
@@ -229,13 +235,13 @@ func colorOf(s int64) checkpoint.Color {
 }
 
 // lookup finds h's status on l. The filter gives the generation it is
-// complete for before it is asked (the bits for a generation are set before
-// it is stored), then:
-//   - key maybe in the delta table: its delta row, if any, is the answer
-//     (a delta row is authoritative in any view that holds it);
-//   - otherwise the base row, if delta_gen read with it is that generation
-//     (the delta table is then the one the filter describes);
-//   - otherwise both tables at once (lookupQuery).
+// complete for before it is asked (a run's bits are set before its
+// generation is stored), then:
+//   - key maybe in some run: the runs whose filters may hold it, newest
+//     first; the first row found is the answer, if the generation read with
+//     it is the filter's (no newer run can then hold the key);
+//   - otherwise the base row, if the generation read with it is the filter's;
+//   - otherwise every table at once (lookupQuery).
 func (d *DB) lookup(l *lookupConn, h []byte) (s, u int64, ok bool, err error) {
 	if len(h) != HashSize {
 		return 0, 0, false, nil // every stored key is HashSize bytes
@@ -249,38 +255,59 @@ func (d *DB) lookup(l *lookupConn, h []byte) (s, u int64, ok bool, err error) {
 	if gen < 0 {
 		return l.query()
 	}
-	if f.has(h) {
-		found, err := l.run(l.dq, l.ddest)
-		if err != nil || found {
-			s, _ = l.ddest[0].(int64)
-			u, _ = l.ddest[1].(int64)
-			return s, u, found && s != tombstone, err
+	if f.all.has(h) {
+		for _, r := range *f.runs.Load() {
+			if !r.f.has(h) {
+				continue
+			}
+			l.rargs[0].Value = r.gv
+			if _, err := l.run(l.rq, l.rargs, l.bdest); err != nil {
+				return 0, 0, false, err
+			}
+			if !d.current(l.bdest[0], gen) {
+				return l.query()
+			}
+			if n, _ := l.bdest[3].(int64); n > 0 {
+				s, _ = l.bdest[1].(int64)
+				u, _ = l.bdest[2].(int64)
+				return s, u, s != tombstone, nil
+			}
+			// A false positive: on to older runs, then the base.
 		}
-		// A false positive, or a row removed since: ask the base.
 	}
-	if _, err := l.run(l.bq, l.bdest); err != nil {
+	if _, err := l.run(l.bq, l.args, l.bdest); err != nil {
 		return 0, 0, false, err
 	}
-	dbGen, _ := l.bdest[0].(int64)
-	if l.bdest[0] != nil && dbGen == gen {
-		s, _ = l.bdest[1].(int64)
-		u, _ = l.bdest[2].(int64)
-		n, _ := l.bdest[3].(int64)
-		return s, u, n > 0, nil
+	if !d.current(l.bdest[0], gen) {
+		return l.query()
 	}
-	if dbGen > gen {
-		// Another process (or a commit whose filter update is still under
-		// way) changed the delta table.
-		d.reloadFilter()
-	}
-	return l.query()
+	s, _ = l.bdest[1].(int64)
+	u, _ = l.bdest[2].(int64)
+	n, _ := l.bdest[3].(int64)
+	return s, u, n > 0, nil
 }
 
-// run runs one of l's statements with l.h bound and reads its first row into
+// current reports whether the delta_gen read with a probe is gen, the
+// filter's. A newer one comes from another process (or a commit whose
+// filter update is still under way): the filter is reloaded, and that
+// process's WAL frames wait for this process's checkpointer (pin.go).
+func (d *DB) current(dbGen driver.Value, gen int64) bool {
+	g, ok := dbGen.(int64)
+	if ok && g == gen {
+		return true
+	}
+	if g > gen {
+		d.reloadFilter()
+		d.committed()
+	}
+	return false
+}
+
+// run runs one of l's statements with args bound and reads its first row into
 // dest; found is false when there is none. context.Background: the driver
 // then runs it without a cancellation watcher (a lookup takes microseconds).
-func (l *lookupConn) run(q driver.StmtQueryContext, dest []driver.Value) (found bool, err error) {
-	rows, err := q.QueryContext(context.Background(), l.args)
+func (l *lookupConn) run(q driver.StmtQueryContext, args []driver.NamedValue, dest []driver.Value) (found bool, err error) {
+	rows, err := q.QueryContext(context.Background(), args)
 	if err != nil {
 		return false, err
 	}
@@ -296,7 +323,7 @@ func (l *lookupConn) run(q driver.StmtQueryContext, dest []driver.Value) (found 
 
 // query runs lookupQuery for l.h: status and valid-until from both tables.
 func (l *lookupConn) query() (s, u int64, ok bool, err error) {
-	found, err := l.run(l.q, l.dest)
+	found, err := l.run(l.q, l.args, l.dest)
 	if err != nil || !found {
 		return 0, 0, false, err
 	}

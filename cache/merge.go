@@ -2,49 +2,85 @@ package cache
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
 
-// Statuses live in two tables with the same layout:
+// Statuses live in two places with the same row layout:
 //
-//   - status, the base, written by a snapshot in key order, so its pages
-//     are full;
-//   - status_delta, the rows changed since, written by deltas and imports,
-//     a removal being a row with status -1 (tombstone).
+//   - status, the base, written by a snapshot or a merge in key order
+//     through the stage (stage.go), so its pages are full;
+//   - status_run, the runs: each delta (or import) writes its rows as one
+//     run g (the delta_gen its commit records; status_runs lists the runs
+//     and their sizes), a removal being a row with status -1 (tombstone).
+//     The newest run holding a key decides it; a key in no run is the
+//     base's.
 //
-// A lookup reads the delta table first (lookupQuery). Keys are random
-// hashes, so a delta changing a tenth of a national list lands on nearly
-// every page of the base: written there directly, each sync would rewrite
-// the whole file through the WAL (and the SD card). Written to the delta
-// table it costs about its own size. MergeDeltas folds the delta table into
-// the base once it outgrows mergeFraction of it, so that cost is paid once
-// per several deltas, and the file stays within a fraction of its base size.
+// Keys are random hashes. Written into the base, a delta changing a
+// hundredth of a national list would land on nearly every page and rewrite
+// the whole file through the WAL (and the SD card); written into one delta
+// table, each delta would rewrite the earlier deltas' pages. A run is
+// written in key order after every earlier run, so a delta costs about its
+// own size, however many came before it. MergeDeltas folds the runs into
+// the base once they outgrow 1/mergeFraction of it (a rewrite of the base
+// at its full page fill), and compacts the newest runs into one when there
+// are more than maxRuns, so a lookup never asks more than maxRuns filters.
 
-// tombstone is the status of a delta row that removes its key.
+// tombstone is the status of a run row that removes its key.
 const tombstone = -1
 
-// mergeFraction: MergeDeltas merges when the delta table holds more than
-// 1/mergeFraction of the base's rows. The file then holds, besides the base
-// (27.6 bytes per key), at most that sixteenth plus the last delta, in use or
-// as free pages kept for the next deltas: 1.7 bytes per key plus about 2.8
-// per key for a delta changing a tenth of the keys. Daily deltas of 1% are
-// merged once a week.
-const mergeFraction = 16
+// mergeFraction: MergeDeltas merges when the runs hold more than
+// 1/mergeFraction of the base's rows. A merge rewrites the base (about
+// three times its size written, stage and WAL and checkpoint): the rarer,
+// the less the SD card wears; the runs meanwhile cost about 28 bytes a row
+// on disk and 4 bytes a row of memory for their filters, so at the most
+// 3.5 bytes a key and 0.5 a key. Daily deltas of 1% are merged every 12 days.
+const mergeFraction = 8
 
-// MergeStats describes one merge.
+// maxRuns is the most runs lookups ask; past it the newest half are
+// compacted into one (hourly deltas: once a day and a third).
+const maxRuns = 32
+
+// MergeStats describes one merge or compaction.
 type MergeStats struct {
-	Rows     int64         // delta rows merged (0: no merge was needed)
-	Base     int64         // base rows after the merge
-	Duration time.Duration // to commit
+	Rows      int64 // delta rows merged into the base, or compacted (0: nothing was needed)
+	Runs      int   // runs merged or compacted
+	Compacted bool  // the newest runs were compacted into one; the base is untouched
+	Base      int64 // base rows after the merge
+	Duration  time.Duration
 }
 
-// MergeDeltas folds the delta table into the base table in one transaction
-// when it holds more than 1/16 of the base's rows, or whenever it is not
-// empty with force. Lookups keep answering, before and after alike, while it
-// runs; an interrupted merge leaves both tables as they were.
+// run is one delta run as status_runs lists it.
+type run struct{ g, n int64 }
+
+// readRuns lists the runs, oldest first.
+func readRuns(ctx context.Context, tx *sql.Tx) ([]run, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT g, n FROM status_runs ORDER BY g")
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", classify(err))
+	}
+	defer rows.Close()
+	var runs []run
+	for rows.Next() {
+		var r run
+		if err := rows.Scan(&r.g, &r.n); err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		runs = append(runs, r)
+	}
+	return runs, classify(rows.Err())
+}
+
+// MergeDeltas, in one transaction, folds every run into the base table when
+// the runs hold more than 1/mergeFraction of the base's rows (or whenever
+// there is a run, with force), or else compacts the newest half of the runs
+// into one when there are more than maxRuns. Lookups keep answering, before
+// and after alike, while it runs; an interrupted merge leaves the cache as
+// it was.
 func (d *DB) MergeDeltas(ctx context.Context, force bool) (MergeStats, error) {
 	start := time.Now()
 	var ms MergeStats
@@ -53,57 +89,278 @@ func (d *DB) MergeDeltas(ctx context.Context, force bool) (MergeStats, error) {
 		return ms, fmt.Errorf("merge status deltas: %w", classify(err))
 	}
 	defer tx.Rollback()
-	var deltas, base int64
-	var baseMeta sql.NullInt64
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM status_delta").Scan(&deltas); err != nil {
-		return ms, fmt.Errorf("merge status deltas: count: %w", classify(err))
-	}
-	switch err := tx.QueryRowContext(ctx, "SELECT v FROM meta WHERE k = ?", metaBaseRows).Scan(&baseMeta); {
-	case err == sql.ErrNoRows:
-	case err != nil:
-		return ms, fmt.Errorf("merge status deltas: read meta: %w", classify(err))
-	}
-	base = baseMeta.Int64
-	ms.Base = base
-	if deltas == 0 || (!force && deltas*mergeFraction <= base) {
-		return ms, nil
-	}
-	var added, removed int64
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM status_delta d
-		WHERE d.s >= 0 AND NOT EXISTS (SELECT 1 FROM status b WHERE b.h = d.h)`).Scan(&added); err != nil {
-		return ms, fmt.Errorf("merge status deltas: count new keys: %w", classify(err))
-	}
-	r, err := tx.ExecContext(ctx, "DELETE FROM status WHERE h IN (SELECT h FROM status_delta WHERE s < 0)")
-	if err != nil {
-		return ms, fmt.Errorf("merge status deltas: removals: %w", classify(err))
-	}
-	removed, _ = r.RowsAffected()
-	for _, q := range []string{
-		"INSERT OR REPLACE INTO status(h, s, u) SELECT h, s, u FROM status_delta WHERE s >= 0",
-		"DELETE FROM status_delta",
-	} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return ms, fmt.Errorf("merge status deltas: %w", classify(err))
-		}
-	}
-	base += added - removed
-	if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", metaBaseRows, base); err != nil {
-		return ms, fmt.Errorf("merge status deltas: write meta: %w", classify(err))
-	}
-	gen, err := bumpDeltaGen(ctx, tx)
+	runs, err := readRuns(ctx, tx)
 	if err != nil {
 		return ms, fmt.Errorf("merge status deltas: %w", err)
 	}
-	d.filterMu.Lock()
-	if err := tx.Commit(); err != nil {
-		d.filterMu.Unlock()
-		return ms, fmt.Errorf("merge status deltas: commit: %w", classify(err))
+	var baseMeta sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT v FROM meta WHERE k = ?", metaBaseRows).Scan(&baseMeta); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return ms, fmt.Errorf("merge status deltas: read meta: %w", classify(err))
 	}
-	d.filter.Store(newDeltaFilter(filterCapacity(0, base), gen))
-	d.filterMu.Unlock()
+	ms.Base = baseMeta.Int64
+	for _, r := range runs {
+		ms.Rows += r.n
+	}
+	switch {
+	case len(runs) > 0 && (force || ms.Rows*mergeFraction > ms.Base):
+		ms.Runs = len(runs)
+		ms.Base, err = d.mergeRuns(ctx, tx, runs)
+	case len(runs) > maxRuns:
+		ms.Runs, ms.Compacted = (len(runs)+1)/2, true
+		ms.Rows, err = d.compactRuns(ctx, tx, runs[len(runs)-ms.Runs:])
+	default:
+		return MergeStats{Base: ms.Base}, nil
+	}
+	if err != nil {
+		return ms, fmt.Errorf("merge status deltas: %w", err)
+	}
 	d.committed()
-	ms.Rows, ms.Base, ms.Duration = deltas, base, time.Since(start)
+	ms.Duration = time.Since(start)
 	return ms, nil
+}
+
+// normUntil is the u column of a run row in its short form (until.go): rows
+// that came from schema 2 still hold seconds.
+const normUntil = `CASE WHEN u > 0 AND (u + 25200) % 86400 = 0 THEN -((u + 25200) / 86400) ELSE u END`
+
+// mergeRuns rewrites the base with every run folded in, all in SQLite: the
+// base is copied into the stage in bulk, the runs applied to the stage
+// oldest first (each in key order: one sweep over the stage's pages), and
+// the stage copied back in bulk, full pages again. Then it commits tx; it
+// returns the base's rows.
+func (d *DB) mergeRuns(ctx context.Context, tx *sql.Tx, runs []run) (int64, error) {
+	if err := startStage(ctx, tx); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO stage.status SELECT * FROM main.status"); err != nil {
+		return 0, fmt.Errorf("copy the base to the stage: %w", classify(err))
+	}
+	for _, r := range runs {
+		for _, q := range []string{
+			"INSERT OR REPLACE INTO stage.status(h, s, u) SELECT h, s, " + normUntil + " FROM status_run WHERE g = ?1 AND s >= 0",
+			"DELETE FROM stage.status WHERE h IN (SELECT h FROM status_run WHERE g = ?1 AND s < 0)",
+		} {
+			if _, err := tx.ExecContext(ctx, q, r.g); err != nil {
+				return 0, fmt.Errorf("apply run %d: %w", r.g, classify(err))
+			}
+		}
+	}
+	n, err := fromStage(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	for _, q := range []string{"DELETE FROM status_run", "DELETE FROM status_runs"} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return 0, fmt.Errorf("clear the runs: %w", classify(err))
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", metaBaseRows, n); err != nil {
+		return 0, fmt.Errorf("write meta: %w", classify(err))
+	}
+	gen, err := bumpDeltaGen(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	d.filterMu.Lock()
+	defer d.filterMu.Unlock()
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", classify(err))
+	}
+	d.filter.Store(newDeltaFilter(filterCapacity(0, n), gen, nil))
+	return n, nil
+}
+
+// compactRuns folds pick (the newest runs, oldest first) into one new run,
+// removals kept (older runs or the base may hold those keys): applied to the
+// stage oldest first, then appended to the runs in key order. It drops them
+// and commits tx, and returns the new run's rows.
+func (d *DB) compactRuns(ctx context.Context, tx *sql.Tx, pick []run) (int64, error) {
+	before, err := readDeltaGen(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	gen, err := bumpDeltaGen(ctx, tx) // the new run's g
+	if err != nil {
+		return 0, err
+	}
+	if err := startStage(ctx, tx); err != nil {
+		return 0, err
+	}
+	for _, r := range pick {
+		q := "INSERT OR REPLACE INTO stage.status(h, s, u) SELECT h, s, " + normUntil + " FROM status_run WHERE g = ?"
+		if _, err := tx.ExecContext(ctx, q, r.g); err != nil {
+			return 0, fmt.Errorf("compact run %d: %w", r.g, classify(err))
+		}
+	}
+	var n int64
+	for _, q := range []string{
+		"DELETE FROM status_run WHERE g >= ?1 AND g < ?2",
+		"DELETE FROM status_runs WHERE g >= ?1 AND g < ?2",
+		"INSERT INTO status_run(g, h, s, u) SELECT ?2, h, s, u FROM stage.status",
+	} {
+		r, err := tx.ExecContext(ctx, q, pick[0].g, gen)
+		if err != nil {
+			return 0, fmt.Errorf("replace the compacted runs: %w", classify(err))
+		}
+		n, _ = r.RowsAffected()
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO status_runs(g, n) VALUES (?, ?)", gen, n); err != nil {
+		return 0, fmt.Errorf("record the run: %w", classify(err))
+	}
+	rf := &runFilter{g: gen, gv: gen, f: newBloom(n)}
+	if err := addStageKeys(ctx, tx, rf.f); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, "DROP TABLE stage.status"); err != nil {
+		return 0, fmt.Errorf("empty the stage: %w", classify(err))
+	}
+	d.filterMu.Lock()
+	defer d.filterMu.Unlock()
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", classify(err))
+	}
+	// The union filter holds the same keys; the runs' filters change.
+	f := d.filter.Load()
+	if f == nil || f.gen.Load() != before {
+		d.reloadFilter()
+		return n, nil
+	}
+	runs := []*runFilter{rf}
+	for _, r := range *f.runs.Load() {
+		if r.g < pick[0].g {
+			runs = append(runs, r)
+		}
+	}
+	d.filter.Store(newDeltaFilterOf(f.all, gen, runs))
+	return n, nil
+}
+
+// addStageKeys adds the keys of the stage's rows to f.
+func addStageKeys(ctx context.Context, tx *sql.Tx, f *bloom) error {
+	rows, err := tx.QueryContext(ctx, "SELECT h FROM stage.status")
+	if err != nil {
+		return fmt.Errorf("read the compacted run: %w", classify(err))
+	}
+	defer rows.Close()
+	var h sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&h); err != nil {
+			return err
+		}
+		if len(h) == HashSize {
+			f.add(h)
+		}
+	}
+	return classify(rows.Err())
+}
+
+// newDeltaFilterOf is a filter with the union all.
+func newDeltaFilterOf(all *bloom, gen int64, runs []*runFilter) *deltaFilter {
+	f := &deltaFilter{all: all}
+	f.runs.Store(&runs)
+	f.gen.Store(gen)
+	return f
+}
+
+// stream is one source of rows in key order: the base or a run.
+type stream struct {
+	rows *sql.Rows
+	prio int64 // the higher wins a key: a run's g; the base 0
+	h    [HashSize]byte
+	s, u int64
+}
+
+func (st *stream) next() (bool, error) {
+	if !st.rows.Next() {
+		return false, classify(st.rows.Err())
+	}
+	var h sql.RawBytes
+	if err := st.rows.Scan(&h, &st.s, &st.u); err != nil {
+		return false, err
+	}
+	if len(h) != HashSize {
+		return false, fmt.Errorf("%w: a status key is %d bytes, want %d", ErrCorrupt, len(h), HashSize)
+	}
+	copy(st.h[:], h)
+	return true, nil
+}
+
+// streams is a heap of streams by key, then the higher prio first.
+type streams []*stream
+
+func (s streams) Len() int { return len(s) }
+func (s streams) Less(i, j int) bool {
+	if c := bytes.Compare(s[i].h[:], s[j].h[:]); c != 0 {
+		return c < 0
+	}
+	return s[i].prio > s[j].prio
+}
+func (s streams) Swap(i, j int) { s[i], s[j] = s[j], s[i] }
+func (s *streams) Push(x any)   { *s = append(*s, x.(*stream)) }
+func (s *streams) Pop() any {
+	old := *s
+	x := old[len(old)-1]
+	*s = old[:len(old)-1]
+	return x
+}
+
+// mergeStreams calls fn, in key order, with each key's row from the newest
+// of runs holding it, or from the base (with base) if none does; removals
+// included. The rows fn gets are only valid during the call.
+func mergeStreams(ctx context.Context, tx *sql.Tx, base bool, runs []run, fn func(h []byte, s, u int64) error) error {
+	var all streams
+	defer func() {
+		for _, st := range all {
+			st.rows.Close()
+		}
+	}()
+	open := func(prio int64, q string, args ...any) error {
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("read statuses: %w", classify(err))
+		}
+		all = append(all, &stream{rows: rows, prio: prio})
+		return nil
+	}
+	if base {
+		if err := open(0, "SELECT h, s, u FROM status ORDER BY h"); err != nil {
+			return err
+		}
+	}
+	for _, r := range runs {
+		if err := open(r.g, "SELECT h, s, u FROM status_run WHERE g = ? ORDER BY h", r.g); err != nil {
+			return err
+		}
+	}
+	h := make(streams, 0, len(all))
+	for _, st := range all {
+		switch ok, err := st.next(); {
+		case err != nil:
+			return fmt.Errorf("read statuses: %w", err)
+		case ok:
+			h = append(h, st)
+		}
+	}
+	heap.Init(&h)
+	var last [HashSize]byte
+	for first := true; len(h) > 0; first = false {
+		st := h[0]
+		if first || st.h != last {
+			if err := fn(st.h[:], st.s, st.u); err != nil {
+				return err
+			}
+			last = st.h
+		}
+		switch ok, err := st.next(); {
+		case err != nil:
+			return fmt.Errorf("read statuses: %w", err)
+		case ok:
+			heap.Fix(&h, 0)
+		default:
+			heap.Pop(&h)
+		}
+	}
+	return nil
 }
 
 // EachStatus calls fn with every status a lookup can find, in key order,
@@ -114,68 +371,54 @@ func (d *DB) EachStatus(ctx context.Context, fn func(Record) error) error {
 		return fmt.Errorf("read statuses: %w", classify(err))
 	}
 	defer tx.Rollback()
-	base, err := tx.QueryContext(ctx, "SELECT h, s, u FROM status ORDER BY h")
+	runs, err := readRuns(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("read statuses: %w", classify(err))
+		return err
 	}
-	defer base.Close()
-	delta, err := tx.QueryContext(ctx, "SELECT h, s, u FROM status_delta ORDER BY h")
-	if err != nil {
-		return fmt.Errorf("read statuses: %w", classify(err))
-	}
-	defer delta.Close()
-	next := func(rows *sql.Rows) (rec Record, ok bool, err error) {
-		if !rows.Next() {
-			return rec, false, rows.Err()
+	return mergeStreams(ctx, tx, true, runs, func(h []byte, s, u int64) error {
+		if s < 0 {
+			return nil
 		}
-		var h []byte
-		var s int64
-		if err := rows.Scan(&h, &s, &rec.ValidUntil); err != nil {
-			return rec, false, err
-		}
-		if len(h) != HashSize {
-			return rec, false, fmt.Errorf("%w: a status key is %d bytes, want %d", ErrCorrupt, len(h), HashSize)
-		}
-		copy(rec.Hash[:], h)
-		rec.Color, rec.Delete = colorOf(s), s < 0
-		return rec, true, nil
-	}
-	b, bok, err := next(base)
+		r := Record{Color: colorOf(s), ValidUntil: loadUntil(u)}
+		copy(r.Hash[:], h)
+		return fn(r)
+	})
+}
+
+// countStatuses counts the statuses a lookup can find: the base's rows,
+// plus each key whose newest run row is a status and which the base lacks,
+// less each key whose newest run row is a removal and which the base holds.
+func (d *DB) countStatuses(ctx context.Context) (int64, error) {
+	tx, err := d.rd.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("read statuses: %w", err)
+		return 0, classify(err)
 	}
-	x, xok, err := next(delta)
+	defer tx.Rollback()
+	var n int64
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM status").Scan(&n); err != nil {
+		return 0, classify(err)
+	}
+	runs, err := readRuns(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("read statuses: %w", err)
+		return 0, err
 	}
-	for bok || xok {
-		c := 1 // which comes first: -1 base, 0 both, 1 delta
+	probe, err := tx.PrepareContext(ctx, "SELECT count(*) FROM status WHERE h = ?")
+	if err != nil {
+		return 0, classify(err)
+	}
+	defer probe.Close()
+	err = mergeStreams(ctx, tx, false, runs, func(h []byte, s, _ int64) error {
+		var inBase int64
+		if err := probe.QueryRowContext(ctx, h).Scan(&inBase); err != nil {
+			return classify(err)
+		}
 		switch {
-		case !xok:
-			c = -1
-		case bok:
-			c = bytes.Compare(b.Hash[:], x.Hash[:])
+		case s >= 0 && inBase == 0:
+			n++
+		case s < 0 && inBase > 0:
+			n--
 		}
-		if c < 0 {
-			b.Delete = false // a base row is never a removal
-			if err := fn(b); err != nil {
-				return err
-			}
-		} else if !x.Delete {
-			if err := fn(x); err != nil {
-				return err
-			}
-		}
-		if c <= 0 {
-			if b, bok, err = next(base); err != nil {
-				return fmt.Errorf("read statuses: %w", err)
-			}
-		}
-		if c >= 0 {
-			if x, xok, err = next(delta); err != nil {
-				return fmt.Errorf("read statuses: %w", err)
-			}
-		}
-	}
-	return nil
+		return nil
+	})
+	return n, err
 }

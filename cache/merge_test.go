@@ -274,8 +274,8 @@ func TestMergeFailureKeepsState(t *testing.T) {
 	}
 }
 
-// TestSchema1Upgrade: a file of schema 1 (no delta table) opens with its
-// statuses and takes deltas.
+// TestSchema1Upgrade: a file of schema 1 (no delta table, no directions in
+// the event log) opens with its statuses and takes deltas.
 func TestSchema1Upgrade(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "cache.db")
@@ -285,16 +285,8 @@ func TestSchema1Upgrade(t *testing.T) {
 	}
 	snapshot(t, d, 50)
 	d.Close()
-	raw, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range append(oldEventTables, "DROP TABLE status_delta", "DELETE FROM meta WHERE k = 'base_rows'", "UPDATE meta SET v = 1 WHERE k = 'schema'") {
-		if _, err := raw.Exec(q); err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	raw.Close()
+	rawExec(t, path, append(oldEventTables, "DROP TABLE status_run", "DROP TABLE status_runs", "DROP TABLE site",
+		"DELETE FROM meta WHERE k IN ('base_rows', 'delta_gen')", "UPDATE meta SET v = 1 WHERE k = 'schema'")...)
 	d, err = Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -306,6 +298,7 @@ func TestSchema1Upgrade(t *testing.T) {
 	if err != nil || ms.Base != 49 {
 		t.Fatalf("merge after the upgrade: %+v, %v; want base 49", ms, err)
 	}
+	checkOldEvents(t, d)
 }
 
 // oldEventTables turn a file's event log back into schema 2's, without
@@ -320,31 +313,11 @@ var oldEventTables = []string{
 	"INSERT INTO event_hour VALUES (453632, 'old', 'vn1405', 2, 7)",
 }
 
-// TestSchema2Upgrade: a file of schema 2 (no directions in the event log)
-// opens with its entries and hourly counts, and logs directions.
-func TestSchema2Upgrade(t *testing.T) {
+// checkOldEvents checks that the entry and hourly count of oldEventTables
+// survived an upgrade and that directions are logged after it.
+func checkOldEvents(t *testing.T, d *DB) {
+	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "cache.db")
-	d, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Close()
-	raw, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range append(oldEventTables, "UPDATE meta SET v = 2 WHERE k = 'schema'") {
-		if _, err := raw.Exec(q); err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	raw.Close()
-	d, err = Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	at := time.Unix(453632*3600, 0)
 	if err := d.LogEvent(ctx, Event{Time: at, Gate: "old", Format: checkpoint.FormatVN1405, Verdict: checkpoint.Green, Direction: "in"}); err != nil {
 		t.Fatal(err)
@@ -359,5 +332,69 @@ func TestSchema2Upgrade(t *testing.T) {
 	n := 0
 	if err := d.Events(ctx, time.Time{}, func(Event) error { n++; return nil }); err != nil || n != 2 {
 		t.Fatalf("%d entries after the upgrade (%v), want 2", n, err)
+	}
+}
+
+// TestDeltaTableUpgrade: a file of schema 2 (one delta table, status_delta;
+// no directions in the event log) or 3 (the same with directions) opens
+// with its delta rows as one run, answering as before, its events kept.
+func TestDeltaTableUpgrade(t *testing.T) {
+	for _, from := range []int{2, 3} {
+		t.Run(fmt.Sprint("schema ", from), func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "cache.db")
+			d, err := Open(ctx, path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			snapshot(t, d, 50)
+			k0, k1, k2 := d.Hash("K0"), d.Hash("K1"), d.Hash("NEW")
+			d.Close()
+			var qs []string
+			if from == 2 {
+				qs = append(qs, oldEventTables...)
+			}
+			rawExec(t, path, append(qs, "DROP TABLE status_run", "DROP TABLE status_runs",
+				"CREATE TABLE status_delta(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID",
+				fmt.Sprintf("INSERT INTO status_delta VALUES (x'%x', -1, 0), (x'%x', 0, 1640970000), (x'%x', 1, 0)", k0, k1, k2),
+				"UPDATE meta SET v = 5 WHERE k = 'delta_gen'", fmt.Sprintf("UPDATE meta SET v = %d WHERE k = 'schema'", from))...)
+			d, err = Open(ctx, path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			ws := map[string]want{"K0": {}, "K1": {true, checkpoint.Red, 1640970000}, "NEW": {true, checkpoint.Yellow, 0}}
+			check(t, d, 50, ws)
+			if c, _ := d.Count(ctx); c.Deltas != 3 {
+				t.Fatalf("after the upgrade: %+v, want the 3 delta rows in a run", c)
+			}
+			var v int64
+			d.wr.QueryRow("SELECT v FROM meta WHERE k = 'schema'").Scan(&v)
+			if v != schemaVersion {
+				t.Fatalf("schema %d after the upgrade", v)
+			}
+			if _, err := d.MergeDeltas(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			check(t, d, 50, ws)
+			if from == 2 {
+				checkOldEvents(t, d)
+			}
+		})
+	}
+}
+
+// rawExec runs statements on the file at path outside the cache.
+func rawExec(t *testing.T, path string, qs ...string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range qs {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
 	}
 }

@@ -13,7 +13,9 @@ import (
 const schema = `
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS status(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS status_delta(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS status_run(g INTEGER NOT NULL, h BLOB NOT NULL, s INTEGER NOT NULL, u INTEGER NOT NULL,
+	PRIMARY KEY(g, h)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS status_runs(g INTEGER PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS site(h BLOB PRIMARY KEY, u INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS revoked(t INTEGER NOT NULL, h BLOB NOT NULL, PRIMARY KEY(t, h)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS signer(kid BLOB NOT NULL, der BLOB NOT NULL, PRIMARY KEY(kid, der)) WITHOUT ROWID;
@@ -31,7 +33,7 @@ const eventHourTable = `CREATE TABLE IF NOT EXISTS event_hour(
 `
 
 // upgradeEvents adds the direction to the event log of a schema 1 or 2
-// file: a column of the entries, and a key column of the hourly counts
+// file (schema 3 added it): a column of the entries, and a key column of the hourly counts
 // (whose table is rebuilt, counts kept).
 const upgradeEvents = `
 ALTER TABLE event ADD COLUMN dir TEXT NOT NULL DEFAULT '';
@@ -53,7 +55,7 @@ const (
 	metaRules    = "rules"      // rule profile blob
 	metaRebuild  = "rebuilding" // "1" while waiting for a snapshot after a corrupt file
 	metaBaseRows = "base_rows"  // rows in the base status table (see merge.go)
-	metaDeltaGen = "delta_gen"  // bumped by every commit that changes status_delta (see filter.go)
+	metaDeltaGen = "delta_gen"  // bumped by every commit that changes the runs (see filter.go)
 	metaSite     = "site_list"  // the site list's JSON (site.go); empty: none
 	metaUser     = "x:"         // prefix of the values of Update.SetMeta
 )
@@ -67,27 +69,9 @@ func (d *DB) migrate(ctx context.Context) error {
 	var v sql.NullInt64
 	err = tx.QueryRowContext(ctx, "SELECT v FROM meta WHERE k = ?", metaSchema).Scan(&v)
 	switch {
-	case err == nil && v.Int64 == 1:
-		// Version 1: no delta table yet. Add it and count the base once.
-		if _, err := tx.ExecContext(ctx, upgradeEvents+schema); err != nil {
-			return fmt.Errorf("upgrade schema 1 to %d: %w", schemaVersion, classify(err))
-		}
-		var n int64
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM status").Scan(&n); err != nil {
-			return fmt.Errorf("upgrade schema 1 to %d: count statuses: %w", schemaVersion, classify(err))
-		}
-		for k, val := range map[string]any{metaSchema: schemaVersion, metaBaseRows: n, metaDeltaGen: int64(0)} {
-			if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, val); err != nil {
-				return fmt.Errorf("upgrade schema 1 to %d: write meta: %w", schemaVersion, classify(err))
-			}
-		}
-	case err == nil && v.Int64 == 2:
-		// Version 2: no site table, no direction in the event log.
-		if _, err := tx.ExecContext(ctx, upgradeEvents+schema); err != nil {
-			return fmt.Errorf("upgrade schema 2 to %d: %w", schemaVersion, classify(err))
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE meta SET v = ? WHERE k = ?", schemaVersion, metaSchema); err != nil {
-			return fmt.Errorf("upgrade schema 2 to %d: write meta: %w", schemaVersion, classify(err))
+	case err == nil && v.Int64 >= 1 && v.Int64 < schemaVersion:
+		if err := upgrade(ctx, tx, v.Int64); err != nil {
+			return fmt.Errorf("upgrade schema %d to %d: %w", v.Int64, schemaVersion, err)
 		}
 	case err == nil:
 		if v.Int64 != schemaVersion {
@@ -101,15 +85,80 @@ func (d *DB) migrate(ctx context.Context) error {
 		if _, err := rand.Read(key); err != nil {
 			return err
 		}
-		for k, val := range map[string]any{metaSchema: schemaVersion, metaKey: key, metaKeyFrom: "local", metaDeltaGen: int64(0)} {
-			if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, val); err != nil {
-				return fmt.Errorf("write meta: %w", classify(err))
-			}
+		if err := setMetas(ctx, tx, map[string]any{metaSchema: schemaVersion, metaKey: key, metaKeyFrom: "local", metaDeltaGen: int64(0)}); err != nil {
+			return err
 		}
 	default:
 		return classify(err)
 	}
 	return classify(tx.Commit())
+}
+
+// upgrade brings a file of an older schema to this one in tx. Schema 1 had
+// no delta table: the base is counted once. Schemas 2 and 3 had one delta
+// table, status_delta(h, s, u): its rows become one run. Schemas 1 and 2
+// had neither the site table nor the direction in the event log. The base
+// table is the same in every schema (valid-untils in seconds read as
+// before), so an upgrade costs the size of the delta table and the event
+// log's hourly counts, not of the file.
+func upgrade(ctx context.Context, tx *sql.Tx, from int64) error {
+	if from < 3 {
+		if _, err := tx.ExecContext(ctx, upgradeEvents); err != nil {
+			return fmt.Errorf("add directions to the event log: %w", classify(err))
+		}
+	}
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return classify(err)
+	}
+	meta := map[string]any{metaSchema: schemaVersion}
+	if from == 1 {
+		var n int64
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM status").Scan(&n); err != nil {
+			return fmt.Errorf("count statuses: %w", classify(err))
+		}
+		meta[metaBaseRows], meta[metaDeltaGen] = n, int64(0)
+	} else if err := upgradeDeltaTable(ctx, tx); err != nil {
+		return err
+	}
+	return setMetas(ctx, tx, meta)
+}
+
+// upgradeDeltaTable turns the delta table of schemas 2 and 3 into one run.
+func upgradeDeltaTable(ctx context.Context, tx *sql.Tx) error {
+	var tables int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'status_delta'").Scan(&tables); err != nil {
+		return classify(err)
+	}
+	if tables == 0 {
+		return nil
+	}
+	gen, err := bumpDeltaGen(ctx, tx)
+	if err != nil {
+		return err
+	}
+	r, err := tx.ExecContext(ctx, "INSERT INTO status_run(g, h, s, u) SELECT ?, h, s, u FROM status_delta ORDER BY h", gen)
+	if err != nil {
+		return fmt.Errorf("copy the delta table: %w", classify(err))
+	}
+	if n, _ := r.RowsAffected(); n > 0 {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO status_runs(g, n) VALUES (?, ?)", gen, n); err != nil {
+			return fmt.Errorf("record the run: %w", classify(err))
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "DROP TABLE status_delta"); err != nil {
+		return fmt.Errorf("drop the delta table: %w", classify(err))
+	}
+	return nil
+}
+
+// setMetas writes meta rows in tx.
+func setMetas(ctx context.Context, tx *sql.Tx, meta map[string]any) error {
+	for k, val := range meta {
+		if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, val); err != nil {
+			return fmt.Errorf("write meta %s: %w", k, classify(err))
+		}
+	}
+	return nil
 }
 
 func isNoTable(err error) bool {

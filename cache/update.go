@@ -64,7 +64,7 @@ func (t HashType) String() string {
 
 // batchRows is how many rows one multi-row statement writes: it amortises the
 // per-statement cost of the driver over many rows.
-const batchRows = 256
+const batchRows = 1024
 
 // Update is one write transaction. Nothing it does is visible to readers
 // until Commit; Rollback (or a failed Commit) leaves the cache as it was.
@@ -72,16 +72,15 @@ type Update struct {
 	d    *DB
 	tx   *sql.Tx
 	ctx  context.Context
-	wctx context.Context // ctx without its cancellation: see write
-	ins  *sql.Stmt       // batchRows upserts
-	del  *sql.Stmt       // batchRows deletes (base mode only)
-	ins1 *sql.Stmt
-	del1 *sql.Stmt
-	args []any
-	dels []any
-	base bool         // after ClearStatuses: rows go to the base table, not the delta table
-	f    *deltaFilter // the filter at Begin: delta keys are added to it as they are written
-	dn   int64        // rows written to the delta table
+	wctx context.Context // ctx without its cancellation: see exec
+	ins  *rowWriter      // status rows: into the new run, or after ClearStatuses into the stage
+	del  *rowWriter      // removals from the stage (after ClearStatuses)
+	base bool            // after ClearStatuses: rows go to the stage, then the base table
+	run  int64           // the run delta rows go to: the delta_gen its commit records
+	f    *deltaFilter
+	rf   *bloom // the run's filter, sized by Expect (or a default) at the first row
+	exp  int64
+	dn   int64 // rows written to the run
 
 	key     []byte
 	feed    *feedState
@@ -96,70 +95,76 @@ type Update struct {
 	Rows int64
 }
 
+// defaultRunKeys sizes a run's filter when the update did not say (Expect).
+const defaultRunKeys = 1 << 16
+
 // Begin starts an update. Only one update runs at a time; others wait.
 func (d *DB) Begin(ctx context.Context) (*Update, error) {
-	tx, err := d.wr.BeginTx(ctx, nil)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("begin cache update: %w", err)
+	}
+	// The transaction never ends by itself when ctx does (see exec).
+	wctx := context.WithoutCancel(ctx)
+	tx, err := d.wr.BeginTx(wctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin cache update: %w", classify(err))
 	}
-	u := &Update{d: d, tx: tx, ctx: ctx, wctx: context.WithoutCancel(ctx), f: d.filter.Load()}
-	prep := func(q string) *sql.Stmt {
-		if err != nil {
-			return nil
-		}
-		var s *sql.Stmt
-		s, err = tx.PrepareContext(ctx, q)
-		return s
-	}
-	// Rows go to the delta table: a removal is a row with status -1 there.
-	u.ins = prep("INSERT OR REPLACE INTO status_delta(h, s, u) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", batchRows), ","))
-	u.ins1 = prep("INSERT OR REPLACE INTO status_delta(h, s, u) VALUES (?,?,?)")
+	u := &Update{d: d, tx: tx, ctx: ctx, wctx: wctx, f: d.filter.Load()}
+	gen, err := readDeltaGen(wctx, tx)
 	if err != nil {
 		tx.Rollback()
-		return nil, fmt.Errorf("prepare cache update: %w", classify(err))
+		return nil, err
 	}
-	u.args = make([]any, 0, 3*batchRows)
-	u.dels = make([]any, 0, batchRows)
+	// Rows go to a new run: a removal is a row with status -1 there.
+	u.run = gen + 1
+	const ins = "INSERT OR REPLACE INTO status_run(g, h, s, u) VALUES "
+	if u.ins, err = newRowWriter(ctx, d.wcon.last.Load(), ins+tuples(fmt.Sprintf("(%d,?,?,?)", u.run), batchRows), ins+fmt.Sprintf("(%d,?,?,?)", u.run), 3); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("prepare cache update: %w", err)
+	}
 	return u, nil
 }
 
+// Expect says how many status rows the update is about to write (a
+// delta's size): the filter of its run is sized for them.
+func (u *Update) Expect(rows int64) { u.exp = rows }
+
 // ClearStatuses removes every status row (before a snapshot). The rows Put
-// after it go straight to the base table.
+// after it go to the stage, and at Commit in one copy to the base table.
 func (u *Update) ClearStatuses() error {
 	if err := u.flush(); err != nil {
 		return err
 	}
-	for _, q := range []string{"DELETE FROM status", "DELETE FROM status_delta"} {
-		if _, err := u.tx.ExecContext(u.ctx, q); err != nil {
-			return fmt.Errorf("clear statuses: %w", classify(err))
+	for _, q := range []string{"DELETE FROM status", "DELETE FROM status_run", "DELETE FROM status_runs"} {
+		if err := u.exec(q); err != nil {
+			return fmt.Errorf("clear statuses: %w", err)
 		}
+	}
+	if err := startStage(u.wctx, u.tx); err != nil {
+		return err
 	}
 	if u.base {
 		return nil
 	}
-	var err error
-	prep := func(q string) *sql.Stmt {
-		if err != nil {
-			return nil
-		}
-		var s *sql.Stmt
-		s, err = u.tx.PrepareContext(u.ctx, q)
-		return s
-	}
-	ins := prep("INSERT OR REPLACE INTO status(h, s, u) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", batchRows), ","))
-	del := prep("DELETE FROM status WHERE h IN (" + strings.TrimSuffix(strings.Repeat("?,", batchRows), ",") + ")")
-	ins1 := prep("INSERT OR REPLACE INTO status(h, s, u) VALUES (?,?,?)")
-	del1 := prep("DELETE FROM status WHERE h = ?")
+	ins, err := newRowWriter(u.ctx, u.d.wcon.last.Load(), "INSERT OR REPLACE INTO stage.status(h, s, u) VALUES "+tuples("(?,?,?)", batchRows),
+		"INSERT OR REPLACE INTO stage.status(h, s, u) VALUES (?,?,?)", 3)
 	if err != nil {
-		return fmt.Errorf("prepare cache update: %w", classify(err))
+		return fmt.Errorf("prepare cache update: %w", err)
 	}
-	u.ins, u.del, u.ins1, u.del1, u.base = ins, del, ins1, del1, true
+	del, err := newRowWriter(u.ctx, u.d.wcon.last.Load(), "DELETE FROM stage.status WHERE h IN ("+tuples("?", batchRows)+")",
+		"DELETE FROM stage.status WHERE h = ?", 1)
+	if err != nil {
+		ins.close()
+		return fmt.Errorf("prepare cache update: %w", err)
+	}
+	u.ins.close()
+	u.ins, u.del, u.base = ins, del, true
 	return nil
 }
 
 // Put writes (or, with Delete set, removes) status rows. Rows of one call are
-// written in batches. Before ClearStatuses (a delta) they go to the delta
-// table in order, so a key may repeat anywhere and the last row wins; after
+// written in batches. Before ClearStatuses (a delta) they go to the update's
+// run in order, so a key may repeat anywhere and the last row wins; after
 // it (a snapshot) a key may repeat within a call only among writes.
 func (u *Update) Put(recs ...Record) error {
 	if err := u.put(recs); err != nil {
@@ -172,92 +177,69 @@ func (u *Update) put(recs []Record) error {
 	for i := range recs {
 		r := &recs[i]
 		if !u.base {
-			// Into the filter before the commit: a lookup may then read
-			// both tables for nothing, never miss a committed delta row.
-			u.f.add(r.Hash[:])
+			// Into the filters before the commit: a lookup may then read
+			// a run for nothing, never miss a committed row.
+			if u.rf == nil {
+				u.rf = newBloom(max(u.exp, defaultRunKeys))
+			}
+			u.f.all.add(r.Hash[:])
+			u.rf.add(r.Hash[:])
 			u.dn++
 		}
-		if r.Delete && !u.base {
-			u.args = append(u.args, r.Hash[:], int64(tombstone), int64(0))
-			if len(u.args) == 3*batchRows {
-				if err := u.write(u.ins, u.args); err != nil {
-					return fmt.Errorf("write statuses: %w", classify(err))
-				}
-				u.Rows += batchRows
-				u.args = u.args[:0]
-			}
-			continue
-		}
-		if r.Delete {
-			u.dels = append(u.dels, r.Hash[:])
-			if len(u.dels) == batchRows {
-				if err := u.write(u.del, u.dels); err != nil {
-					return fmt.Errorf("delete statuses: %w", classify(err))
-				}
-				u.Rows += int64(len(u.dels))
-				u.dels = u.dels[:0]
-			}
-			continue
-		}
-		if r.Color > checkpoint.Green {
+		var err error
+		switch {
+		case r.Delete && !u.base:
+			err = u.ins.add(r.Hash[:], tombstone, 0)
+		case r.Delete:
+			err = u.del.add(r.Hash[:])
+		case r.Color > checkpoint.Green:
 			return fmt.Errorf("status %d out of range", r.Color)
-		}
-		u.args = append(u.args, r.Hash[:], int64(r.Color), r.ValidUntil)
-		if len(u.args) == 3*batchRows {
-			if err := u.write(u.ins, u.args); err != nil {
-				return fmt.Errorf("write statuses: %w", classify(err))
+		default:
+			var until int64
+			if until, err = storeUntil(r.ValidUntil); err != nil {
+				return err
 			}
-			u.Rows += batchRows
-			u.args = u.args[:0]
+			err = u.ins.add(r.Hash[:], int64(r.Color), until)
+		}
+		if err != nil {
+			return fmt.Errorf("write statuses: %w", err)
 		}
 	}
 	return nil
 }
 
-// write runs one status statement with args. The driver gets ctx without
-// its cancellation: go-sqlite3 otherwise starts a goroutine per statement to
-// watch it, one per batch of a million-row apply. ctx is checked here before
-// each statement instead, so a cancelled sync stops within one batch (and
-// database/sql still rolls the transaction back when ctx ends).
-func (u *Update) write(st *sql.Stmt, args []any) error {
-	if err := u.ctx.Err(); err != nil {
-		return err
-	}
-	_, err := st.ExecContext(u.wctx, args...)
-	return err
-}
-
 // flush writes the rows still buffered.
 func (u *Update) flush() error {
-	for i := 0; i < len(u.args); i += 3 {
-		if err := u.write(u.ins1, u.args[i:i+3]); err != nil {
-			return fmt.Errorf("write statuses: %w", classify(err))
+	for _, w := range []*rowWriter{u.ins, u.del} {
+		if w == nil {
+			continue
 		}
-		u.Rows++
-	}
-	u.args = u.args[:0]
-	for i := range u.dels {
-		if err := u.write(u.del1, u.dels[i:i+1]); err != nil {
-			return fmt.Errorf("delete statuses: %w", classify(err))
+		if err := w.flush(); err != nil {
+			return fmt.Errorf("write statuses: %w", err)
 		}
-		u.Rows++
 	}
-	u.dels = u.dels[:0]
+	u.Rows = u.ins.n
+	if u.del != nil {
+		u.Rows += u.del.n
+	}
 	return nil
 }
 
 // SetRevocations replaces the revocation list.
 func (u *Update) SetRevocations(list []Revocation) error {
-	if _, err := u.tx.ExecContext(u.ctx, "DELETE FROM revoked"); err != nil {
-		return fmt.Errorf("clear revocations: %w", classify(err))
+	if err := u.exec("DELETE FROM revoked"); err != nil {
+		return fmt.Errorf("clear revocations: %w", err)
 	}
-	st, err := u.tx.PrepareContext(u.ctx, "INSERT OR IGNORE INTO revoked(t, h) VALUES (?, ?)")
+	st, err := u.tx.PrepareContext(u.wctx, "INSERT OR IGNORE INTO revoked(t, h) VALUES (?, ?)")
 	if err != nil {
 		return fmt.Errorf("write revocations: %w", classify(err))
 	}
 	defer st.Close()
 	for _, r := range list {
-		if _, err := st.ExecContext(u.ctx, int64(r.Type), r.Hash[:]); err != nil {
+		if err := u.ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(u.wctx, int64(r.Type), r.Hash[:]); err != nil {
 			return fmt.Errorf("write revocations: %w", classify(err))
 		}
 	}
@@ -273,16 +255,19 @@ func KID(der []byte) []byte {
 
 // SetSigners replaces the HC1 trust list with these DER certificates.
 func (u *Update) SetSigners(ders [][]byte) error {
-	if _, err := u.tx.ExecContext(u.ctx, "DELETE FROM signer"); err != nil {
-		return fmt.Errorf("clear trust list: %w", classify(err))
+	if err := u.exec("DELETE FROM signer"); err != nil {
+		return fmt.Errorf("clear trust list: %w", err)
 	}
-	st, err := u.tx.PrepareContext(u.ctx, "INSERT OR IGNORE INTO signer(kid, der) VALUES (?, ?)")
+	st, err := u.tx.PrepareContext(u.wctx, "INSERT OR IGNORE INTO signer(kid, der) VALUES (?, ?)")
 	if err != nil {
 		return fmt.Errorf("write trust list: %w", classify(err))
 	}
 	defer st.Close()
 	for _, der := range ders {
-		if _, err := st.ExecContext(u.ctx, KID(der), der); err != nil {
+		if err := u.ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(u.wctx, KID(der), der); err != nil {
 			return fmt.Errorf("write trust list: %w", classify(err))
 		}
 	}
@@ -335,8 +320,29 @@ func (u *Update) Commit() error {
 	if err != nil {
 		u.tx.Rollback()
 	}
+	u.closeWriters()
 	u.done = true
 	return err
+}
+
+func (u *Update) closeWriters() {
+	for _, w := range []*rowWriter{u.ins, u.del} {
+		if w != nil {
+			w.close()
+		}
+	}
+}
+
+// exec runs one statement of the update. The driver gets ctx without its
+// cancellation: an interrupted statement would roll the whole transaction
+// back under the rows still being written (rowWriter). ctx is checked here
+// before each statement instead.
+func (u *Update) exec(q string, args ...any) error {
+	if err := u.ctx.Err(); err != nil {
+		return err
+	}
+	_, err := u.tx.ExecContext(u.wctx, q, args...)
+	return classify(err)
 }
 
 func (u *Update) commit() error {
@@ -363,8 +369,13 @@ func (u *Update) commit() error {
 		meta[metaRebuild] = int64(0)
 	}
 	for k, v := range meta {
-		if _, err := u.tx.ExecContext(u.ctx, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, v); err != nil {
-			return fmt.Errorf("write meta %s: %w", k, classify(err))
+		if err := u.exec("INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, v); err != nil {
+			return fmt.Errorf("write meta %s: %w", k, err)
+		}
+	}
+	if u.dn > 0 && !u.base {
+		if err := u.exec("INSERT INTO status_runs(g, n) VALUES (?, ?)", u.run, u.dn); err != nil {
+			return fmt.Errorf("record the run: %w", err)
 		}
 	}
 	baseRows, _ := meta[metaBaseRows].(int64)
@@ -398,11 +409,13 @@ func (u *Update) metaRows(st *feedState) (map[string]any, error) {
 		meta[metaKeyFrom] = "feed"
 	}
 	if u.base {
-		// The merge policy compares the delta table with this count; it is
-		// taken here, once per snapshot, while the pages are still warm.
-		var n int64
-		if err := u.tx.QueryRowContext(u.ctx, "SELECT count(*) FROM status").Scan(&n); err != nil {
-			return nil, fmt.Errorf("count statuses: %w", classify(err))
+		// The merge policy compares the runs with this count.
+		if err := u.ctx.Err(); err != nil {
+			return nil, err
+		}
+		n, err := fromStage(u.wctx, u.tx)
+		if err != nil {
+			return nil, err
 		}
 		meta[metaBaseRows] = n
 	}
@@ -428,7 +441,9 @@ func (u *Update) Rollback() error {
 		return nil
 	}
 	u.done = true
-	return u.tx.Rollback()
+	err := u.tx.Rollback()
+	u.closeWriters()
+	return err
 }
 
 func unixNano(t time.Time) int64 {
@@ -453,27 +468,25 @@ func (d *DB) Touch(ctx context.Context, expires time.Time) error {
 // Counts are the numbers of rows per table.
 type Counts struct {
 	Statuses, Revocations, Signers, Events int64
-	// Deltas are the rows of the delta table not yet merged into the base
-	// (removals included); they are part of Statuses already.
+	// Deltas are the rows of the runs not yet merged into the base
+	// (removals, and keys in more than one run, included); they are part of
+	// Statuses already.
 	Deltas int64
 }
-
-// countStatuses counts the statuses a lookup can find: the base rows not
-// shadowed by the delta table, plus the delta table's rows that are not removals.
-const countStatuses = `SELECT (SELECT count(*) FROM status)
-	+ (SELECT count(*) FROM status_delta d WHERE d.s >= 0 AND NOT EXISTS (SELECT 1 FROM status b WHERE b.h = d.h))
-	- (SELECT count(*) FROM status_delta d WHERE d.s < 0 AND EXISTS (SELECT 1 FROM status b WHERE b.h = d.h))`
 
 // Count counts the rows of each table (a full scan: for tools and tests).
 func (d *DB) Count(ctx context.Context) (Counts, error) {
 	var c Counts
+	var err error
+	if c.Statuses, err = d.countStatuses(ctx); err != nil {
+		return c, fmt.Errorf("count statuses: %w", err)
+	}
 	for _, q := range []struct {
 		n    *int64
 		name string
 		q    string
 	}{
-		{&c.Statuses, "statuses", countStatuses},
-		{&c.Deltas, "status_delta", "SELECT count(*) FROM status_delta"},
+		{&c.Deltas, "status_run", "SELECT count(*) FROM status_run"},
 		{&c.Revocations, "revoked", "SELECT count(*) FROM revoked"},
 		{&c.Signers, "signer", "SELECT count(*) FROM signer"},
 		{&c.Events, "event", "SELECT count(*) FROM event"},

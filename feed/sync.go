@@ -128,8 +128,11 @@ type Result struct {
 	Bytes    int64  // bytes downloaded
 	Duration time.Duration
 	// Merged is how many delta rows were folded into the cache's base table
-	// after the apply (see cache.DB.MergeDeltas), in MergeDuration.
+	// after the apply (see cache.DB.MergeDeltas), in MergeDuration;
+	// Compacted, how many rows of the newest runs were compacted into one
+	// instead.
 	Merged        int64
+	Compacted     int64
 	MergeDuration time.Duration
 	// Site is the site list version applied (0: none applied), SiteError
 	// why the site's list was refused; the national part went on.
@@ -343,6 +346,9 @@ func (s *Syncer) logResult(res Result, err error, dir bool) {
 		"applied", res.Applied, "bytes", res.Bytes, "ms", res.Duration.Milliseconds()}
 	if res.Merged > 0 {
 		args = append(args, "merged", res.Merged, "merge_ms", res.MergeDuration.Milliseconds())
+	}
+	if res.Compacted > 0 {
+		args = append(args, "compacted", res.Compacted, "merge_ms", res.MergeDuration.Milliseconds())
 	}
 	if res.Site > 0 {
 		args = append(args, "site_list", res.Site)
@@ -669,27 +675,32 @@ func (s *Syncer) fetch(up *updater.Updater, paths []string) error {
 // the base when it has grown enough.
 func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format.Manifest, deltas []format.Delta, expires time.Time, site *siteChange, res Result) (Result, error) {
 	var chunks []string
+	var changes int64
 	for _, d := range deltas {
 		chunks = append(chunks, d.Chunks...)
+		changes += max(d.Changes, 0)
 	}
 	side, err := s.sideFiles(ctx, up, m, false)
 	if err != nil {
 		return res, err
 	}
 	rows, err := s.transaction(ctx, up, m, expires, chunks, side, site, func(u *cache.Update) (int64, error) {
+		u.Expect(changes)
 		return s.putChunks(ctx, up, u, format.KindDelta, chunks)
 	})
 	if err != nil {
 		return res, err
 	}
 	res.To, res.Applied, res.Mode = m.Version, rows, "delta"
-	// The delta is applied and visible; folding the delta table into the
-	// base, when it has grown enough, is housekeeping: a failure leaves the
-	// cache whole and is retried after the next delta.
+	// The delta is applied and visible; folding the runs into the base (or
+	// compacting them), when they have grown enough, is housekeeping: a
+	// failure leaves the cache whole and is retried after the next delta.
 	ms, err := s.db.MergeDeltas(ctx, false)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		s.log.Warn("cache merge failed", "err", err)
+	case err == nil && ms.Compacted:
+		res.Compacted, res.MergeDuration = ms.Rows, ms.Duration
 	case err == nil:
 		res.Merged, res.MergeDuration = ms.Rows, ms.Duration
 	}
