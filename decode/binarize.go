@@ -34,6 +34,9 @@ type thresholds struct {
 	hs     []int32  // horizontal 5-sums of bp
 	nr     []uint8  // smallest range of the blocks not flat in each row's 3 about a block (255: none)
 	thr    []uint8  // threshold per block: a pixel <= thr is dark
+	// thrInv is thr for light-on-dark codes (of the inverted image), apart
+	// so that reading a region in one polarity leaves the other's intact.
+	thrInv []uint8
 }
 
 func growU8(b []uint8, n int) []uint8 {
@@ -94,6 +97,15 @@ func (t *thresholds) size(p plane) {
 	t.hs = growI32(t.hs, n)
 	t.nr = growU8(t.nr, n)
 	t.thr = growU8(t.thr, n)
+	t.thrInv = growU8(t.thrInv, n)
+}
+
+// of is the block thresholds of one polarity.
+func (t *thresholds) of(invert bool) []uint8 {
+	if invert {
+		return t.thrInv
+	}
+	return t.thr
 }
 
 // all is the whole block grid.
@@ -263,7 +275,7 @@ func (t *thresholds) computeRect(invert bool, r brect) {
 	}
 	for by := r.y0; by < r.y1; by++ {
 		top := min(max(by, r.y0+2), r.y1-3)
-		out := t.thr[by*bw : by*bw+bw]
+		out := t.of(invert)[by*bw : by*bw+bw]
 		h0, h1, h2, h3, h4 := t.hs[(top-2)*bw:], t.hs[(top-1)*bw:], t.hs[top*bw:], t.hs[(top+1)*bw:], t.hs[(top+2)*bw:]
 		for bx := r.x0; bx < r.x1; bx++ {
 			left := min(max(bx, r.x0+2), r.x1-3)
@@ -342,9 +354,10 @@ func binarizeRect(p plane, t *thresholds, invert bool, b *bitmap, r rect) {
 	clear(b.bits)
 	x0 := r.x0 &^ 63
 	x1 := min((r.x1+63)&^63, p.w)
+	thr := t.of(invert)
 	for y := r.y0; y < r.y1; y++ {
 		row := p.row(y)[x0:x1]
-		binarizeRow(row, t.thr[min(y>>blockPow, t.bh-1)*t.bw+x0>>blockPow:], invert, b.row(y)[x0>>6:])
+		binarizeRow(row, thr[min(y>>blockPow, t.bh-1)*t.bw+x0>>blockPow:], invert, b.row(y)[x0>>6:])
 	}
 }
 

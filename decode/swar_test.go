@@ -76,7 +76,7 @@ func TestStatsBinarizeHalf(t *testing.T) {
 					if inv {
 						v = 255 - v
 					}
-					want := v <= int(th.thr[min(y/8, th.bh-1)*th.bw+min(x/8, th.bw-1)])
+					want := v <= int(th.of(inv)[min(y/8, th.bh-1)*th.bw+min(x/8, th.bw-1)])
 					if b.get(x, y) != want {
 						t.Fatalf("%v invert %v pixel %d,%d: %v", sz, inv, x, y, !want)
 					}

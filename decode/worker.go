@@ -315,7 +315,7 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 			t = 254 - t // light pixels, p > t, are set
 		}
 		for by := br.y0; by < br.y1; by++ {
-			row := st.thr[by*st.bw : by*st.bw+st.bw]
+			row := st.of(invert)[by*st.bw : by*st.bw+st.bw]
 			for bx := br.x0; bx < br.x1; bx++ {
 				row[bx] = uint8(t)
 			}
