@@ -13,6 +13,7 @@ import (
 
 	"checkpoint"
 	"checkpoint/feed/format"
+	"checkpoint/internal/atomicfile"
 )
 
 // Packager installs packages: dpkg on a gate (Dpkg).
@@ -313,7 +314,7 @@ func (in *Installer) finish(p *Pending, res Result, fail bool) (Result, error) {
 	if res.Outcome == Installed {
 		in.Logger.Info("firmware installed", "version", res.Version, "from", res.From)
 	}
-	return res, syncDir(in.Dir)
+	return res, atomicfile.SyncDir(in.Dir)
 }
 
 // Resume finishes an install cut short (a power cut, a SIGKILL), as its

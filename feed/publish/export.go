@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"checkpoint/internal/atomicfile"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -130,7 +131,7 @@ func (e *exporter) copy(name string, tf *metadata.TargetFiles) error {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-		if err := writeFile(dst, b, 0o644); err != nil {
+		if err := atomicfile.Write(dst, b, 0o644); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
 	}

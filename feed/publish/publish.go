@@ -47,6 +47,7 @@ import (
 	"checkpoint"
 	"checkpoint/cache"
 	"checkpoint/feed/format"
+	"checkpoint/internal/atomicfile"
 )
 
 // Defaults for publishing.
@@ -115,7 +116,7 @@ func Init(dir string, opts InitOptions) error {
 	if _, err := rand.Read(hk); err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, "state", "hashkey"), []byte(hex.EncodeToString(hk)+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "state", "hashkey"), []byte(hex.EncodeToString(hk)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("init feed %s: %w", dir, err)
 	}
 	if err := Sign(root, keys[metadata.ROOT]); err != nil {
@@ -126,7 +127,7 @@ func Init(dir string, opts InitOptions) error {
 		return err
 	}
 	for _, name := range []string{"1.root.json", "root.json"} {
-		if err := writeFile(filepath.Join(dir, "repo", name), b, 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, "repo", name), b, 0o644); err != nil {
 			return fmt.Errorf("init feed %s: %w", dir, err)
 		}
 	}
@@ -138,7 +139,7 @@ func writeKey(name string, k ed25519.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(name, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	return atomicfile.Write(name, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 // ReadKey reads an ed25519 signing key written by Init.
@@ -173,31 +174,6 @@ func Sign[T metadata.Roles](m *metadata.Metadata[T], k ed25519.PrivateKey) error
 		return fmt.Errorf("sign metadata: %w", err)
 	}
 	return nil
-}
-
-// writeFile writes atomically: a temporary file renamed into place.
-func writeFile(name string, b []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name))
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), name)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 // Inputs are the files of one publish. Statuses is required (but by a publish
@@ -596,7 +572,7 @@ func (b *build) put(name string, data []byte) error {
 	if err := os.MkdirAll(filepath.Join(b.tdir, filepath.FromSlash(dirName)), 0o755); err != nil {
 		return fmt.Errorf("write target %s: %w", name, err)
 	}
-	if err := writeFile(filepath.Join(b.tdir, filepath.FromSlash(dirName), h+"."+base), data, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(b.tdir, filepath.FromSlash(dirName), h+"."+base), data, 0o644); err != nil {
 		return fmt.Errorf("write target %s: %w", name, err)
 	}
 	b.files[name] = tf
@@ -685,10 +661,10 @@ func (r *repo) saveState(full []cache.Record, manifest []byte) error {
 	if err := format.EncodeChunk(&sb, format.KindSnapshot, full, gzip.BestSpeed); err != nil {
 		return err
 	}
-	if err := writeFile(statePath(r.dir), sb.Bytes(), 0o600); err != nil {
+	if err := atomicfile.Write(statePath(r.dir), sb.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
-	if err := writeFile(filepath.Join(r.dir, "state", "manifest.json"), manifest, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(r.dir, "state", "manifest.json"), manifest, 0o600); err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
 	return nil
@@ -716,7 +692,7 @@ func (r *repo) sign(files map[string]*metadata.TargetFiles, now time.Time, opts 
 	if err != nil {
 		return err
 	}
-	if err := writeFile(r.meta(fmt.Sprintf("%d.targets.json", tv)), tb, 0o644); err != nil {
+	if err := atomicfile.Write(r.meta(fmt.Sprintf("%d.targets.json", tv)), tb, 0o644); err != nil {
 		return err
 	}
 	r.targets = t
@@ -743,7 +719,7 @@ func (r *repo) signSnapshot(tb []byte, metas map[string]*metadata.MetaFiles, sv,
 	if err != nil {
 		return err
 	}
-	if err := writeFile(r.meta(fmt.Sprintf("%d.snapshot.json", sv)), sb, 0o644); err != nil {
+	if err := atomicfile.Write(r.meta(fmt.Sprintf("%d.snapshot.json", sv)), sb, 0o644); err != nil {
 		return err
 	}
 	r.snapshot = s
@@ -761,7 +737,7 @@ func (r *repo) signSnapshot(tb []byte, metas map[string]*metadata.MetaFiles, sv,
 	if err != nil {
 		return err
 	}
-	if err := writeFile(r.meta("timestamp.json"), tsb, 0o644); err != nil {
+	if err := atomicfile.Write(r.meta("timestamp.json"), tsb, 0o644); err != nil {
 		return err
 	}
 	r.timestamp = ts
@@ -812,7 +788,7 @@ func Refresh(dir string, opts Options) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(r.meta("timestamp.json"), b, 0o644)
+	return atomicfile.Write(r.meta("timestamp.json"), b, 0o644)
 }
 
 // sameDelegations reports whether two delegations are the same.

@@ -25,6 +25,7 @@ import (
 	"checkpoint"
 	"checkpoint/cache"
 	"checkpoint/feed/format"
+	"checkpoint/internal/atomicfile"
 )
 
 // Sites. `SiteInit` delegates the paths sites/NAME/* of the authority's
@@ -166,7 +167,7 @@ func writeKit(sdir string, kit SiteKit, priv ed25519.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(sdir, "site.json"), append(b, '\n'), 0o600)
+	return atomicfile.Write(filepath.Join(sdir, "site.json"), append(b, '\n'), 0o600)
 }
 
 // delegate delegates sites/NAME/* to the kit's key in the delegations
@@ -194,7 +195,7 @@ func delegate(dir string, d *metadata.Delegations, kit SiteKit) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(delegationsPath(dir), append(b, '\n'), 0o600)
+	return atomicfile.Write(delegationsPath(dir), append(b, '\n'), 0o600)
 }
 
 // ReadSiteKit reads the kit SiteInit wrote for site in dir.
@@ -311,7 +312,7 @@ func signSite(dir string, kit SiteKit, key ed25519.PrivateKey, v int64, recs []c
 		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 			return nil, err
 		}
-		if err := writeFile(name, data, 0o644); err != nil {
+		if err := atomicfile.Write(name, data, 0o644); err != nil {
 			return nil, err
 		}
 		role.Signed.Targets[tf.Path] = tf
@@ -328,7 +329,7 @@ func signSite(dir string, kit SiteKit, key ed25519.PrivateKey, v int64, recs []c
 		return nil, err
 	}
 	name := filepath.Join(sd, fmt.Sprintf("%d.%s.json", v, kit.Role))
-	if err := writeFile(name, b, 0o644); err != nil {
+	if err := atomicfile.Write(name, b, 0o644); err != nil {
 		return nil, err
 	}
 	res.Files = append(res.Files, name)

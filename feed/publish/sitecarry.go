@@ -16,6 +16,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"checkpoint/feed/format"
+	"checkpoint/internal/atomicfile"
 )
 
 // siteOf returns the site a delegated role name stands for.
@@ -158,11 +159,11 @@ func (r *repo) copySite(site, role string, v int64, b []byte, md *metadata.Metad
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
-		if err := writeFile(dst, data, 0o644); err != nil {
+		if err := atomicfile.Write(dst, data, 0o644); err != nil {
 			return fmt.Errorf("site %s: %w", site, err)
 		}
 	}
-	return writeFile(r.meta(fmt.Sprintf("%d.%s.json", v, role)), b, 0o644)
+	return atomicfile.Write(r.meta(fmt.Sprintf("%d.%s.json", v, role)), b, 0o644)
 }
 
 // roleFile matches a signed site role's file name.
@@ -252,12 +253,12 @@ func (r *repo) importRole(rf string, byBase map[string]string, now time.Time) (S
 			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 				return err
 			}
-			if err := writeFile(dst, data, 0o644); err != nil {
+			if err := atomicfile.Write(dst, data, 0o644); err != nil {
 				return err
 			}
 			res.Files = append(res.Files, dst)
 		}
-		return writeFile(filepath.Join(sd, filepath.Base(rf)), b, 0o644)
+		return atomicfile.Write(filepath.Join(sd, filepath.Base(rf)), b, 0o644)
 	}
 	if tf, ok := md.Signed.Targets[format.SiteListTarget(site)]; ok && tf.Custom != nil {
 		if info, err := format.ParseSiteListInfo(*tf.Custom); err == nil {
