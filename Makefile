@@ -228,9 +228,11 @@ BENCH_DELTA ?=
 BENCH_DAY   ?=
 BENCH_DIR   ?= $(CURDIR)/.bench-cache
 bench-cache:
+	@mkdir -p bin
 	CHECKPOINT_BENCH_KEYS=$(BENCH_KEYS) CHECKPOINT_BENCH_DELTA=$(BENCH_DELTA) CHECKPOINT_BENCH_DAY=$(BENCH_DAY) \
 		CHECKPOINT_BENCH_DIR=$(BENCH_DIR) \
-		$(GO) test -count=1 -run '^TestScaleReport$$' -v -timeout 600m ./feed | grep -v '^=== RUN'
+		$(GO) test -count=1 -run '^TestScaleReport$$' -v -timeout 600m ./feed > bin/bench-cache-report.txt; \
+		status=$$?; grep -v '^=== RUN' bin/bench-cache-report.txt; exit $$status
 	$(GO) test -count=1 -run '^$$' -bench 'Lookup1M|ApplyDelta' -benchtime 1x ./cache >/dev/null
 	$(GO) test -count=1 -run '^$$' -bench 'Lookup1M' -benchtime 300000x ./cache | grep Benchmark
 	$(GO) test -count=1 -run '^$$' -bench 'LookupDeltaCost' -benchtime 300000x ./cache | grep Benchmark

@@ -22,6 +22,7 @@ import (
 	"checkpoint/cache"
 	"checkpoint/feed/format"
 	"checkpoint/feed/publish"
+	"checkpoint/internal/memlimit"
 	"checkpoint/internal/stall"
 )
 
@@ -37,6 +38,7 @@ func TestScaleReport(t *testing.T) {
 	if n == 0 {
 		t.Skip("set CHECKPOINT_BENCH_KEYS (make bench-cache) to run")
 	}
+	memlimit.Set() // as the checkpoint binary does: the publisher holds ~15 GB live at 100M keys
 	b := newScaleBench(t, n)
 	defer b.close()
 	b.row("machine, at the start (2 s probe)", stall.Probe(2*time.Second).String())

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"checkpoint/config"
+	"checkpoint/internal/memlimit"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -69,6 +70,7 @@ func commands() []command {
 }
 
 func main() {
+	memlimit.Set()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// The first signal asks the command to stop; from then on the

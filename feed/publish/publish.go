@@ -398,7 +398,7 @@ func Publish(ctx context.Context, dir string, in Inputs, opts Options) (*format.
 // alone) takes the set published before.
 func statuses(ctx context.Context, in io.Reader, prev []cache.Record, r *repo, opts Options) ([]pubRec, error) {
 	if in != nil {
-		recs, err := readStatuses(ctx, in, r.hashKey, opts.Progress)
+		recs, err := readStatuses(ctx, in, r.hashKey, len(prev), opts.Progress)
 		if err != nil {
 			return nil, fmt.Errorf("publish: statuses: %w", err)
 		}
@@ -437,10 +437,12 @@ func checkShrink(prev []cache.Record, next []pubRec, allow bool) error {
 	return nil
 }
 
-// readStatuses reads, hashes, sorts and checks the status CSV.
-func readStatuses(ctx context.Context, rd io.Reader, key []byte, progress func(string, int64)) ([]pubRec, error) {
+// readStatuses reads, hashes, sorts and checks the status CSV; about hint
+// rows are expected (the previous set's size), so that a national set is
+// not copied as it grows.
+func readStatuses(ctx context.Context, rd io.Reader, key []byte, hint int, progress func(string, int64)) ([]pubRec, error) {
 	cr := cache.NewCSVReader(rd)
-	var recs []pubRec
+	recs := make([]pubRec, 0, hint+hint/32)
 	for {
 		row, err := cr.Next()
 		if err == io.EOF {
