@@ -79,14 +79,15 @@ type Options struct {
 
 // DB is an open cache. Its methods are safe for concurrent use.
 type DB struct {
-	path string
-	opts Options
-	log  *slog.Logger
-	rd   *sql.DB // readers (pool)
-	wr   *sql.DB // the one writer connection
-	wcon *connector
-	ck   *sql.DB // the checkpointer's connection
-	pin  *readPin
+	path  string
+	stage string // this open's stage file (stage.go)
+	opts  Options
+	log   *slog.Logger
+	rd    *sql.DB // readers (pool)
+	wr    *sql.DB // the one writer connection
+	wcon  *connector
+	ck    *sql.DB // the checkpointer's connection
+	pin   *readPin
 
 	ckMu   sync.Mutex
 	ckWake chan struct{} // a commit happened; nil once closed
@@ -135,7 +136,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := private(path, opts.Logger); err != nil {
 		return nil, fmt.Errorf("open cache %s: %w", path, err)
 	}
-	if err := newStage(path); err != nil {
+	var err error
+	if d.stage, err = newStage(path); err != nil {
 		return nil, fmt.Errorf("open cache %s: %w", path, err)
 	}
 	if err := d.open(ctx); err != nil {
@@ -169,23 +171,6 @@ func private(path string, log *slog.Logger) error {
 	return nil
 }
 
-// newStage replaces the stage file (stage.go) with an empty one, private
-// like the cache: one left by a crash may be half written. A process still
-// writing the old one keeps its own (unlinked) copy.
-func newStage(path string) error {
-	p := path + stageSuffix
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	// Another process opening the cache at the same moment may have made
-	// it already: either is empty.
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
-
 func dsn(path string, write bool) string {
 	q := url.Values{}
 	q.Set("_synchronous", "NORMAL")
@@ -208,7 +193,7 @@ func (d *DB) open(ctx context.Context) error {
 		"PRAGMA mmap_size = 4294967296",
 		"PRAGMA temp_store = MEMORY",
 		"PRAGMA wal_autocheckpoint = 0",
-	}, stagePragmas(d.path)...)}
+	}, stagePragmas(d.stage)...)}
 	d.wr = sql.OpenDB(d.wcon)
 	d.wr.SetMaxOpenConns(1)
 	d.wr.SetMaxIdleConns(1)
@@ -422,6 +407,11 @@ func (d *DB) closeAll() error {
 		// Fold the WAL back into the file so a copy of the .db alone is whole.
 		d.wr.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 		errs = append(errs, d.wr.Close())
+	}
+	if d.stage != "" {
+		if err := os.Remove(d.stage); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

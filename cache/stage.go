@@ -6,7 +6,11 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
@@ -17,20 +21,60 @@ import (
 // the one way to fill them to the brim is a bulk copy of a whole table,
 // INSERT INTO t SELECT * FROM u between tables of one shape into an empty
 // t (the transfer optimisation VACUUM uses). So the rows go to the stage
-// first, a scratch database next to the cache (path + "-stage", attached
-// to the writer as "stage", its journal in memory, never synced), and from
+// first, a scratch database next to the cache (path + "-stage-PID-N", one
+// for each open of the cache, attached to its writer as "stage", its
+// journal in memory, never synced), and from
 // there into the base in one copy, all in the update's or merge's
 // transaction: about 24 bytes a key instead of 27.6. The stage is emptied
-// (and, auto-vacuumed, truncated) before each commit; one left by a crash
-// is deleted when the cache is opened.
+// (and, auto-vacuumed, truncated) before each commit, and removed by Close;
+// one left by a process that is gone is deleted when the cache is opened.
+// One shared file replaced by every open broke the writes of a daemon
+// whose cache another command opened meanwhile.
 
-// stageSuffix names the stage file after the cache file.
+// stageSuffix names the stage files after the cache file.
 const stageSuffix = "-stage"
 
-// stagePragmas attach the stage to a writer connection.
-func stagePragmas(path string) []string {
+// stageSeq numbers this process's opens.
+var stageSeq atomic.Int64
+
+// newStage makes this open's stage file, private like the cache, and
+// removes those of processes no longer running (and the shared one of
+// older versions); it returns the file's path.
+func newStage(path string) (string, error) {
+	old, _ := filepath.Glob(globEscape(path+stageSuffix) + "*")
+	for _, p := range old {
+		if !stageLive(strings.TrimPrefix(p, path+stageSuffix)) {
+			os.Remove(p)
+		}
+	}
+	p := fmt.Sprintf("%s%s-%d-%d", path, stageSuffix, os.Getpid(), stageSeq.Add(1))
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	return p, f.Close()
+}
+
+// stageLive reports whether a stage file's name suffix ("-PID-N") names a
+// running process.
+func stageLive(suffix string) bool {
+	var pid, n int
+	if _, err := fmt.Sscanf(suffix, "-%d-%d", &pid, &n); err != nil || pid <= 0 {
+		return false
+	}
+	return pid == os.Getpid() || syscall.Kill(pid, 0) != syscall.ESRCH
+}
+
+// globEscape quotes the characters filepath.Match treats as patterns.
+func globEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`)
+	return r.Replace(s)
+}
+
+// stagePragmas attach the stage file to a writer connection.
+func stagePragmas(stage string) []string {
 	return []string{
-		"ATTACH DATABASE '" + strings.ReplaceAll(path+stageSuffix, "'", "''") + "' AS stage",
+		"ATTACH DATABASE '" + strings.ReplaceAll(stage, "'", "''") + "' AS stage",
 		fmt.Sprintf("PRAGMA stage.page_size = %d", pageSize),
 		"PRAGMA stage.auto_vacuum = FULL",
 		"PRAGMA stage.journal_mode = MEMORY",
