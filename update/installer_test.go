@@ -143,8 +143,17 @@ func TestResume(t *testing.T) {
 				}
 			}
 			if phase == phaseProbation {
+				// The cut comes once the journal says probation (a fixed
+				// 20 ms came during the install on a loaded machine).
 				r.in.Probation = time.Hour
-				go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+				go func() {
+					for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(time.Millisecond) {
+						if p, _ := ReadPending(r.dir); p != nil && p.Phase == phaseProbation {
+							break
+						}
+					}
+					cancel()
+				}()
 			}
 			if phase == phaseRollback {
 				fw, f = r.offer(t, "1.1~bad", false)
