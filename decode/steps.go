@@ -333,13 +333,13 @@ func (w *worker) thresholds(fs *frameState) bool {
 // wholePlane reads each candidate's whole level: the code may reach beyond
 // the region the prescan saw.
 func (w *worker) wholePlane(fs *frameState) bool {
-	type plane struct {
+	type levelPolarity struct {
 		level  int
 		invert bool
 	}
-	var done []plane // a level read whole once per polarity: the same pixels give the same nothing
+	var done []levelPolarity // a level read whole once per polarity: the same pixels give the same nothing
 	return w.each(fs, func(lv *level, c *candidate, r rect) {
-		if pl := (plane{c.level, c.invert}); (r.x1-r.x0)*(r.y1-r.y0) < lv.p.w*lv.p.h*2/3 && !slices.Contains(done, pl) {
+		if pl := (levelPolarity{c.level, c.invert}); (r.x1-r.x0)*(r.y1-r.y0) < lv.p.w*lv.p.h*2/3 && !slices.Contains(done, pl) {
 			done = append(done, pl)
 			w.attempt(lv, c.invert, rect{0, 0, lv.p.w, lv.p.h}, measured)
 		}
