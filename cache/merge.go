@@ -119,31 +119,39 @@ func (d *DB) MergeDeltas(ctx context.Context, force bool) (MergeStats, error) {
 	return ms, nil
 }
 
-// normUntil is the u column of a run row in its short form (until.go): rows
-// that came from schema 2 still hold seconds.
+// normUntil is the u column of a run row in its short form, in SQL
+// (shortUntil in Go): rows that came from schema 2 still hold seconds.
 const normUntil = `CASE WHEN u > 0 AND (u + 25200) % 86400 = 0 THEN -((u + 25200) / 86400) ELSE u END`
 
-// mergeRuns rewrites the base with every run folded in, all in SQLite: the
-// base is copied into the stage in bulk, the runs applied to the stage
-// oldest first (each in key order: one sweep over the stage's pages), and
-// the stage copied back in bulk, full pages again. Then it commits tx; it
-// returns the base's rows.
+// mergeRuns rewrites the base with every run folded in: the base and the
+// runs are read side by side in key order (mergeStreams), the newest row of
+// each key written to the stage in that order, removals left out, and the
+// stage copied back in bulk, full pages again. Each stage page is written
+// once, at the end of the table: folding the runs into a copy of the base
+// in place instead touched its pages at random, which under a small page
+// cache wrote many of them back again and again (at 100M keys 12.6 GB for
+// a 2.3 GB base). Then it commits tx; it returns the base's rows.
 func (d *DB) mergeRuns(ctx context.Context, tx *sql.Tx, runs []run) (int64, error) {
 	if err := startStage(ctx, tx); err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO stage.status SELECT * FROM main.status"); err != nil {
-		return 0, fmt.Errorf("copy the base to the stage: %w", classify(err))
+	const ins = "INSERT INTO stage.status(h, s, u) VALUES "
+	w, err := newRowWriter(ctx, d.wcon.last.Load(), ins+tuples("(?,?,?)", batchRows), ins+"(?,?,?)", 3)
+	if err != nil {
+		return 0, fmt.Errorf("prepare the merge: %w", err)
 	}
-	for _, r := range runs {
-		for _, q := range []string{
-			"INSERT OR REPLACE INTO stage.status(h, s, u) SELECT h, s, " + normUntil + " FROM status_run WHERE g = ?1 AND s >= 0",
-			"DELETE FROM stage.status WHERE h IN (SELECT h FROM status_run WHERE g = ?1 AND s < 0)",
-		} {
-			if _, err := tx.ExecContext(ctx, q, r.g); err != nil {
-				return 0, fmt.Errorf("apply run %d: %w", r.g, classify(err))
-			}
+	defer w.close()
+	err = mergeStreams(ctx, tx, true, runs, func(h []byte, s, u int64) error {
+		if s < 0 {
+			return nil
 		}
+		return w.add(h, s, shortUntil(u))
+	})
+	if err == nil {
+		err = w.flush()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write the merged statuses to the stage: %w", err)
 	}
 	n, err := fromStage(ctx, tx)
 	if err != nil {

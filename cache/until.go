@@ -17,10 +17,17 @@ func storeUntil(u int64) (int64, error) {
 	switch {
 	case u < 0:
 		return 0, fmt.Errorf("valid-until %d is before 1970", u)
-	case u > 0 && u < 1<<50 && (u+vietnamOffset)%86400 == 0:
-		return -(u + vietnamOffset) / 86400, nil
 	}
-	return u, nil
+	return shortUntil(u), nil
+}
+
+// shortUntil is a stored u column in its short form (rows of schema 2 hold
+// seconds; the short form of a short form is itself).
+func shortUntil(v int64) int64 {
+	if v > 0 && v < 1<<50 && (v+vietnamOffset)%86400 == 0 {
+		return -(v + vietnamOffset) / 86400
+	}
+	return v
 }
 
 // loadUntil decodes the u column to unix seconds.
