@@ -823,6 +823,11 @@ func (d *detector) sampleDecode(h *homography, dm int, again bool) (*common.Deco
 		if i > 0 && !again {
 			break
 		}
+		// A grid whose timing patterns do not read as a code's is not worth
+		// sampling whole, nor error correction.
+		if !o.grey && d.timingAt(h, dm, o.u, o.v) < minTiming {
+			continue
+		}
 		bm.Clear()
 		if o.grey {
 			seen[i] = d.sampleGrey(bm, h, dm)
@@ -832,8 +837,8 @@ func (d *detector) sampleDecode(h *homography, dm int, again bool) (*common.Deco
 		if slices.Contains(seen[:i], seen[i]) {
 			continue // the same grid as before
 		}
-		if timingAgreement(bm, dm) < minTiming {
-			continue // no code's timing patterns: not worth error correction
+		if o.grey && timingAgreement(bm, dm) < minTiming {
+			continue
 		}
 		if res, err := d.dec.Decode(bm, nil); err == nil {
 			return res, true
@@ -870,6 +875,33 @@ func timingAgreement(bm *gozxing.BitMatrix, dm int) float64 {
 		return 1
 	}
 	return float64(ok) / float64(n)
+}
+
+// timingAt is timingAgreement for the grid under h at (u, v) within its
+// modules, read from the bitmap: only the timing patterns' modules.
+func (d *detector) timingAt(h *homography, dm int, u, v float64) float64 {
+	n, ok := 0, 0
+	for i := 8; i < dm-8; i++ {
+		dark := i%2 == 0
+		if d.darkAt(h, float64(i)+u, 6+v) == dark {
+			ok++
+		}
+		if d.darkAt(h, 6+u, float64(i)+v) == dark {
+			ok++
+		}
+		n += 2
+	}
+	if n == 0 {
+		return 1
+	}
+	return float64(ok) / float64(n)
+}
+
+// darkAt reports whether the bitmap is dark under grid point (x, y).
+func (d *detector) darkAt(h *homography, x, y float64) bool {
+	w := h[6]*x + h[7]*y + h[8]
+	px, py := (h[0]*x+h[1]*y+h[2])/w, (h[3]*x+h[4]*y+h[5])/w
+	return px >= 0 && py >= 0 && d.b.get(int(px), int(py))
 }
 
 // sample reads every module of the grid under h at (u, v) within it from
