@@ -431,7 +431,7 @@ func (s syncIO) net() int64 {
 func (s syncIO) String(units float64, unit string, rowBytes float64) string {
 	per := float64(s.net()) / units
 	cancelled := s.download.cancelled + s.apply.cancelled + s.merge.cancelled + s.checkpoint.cancelled
-	return fmt.Sprintf("%s: **%.0f bytes/%s, %.1f× a row's %.1f bytes**; of which download %s, WAL of the apply %s, housekeeping (merge, compaction, stage) %s, checkpoint %s, less %s never written back",
+	return fmt.Sprintf("%s: **%.0f bytes/%s, %.1f× a row's %.1f bytes**; of which download %s, the apply (its stage and WAL) %s, housekeeping (merge, compaction, stage) %s, checkpoint %s, less %s never written back",
 		mib(s.net()), per, unit, per/rowBytes, rowBytes, mib(s.download.write), mib(s.apply.write), mib(s.merge.write), mib(s.checkpoint.write), mib(cancelled))
 }
 
