@@ -807,44 +807,6 @@ func (s *Syncer) transaction(ctx context.Context, up *updater.Updater, m *format
 	return rows, nil
 }
 
-// putChunks writes the status chunks of one kind; a snapshot's keys must
-// rise across chunks as they do within each. It returns the rows written.
-func (s *Syncer) putChunks(ctx context.Context, up *updater.Updater, u *cache.Update, kind byte, chunks []string) (int64, error) {
-	var recs []cache.Record
-	var rows int64
-	var last []byte
-	for _, c := range chunks {
-		t0 := time.Now()
-		b, err := s.target(up, c, s.cfg.MaxTarget)
-		if err != nil {
-			return rows, err
-		}
-		t1 := time.Now()
-		recs, err = format.DecodeChunk(bytes.NewReader(b), kind, recs, format.MaxChunkRecords)
-		if err != nil {
-			return rows, fmt.Errorf("%w: %s: %w", errFeed, c, err)
-		}
-		if kind == format.KindSnapshot && len(recs) > 0 {
-			if last != nil && bytes.Compare(recs[0].Hash[:], last) <= 0 {
-				return rows, fmt.Errorf("%w: %s: keys out of order across chunks", errFeed, c)
-			}
-			last = append(last[:0], recs[len(recs)-1].Hash[:]...)
-		}
-		if err := ctx.Err(); err != nil {
-			return rows, err
-		}
-		t2 := time.Now()
-		if err := u.Put(recs...); err != nil {
-			return rows, fmt.Errorf("apply %s: %w", c, err)
-		}
-		rows += int64(len(recs))
-		if s.chunkDone != nil {
-			s.chunkDone(t1.Sub(t0), t2.Sub(t1), time.Since(t2))
-		}
-	}
-	return rows, nil
-}
-
 // putSide checks one side file (revocations, trust list or rules) and
 // writes it in u.
 func (s *Syncer) putSide(up *updater.Updater, u *cache.Update, m *format.Manifest, p string) error {
