@@ -69,6 +69,7 @@ type scaleBench struct {
 	db       *cache.DB
 	s        *Syncer
 	rowBytes float64 // the base's bytes per key after the snapshot: a changed row's size
+	loop     *loopFS // the gate's folder's own file system, or nil (scaledev_test.go)
 	rep      []string
 }
 
@@ -91,6 +92,9 @@ func newScaleBench(t *testing.T, n int) *scaleBench {
 func (b *scaleBench) close() {
 	if b.db != nil {
 		b.db.Close()
+	}
+	if b.loop != nil {
+		b.loop.close()
 	}
 	if os.Getenv("CHECKPOINT_BENCH_DIR") != "" {
 		os.RemoveAll(b.dir)
@@ -130,6 +134,7 @@ func (b *scaleBench) snapshot() {
 	srv := serveDir(b.t, filepath.Join(b.f.dir, "repo"))
 	gate := filepath.Join(b.dir, "gate")
 	os.MkdirAll(gate, 0o755)
+	b.loop = mountLoop(b.t, filepath.Join(b.dir, "gate.img"), gate, max(4<<30, int64(b.n)*160))
 	var err error
 	if b.db, err = cache.Open(b.ctx, filepath.Join(gate, "cache.db"), cache.Options{Clock: b.f.clk}); err != nil {
 		b.t.Fatal(err)
@@ -201,6 +206,7 @@ func (b *scaleBench) merge() {
 		return
 	}
 	syscall.Sync()
+	dev := b.devWritten()
 	pin := b.pinWAL()
 	before := readIO(b.t)
 	ms, err := b.db.MergeDeltas(b.ctx, true)
@@ -212,7 +218,10 @@ func (b *scaleBench) merge() {
 	if err := b.db.Checkpoint(b.ctx); err != nil {
 		b.t.Fatal(err)
 	}
-	io := syncIO{merge: merged.sub(before), checkpoint: readIO(b.t).sub(merged)}
+	io := syncIO{merge: merged.sub(before), checkpoint: readIO(b.t).sub(merged), device: -1}
+	if dev >= 0 {
+		io.device = b.devWritten() - dev
+	}
 	b.row(fmt.Sprintf("merge, forced (%d runs, %s rows, into %s keys)", ms.Runs, si(int(ms.Rows)), si(b.n)), fmt.Sprintf("%.1f s (%s rows/s)", ms.Duration.Seconds(), si(int(float64(ms.Rows)/ms.Duration.Seconds()))))
 	b.row("merge: written to the device", io.String(float64(ms.Rows), "row merged", b.rowBytes)+fmt.Sprintf("; %.1f bytes per key of the base", float64(io.net())/float64(ms.Base)))
 	b.fileRow("after the merge")
@@ -248,8 +257,8 @@ func (b *scaleBench) day(hours, start int) {
 // touch measures a sync that finds nothing new (every 5 minutes by default).
 func (b *scaleBench) touch() {
 	sy := b.sync("none", nil)
-	b.row("a sync with nothing new (Touch): written to the device", fmt.Sprintf("%s (download %s, write %s, checkpoint %s)",
-		kib(sy.io.net()), kib(sy.io.download.write), kib(sy.io.apply.write+sy.io.merge.write), kib(sy.io.checkpoint.write)))
+	b.row("a sync with nothing new (Touch): written to the device", fmt.Sprintf("%s (download %s, write %s, checkpoint %s)%s",
+		kib(sy.io.net()), kib(sy.io.download.write), kib(sy.io.apply.write+sy.io.merge.write), kib(sy.io.checkpoint.write), devKiB(sy.io.device, 1)))
 }
 
 // events measures the event log's writes: one entry per transaction, as a
@@ -257,6 +266,7 @@ func (b *scaleBench) touch() {
 func (b *scaleBench) events() {
 	const k = 200
 	syscall.Sync()
+	dev := b.devWritten()
 	before := readIO(b.t)
 	for i := range k {
 		e := cache.Event{Time: t0.Add(time.Duration(i) * time.Second), Gate: "gate-1", Format: "1405", Verdict: 2, Reasons: []string{"status green"}, KeyHash: strings.Repeat("ab", 16)}
@@ -268,7 +278,10 @@ func (b *scaleBench) events() {
 		}
 	}
 	io := readIO(b.t).sub(before)
-	b.row("an event logged (one a transaction, checkpointed): written to the device", fmt.Sprintf("%s per event", kib((io.write-io.cancelled)/k)))
+	if dev >= 0 {
+		dev = b.devWritten() - dev
+	}
+	b.row("an event logged (one a transaction, checkpointed): written to the device", fmt.Sprintf("%s per event%s", kib((io.write-io.cancelled)/k), devKiB(dev, k)))
 }
 
 // reopen times opening the file with quick_check, as a gate starts.
@@ -282,6 +295,15 @@ func (b *scaleBench) reopen() {
 	b.row("open with quick_check (start-up)", fmt.Sprintf("%.1f s", time.Since(start).Seconds()))
 	db.Close()
 	b.db = nil
+}
+
+// devWritten is what the gate's device has been sent so far, after a sync
+// (-1: not measured).
+func (b *scaleBench) devWritten() int64 {
+	if b.loop == nil {
+		return -1
+	}
+	return b.loop.written(b.t)
 }
 
 func (b *scaleBench) fileRow(when string) {
@@ -344,6 +366,7 @@ func (b *scaleBench) sync(mode string, during func() func()) *scaleSync {
 	// back to disk by the kernel during the gate's measurements: a gate has
 	// no publisher beside it.
 	syscall.Sync()
+	dev := b.devWritten()
 	unpin := b.pinWAL()
 	start := readIO(b.t)
 	res, err := b.s.Sync(b.ctx)
@@ -359,7 +382,10 @@ func (b *scaleBench) sync(mode string, during func() func()) *scaleSync {
 	if mode == "none" {
 		ioBegun, ioCommitted = start, synced
 	}
-	sy.io = syncIO{download: ioBegun.sub(start), apply: ioCommitted.sub(ioBegun), merge: synced.sub(ioCommitted), checkpoint: readIO(b.t).sub(synced)}
+	sy.io = syncIO{download: ioBegun.sub(start), apply: ioCommitted.sub(ioBegun), merge: synced.sub(ioCommitted), checkpoint: readIO(b.t).sub(synced), device: -1}
+	if dev >= 0 {
+		sy.io.device = b.devWritten() - dev
+	}
 	return sy
 }
 
@@ -409,12 +435,20 @@ func readIO(t *testing.T) ioCount {
 func (c ioCount) sub(o ioCount) ioCount { return ioCount{c.write - o.write, c.cancelled - o.cancelled} }
 
 // syncIO is one sync's writes by phase.
-type syncIO struct{ download, apply, merge, checkpoint ioCount }
+type syncIO struct {
+	download, apply, merge, checkpoint ioCount
+	device                             int64 // bytes the gate's device was sent (-1: not measured)
+}
 
 func (s *syncIO) add(o syncIO) {
 	for _, p := range []struct{ a, b *ioCount }{{&s.download, &o.download}, {&s.apply, &o.apply}, {&s.merge, &o.merge}, {&s.checkpoint, &o.checkpoint}} {
 		p.a.write += p.b.write
 		p.a.cancelled += p.b.cancelled
+	}
+	if s.device < 0 || o.device < 0 {
+		s.device = -1
+	} else {
+		s.device += o.device
 	}
 }
 
@@ -432,7 +466,16 @@ func (s syncIO) String(units float64, unit string, rowBytes float64) string {
 	per := float64(s.net()) / units
 	cancelled := s.download.cancelled + s.apply.cancelled + s.merge.cancelled + s.checkpoint.cancelled
 	return fmt.Sprintf("%s: **%.0f bytes/%s, %.1f× a row's %.1f bytes**; of which download %s, the apply (its stage and WAL) %s, housekeeping (merge, compaction, stage) %s, checkpoint %s, less %s never written back",
-		mib(s.net()), per, unit, per/rowBytes, rowBytes, mib(s.download.write), mib(s.apply.write), mib(s.merge.write), mib(s.checkpoint.write), mib(cancelled))
+		mib(s.net()), per, unit, per/rowBytes, rowBytes, mib(s.download.write), mib(s.apply.write), mib(s.merge.write), mib(s.checkpoint.write), mib(cancelled)) + s.deviceString(units, unit, rowBytes)
+}
+
+// deviceString gives what the device itself was sent, when measured.
+func (s syncIO) deviceString(units float64, unit string, rowBytes float64) string {
+	if s.device < 0 {
+		return ""
+	}
+	per := float64(s.device) / units
+	return fmt.Sprintf("; **the device itself was sent %s: %.0f bytes/%s, %.1f× a row** (ext4 on a loop device, its journal included)", mib(s.device), per, unit, per/rowBytes)
 }
 
 // deltaSpec is one round of changes to the keys Q0..Qn-1: from key start on,
@@ -595,6 +638,14 @@ func si(n int) string {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// devKiB gives the device's bytes per unit, when measured (n >= 0).
+func devKiB(n int64, units int64) string {
+	if n < 0 {
+		return ""
+	}
+	return fmt.Sprintf("; the device itself was sent %s", kib(n/units))
+}
 
 func kib(n int64) string { return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10)) }
 
