@@ -290,6 +290,17 @@ func (d *DB) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
+// CheckpointPassive runs the checkpoint the background checkpointer runs
+// after commits: the committed frames are copied back, and the WAL is kept
+// to be written over from its start by the next commit (its size and
+// blocks stay, so the file system has no allocation to journal).
+func (d *DB) CheckpointPassive(ctx context.Context) error {
+	if err := d.checkpoint(ctx, "PASSIVE"); err != nil {
+		return fmt.Errorf("checkpoint: %w", classify(err))
+	}
+	return nil
+}
+
 // committed wakes the checkpointer.
 func (d *DB) committed() {
 	d.ckMu.Lock()

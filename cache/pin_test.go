@@ -73,3 +73,39 @@ func TestPinKeepsCheckpointing(t *testing.T) {
 		t.Fatalf("K1 = %v %v %v", e, ok, err)
 	}
 }
+
+// CheckpointPassive copies every committed frame back, even while another
+// connection holds a read transaction begun before it, and leaves the
+// WAL's file in place for the next commit to write over.
+func TestCheckpointPassive(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cache.db")
+	d, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	snapshot(t, d, 500)
+	if err := d.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, d, []Record{{Hash: d.Hash("K1"), Color: checkpoint.Red}})
+	if err := d.CheckpointPassive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var busy, log, done int
+	if err := raw.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err != nil {
+		t.Fatal(err)
+	}
+	if log == 0 || done != log {
+		t.Fatalf("after CheckpointPassive %d of %d WAL frames copied back, want all of at least one", done, log)
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("WAL after CheckpointPassive: %v, want kept", err)
+	}
+}

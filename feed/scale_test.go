@@ -215,7 +215,7 @@ func (b *scaleBench) merge() {
 	}
 	merged := readIO(b.t)
 	pin()
-	if err := b.db.Checkpoint(b.ctx); err != nil {
+	if err := b.db.CheckpointPassive(b.ctx); err != nil {
 		b.t.Fatal(err)
 	}
 	io := syncIO{merge: merged.sub(before), checkpoint: readIO(b.t).sub(merged), device: -1}
@@ -273,7 +273,7 @@ func (b *scaleBench) events() {
 		if err := b.db.LogEvent(b.ctx, e); err != nil {
 			b.t.Fatal(err)
 		}
-		if err := b.db.Checkpoint(b.ctx); err != nil {
+		if err := b.db.CheckpointPassive(b.ctx); err != nil {
 			b.t.Fatal(err)
 		}
 	}
@@ -375,7 +375,7 @@ func (b *scaleBench) sync(mode string, during func() func()) *scaleSync {
 	}
 	synced := readIO(b.t)
 	unpin()
-	if err := b.db.Checkpoint(b.ctx); err != nil {
+	if err := b.db.CheckpointPassive(b.ctx); err != nil {
 		b.t.Fatal(err)
 	}
 	sy.res, sy.apply, sy.commit = res, committed.Sub(began), committed.Sub(written)
