@@ -79,12 +79,8 @@ func TestPinKeepsCheckpointing(t *testing.T) {
 // WAL's file in place for the next commit to write over.
 func TestCheckpointPassive(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "cache.db")
-	d, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := newTestDB(t, Options{})
+	path := d.Path()
 	snapshot(t, d, 500)
 	if err := d.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
