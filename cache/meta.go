@@ -14,6 +14,7 @@ type feedState struct {
 	FeedTime time.Time // newest verified feed publication time
 	Updated  time.Time // wall time of the last verified update (sync or import)
 	Expires  time.Time // expiry of the verified timestamp metadata; zero: none
+	stored   time.Time // Updated as the file holds it (a Touch may renew Updated in memory only)
 	mono     time.Duration
 	hasMono  bool
 }
@@ -50,6 +51,7 @@ func (d *DB) loadState(ctx context.Context) error {
 		return err
 	}
 	d.rebuilding.Store(rb != 0)
+	st.stored = st.Updated
 	d.state.Store(st)
 	return d.loadSite(ctx)
 }
