@@ -75,7 +75,7 @@ func (d *DB) LogEvents(ctx context.Context, evs ...Event) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("log events: %w", classify(err))
 	}
-	d.committed()
+	d.committedLazy()
 	return nil
 }
 
