@@ -262,26 +262,36 @@ func (b *scaleBench) touch() {
 }
 
 // events measures the event log's writes: one entry per transaction, as a
-// gate scanning one code at a time writes them, each checkpointed.
+// gate scanning one code at a time writes them, first each checkpointed
+// alone (entries farther apart than the checkpoint window), then 10 sharing
+// each checkpoint (a busy gate: one entry every 3 s in a 30 s window).
 func (b *scaleBench) events() {
-	const k = 200
-	syscall.Sync()
-	dev := b.devWritten()
-	before := readIO(b.t)
-	for i := range k {
-		e := cache.Event{Time: t0.Add(time.Duration(i) * time.Second), Gate: "gate-1", Format: "1405", Verdict: 2, Reasons: []string{"status green"}, KeyHash: strings.Repeat("ab", 16)}
-		if err := b.db.LogEvent(b.ctx, e); err != nil {
-			b.t.Fatal(err)
+	for _, per := range []int{1, 10} {
+		const k = 200
+		syscall.Sync()
+		dev := b.devWritten()
+		before := readIO(b.t)
+		for i := range k {
+			e := cache.Event{Time: t0.Add(time.Duration(i) * time.Second), Gate: "gate-1", Format: "1405", Verdict: 2, Reasons: []string{"status green"}, KeyHash: strings.Repeat("ab", 16)}
+			if err := b.db.LogEvent(b.ctx, e); err != nil {
+				b.t.Fatal(err)
+			}
+			if (i+1)%per == 0 {
+				if err := b.db.CheckpointPassive(b.ctx); err != nil {
+					b.t.Fatal(err)
+				}
+			}
 		}
-		if err := b.db.CheckpointPassive(b.ctx); err != nil {
-			b.t.Fatal(err)
+		io := readIO(b.t).sub(before)
+		if dev >= 0 {
+			dev = b.devWritten() - dev
 		}
+		what := "an event logged (one a transaction, each checkpointed alone)"
+		if per > 1 {
+			what = fmt.Sprintf("an event logged (one a transaction, %d to a checkpoint)", per)
+		}
+		b.row(what+": written to the device", fmt.Sprintf("%s per event%s", kib((io.write-io.cancelled)/k), devKiB(dev, k)))
 	}
-	io := readIO(b.t).sub(before)
-	if dev >= 0 {
-		dev = b.devWritten() - dev
-	}
-	b.row("an event logged (one a transaction, checkpointed): written to the device", fmt.Sprintf("%s per event%s", kib((io.write-io.cancelled)/k), devKiB(dev, k)))
 }
 
 // reopen times opening the file with quick_check, as a gate starts.
