@@ -221,7 +221,8 @@ bench-camera:
 ## a BENCH_KEYS snapshot and two deltas of BENCH_DELTA changes (default a tenth, at most 1M) over a
 ## loopback feed, a merge, a day of hourly deltas (BENCH_DAY of them, default 24 up to 10M keys),
 ## bytes per key, lookup latency (and the machine's own stalls, internal/stall), bytes written to
-## the device per change (/proc/self/io); then the 1M-row lookup, run lookup cost and delta
+## the device per change (/proc/self/io, and as root the sectors sent to a loop device holding the
+## gate's folder on its own ext4); then the 1M-row lookup, run lookup cost and delta
 ## micro-benchmarks. Needs about 200 bytes of disk per key (BENCH_DIR).
 BENCH_KEYS  ?= 10000000
 BENCH_DELTA ?=
