@@ -478,8 +478,12 @@ func (d *DB) Touch(ctx context.Context, expires time.Time) error {
 	if age := now.Sub(st.stored); expires.UTC().Equal(st.Expires) && !st.stored.IsZero() && age >= 0 && age < min(touchGap, d.opts.MaxAge/8) {
 		renewed := *st
 		renewed.Updated, renewed.mono, renewed.hasMono = now, d.opts.Mono(), true
-		d.state.Store(&renewed) // under the update's lock: no commit runs meanwhile
-		return u.Rollback()
+		// A commit that ended just before Begin may still be storing its
+		// state: then this one is stale, and the Touch is written instead.
+		if d.state.CompareAndSwap(st, &renewed) {
+			return u.Rollback()
+		}
+		st = d.state.Load()
 	}
 	u.SetFeed(st.Version, st.FeedTime, expires)
 	return u.Commit()
