@@ -218,10 +218,7 @@ func (b *scaleBench) merge() {
 	if err := b.db.CheckpointPassive(b.ctx); err != nil {
 		b.t.Fatal(err)
 	}
-	io := syncIO{merge: merged.sub(before), checkpoint: readIO(b.t).sub(merged), device: -1}
-	if dev >= 0 {
-		io.device = b.devWritten() - dev
-	}
+	io := syncIO{merge: merged.sub(before), checkpoint: readIO(b.t).sub(merged), device: b.devSince(dev)}
 	b.row(fmt.Sprintf("merge, forced (%d runs, %s rows, into %s keys)", ms.Runs, si(int(ms.Rows)), si(b.n)), fmt.Sprintf("%.1f s (%s rows/s)", ms.Duration.Seconds(), si(int(float64(ms.Rows)/ms.Duration.Seconds()))))
 	b.row("merge: written to the device", io.String(float64(ms.Rows), "row merged", b.rowBytes)+fmt.Sprintf("; %.1f bytes per key of the base", float64(io.net())/float64(ms.Base)))
 	b.fileRow("after the merge")
@@ -283,9 +280,7 @@ func (b *scaleBench) events() {
 			}
 		}
 		io := readIO(b.t).sub(before)
-		if dev >= 0 {
-			dev = b.devWritten() - dev
-		}
+		dev = b.devSince(dev)
 		what := "an event logged (one a transaction, each checkpointed alone)"
 		if per > 1 {
 			what = fmt.Sprintf("an event logged (one a transaction, %d to a checkpoint)", per)
@@ -314,6 +309,15 @@ func (b *scaleBench) devWritten() int64 {
 		return -1
 	}
 	return b.loop.written(b.t)
+}
+
+// devSince is what the device has been sent since devWritten gave start
+// (-1: not measured).
+func (b *scaleBench) devSince(start int64) int64 {
+	if start < 0 {
+		return -1
+	}
+	return b.devWritten() - start
 }
 
 func (b *scaleBench) fileRow(when string) {
@@ -392,10 +396,7 @@ func (b *scaleBench) sync(mode string, during func() func()) *scaleSync {
 	if mode == "none" {
 		ioBegun, ioCommitted = start, synced
 	}
-	sy.io = syncIO{download: ioBegun.sub(start), apply: ioCommitted.sub(ioBegun), merge: synced.sub(ioCommitted), checkpoint: readIO(b.t).sub(synced), device: -1}
-	if dev >= 0 {
-		sy.io.device = b.devWritten() - dev
-	}
+	sy.io = syncIO{download: ioBegun.sub(start), apply: ioCommitted.sub(ioBegun), merge: synced.sub(ioCommitted), checkpoint: readIO(b.t).sub(synced), device: b.devSince(dev)}
 	return sy
 }
 
