@@ -336,16 +336,20 @@ func (d *DB) CheckpointPassive(ctx context.Context) error {
 }
 
 // committed wakes the checkpointer.
-func (d *DB) committed() { d.wakeCheckpointer(func() chan struct{} { return d.ckWake }) }
+func (d *DB) committed() { d.wakeCheckpointer(false) }
 
 // committedLazy wakes the checkpointer for an event-log commit.
-func (d *DB) committedLazy() { d.wakeCheckpointer(func() chan struct{} { return d.ckLazy }) }
+func (d *DB) committedLazy() { d.wakeCheckpointer(true) }
 
-func (d *DB) wakeCheckpointer(ch func() chan struct{}) {
+func (d *DB) wakeCheckpointer(lazy bool) {
 	d.ckMu.Lock()
 	defer d.ckMu.Unlock()
+	ch := d.ckWake
+	if lazy {
+		ch = d.ckLazy
+	}
 	select {
-	case ch() <- struct{}{}:
+	case ch <- struct{}{}: // nil once closed: never ready
 	default:
 	}
 }
