@@ -859,8 +859,9 @@ func TestInterruptedDownloadResumes(t *testing.T) {
 			t.Errorf("chunk %d fetched %d times, want %d", i, got, want)
 		}
 	}
-	// Applied downloads are cleaned up.
-	if ents, _ := os.ReadDir(filepath.Join(d.s.cfg.Dir, "targets")); len(ents) != 0 {
-		t.Errorf("%d downloads left after the apply", len(ents))
+	// Applied downloads are cleaned up; the manifest stays for the next sync.
+	ents, _ := os.ReadDir(filepath.Join(d.s.cfg.Dir, "targets"))
+	if len(ents) != 1 || ents[0].Name() != "manifest.json" {
+		t.Errorf("downloads left after the apply: %v", ents)
 	}
 }

@@ -612,9 +612,9 @@ func newUpdater(provisioned []byte, dir string, f source, now time.Time) (*updat
 			return nil, fmt.Errorf("feed state: %w", err)
 		}
 	}
-	root := provisioned
+	root, stored := provisioned, false
 	if b, err := os.ReadFile(filepath.Join(mdir, "root.json")); err == nil {
-		root = b
+		root, stored = b, true
 	}
 	cfg, err := tufconfig.New(f.url(), root)
 	if err != nil {
@@ -622,7 +622,14 @@ func newUpdater(provisioned []byte, dir string, f source, now time.Time) (*updat
 	}
 	cfg.LocalMetadataDir, cfg.LocalTargetsDir = mdir, tdir
 	cfg.Fetcher = f
+	// updater.New writes the root it starts from back to root.json, as a
+	// new file renamed into place: on every sync, a few journal blocks on
+	// the card for bytes that are already there. A root read from that
+	// file is not written again; the updater keeps cfg, so the metadata it
+	// verifies later (a newer root too) is still stored.
+	cfg.DisableLocalCache = stored
 	up, err := updater.New(cfg)
+	cfg.DisableLocalCache = false
 	if err != nil {
 		if root != nil && !bytes.Equal(root, provisioned) {
 			// The stored root is unusable (for example truncated by a power
@@ -836,8 +843,10 @@ func (s *Syncer) putSide(up *updater.Updater, u *cache.Update, m *format.Manifes
 	return nil
 }
 
-// cleanDownloads removes applied downloads. A failure costs only disk
-// space until the next apply tries again, so it is logged, not returned.
+// cleanDownloads removes applied downloads but the manifest, which the
+// next sync reads again (a sync that finds nothing new then fetches and
+// writes nothing). A failure costs only disk space until the next apply
+// tries again, so it is logged, not returned.
 func (s *Syncer) cleanDownloads() {
 	dir := filepath.Join(s.cfg.Dir, "targets")
 	ents, err := os.ReadDir(dir)
@@ -846,6 +855,9 @@ func (s *Syncer) cleanDownloads() {
 		return
 	}
 	for _, e := range ents {
+		if e.Name() == "manifest.json" {
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 			s.log.Warn("feed download not removed", "err", err)
 		}

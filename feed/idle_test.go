@@ -1,0 +1,92 @@
+package feed
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"checkpoint/cache"
+)
+
+// fileState is what a write to a file changes: a rewrite renamed into place
+// changes the inode, an overwrite the size or modification time.
+type fileState struct {
+	ino, size int64
+	mtime     int64
+}
+
+// tree lists every file under dir with its state.
+func tree(t *testing.T, dir string) map[string]fileState {
+	t.Helper()
+	m := map[string]fileState{}
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		m[p] = fileState{ino: int64(st.Ino), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// A sync that finds nothing new writes nothing to the card: not the
+// cache, not the trusted metadata, not a download. A gate syncs every few
+// minutes all day, so each such write is multiplied by hundreds a day.
+func TestIdleSyncWritesNothing(t *testing.T) {
+	f := newFeed(t)
+	f.publish([]string{"qid,status,valid_until", "A,green,", "B,red,"})
+	d := f.device(t, cache.Options{})
+	if res := d.sync(t); res.Mode != "snapshot" {
+		t.Fatalf("first sync: %+v", res)
+	}
+	// The snapshot's checkpoint runs in the background: have it done.
+	if err := d.db.CheckpointPassive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, filepath.Dir(d.path))
+	for i := 0; i < 3; i++ {
+		if res := d.sync(t); res.Mode != "none" {
+			t.Fatalf("idle sync %d: %+v", i, res)
+		}
+	}
+	after := tree(t, filepath.Dir(d.path))
+	for p, b := range before {
+		a, ok := after[p]
+		switch {
+		case !ok:
+			t.Errorf("%s removed by an idle sync", p)
+		case a != b:
+			t.Errorf("%s written by an idle sync: %+v, was %+v", p, a, b)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			t.Errorf("%s created by an idle sync", p)
+		}
+	}
+	d.want(t, map[string]string{"A": "green", "B": "red"})
+
+	// What the updater verifies is still stored: a new version's metadata.
+	f.publish([]string{"A,red,", "B,red,"})
+	if res := d.sync(t); res.Mode != "delta" {
+		t.Fatalf("sync after a publish: %+v", res)
+	}
+	now := tree(t, filepath.Dir(d.path))
+	for _, role := range []string{"timestamp.json", "snapshot.json", "targets.json"} {
+		p := filepath.Join(filepath.Dir(d.path), "feed", "metadata", role)
+		if b, ok := after[p]; !ok || now[p] == b {
+			t.Errorf("%s not stored again after a new version (%+v, was %+v)", role, now[p], b)
+		}
+	}
+}
