@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
-
 	"checkpoint/cache"
 	"checkpoint/feed/format"
 )
@@ -30,7 +28,7 @@ type decodedChunk struct {
 
 // putChunks writes the status chunks of one kind; a snapshot's keys must
 // rise across chunks as they do within each. It returns the rows written.
-func (s *Syncer) putChunks(ctx context.Context, up *updater.Updater, u *cache.Update, kind byte, chunks []string) (int64, error) {
+func (s *Syncer) putChunks(ctx context.Context, up *repo, u *cache.Update, kind byte, chunks []string) (int64, error) {
 	stop, free := make(chan struct{}), make(chan []cache.Record, 2)
 	free <- nil
 	free <- nil
@@ -64,7 +62,7 @@ func (s *Syncer) putChunks(ctx context.Context, up *updater.Updater, u *cache.Up
 // readChunks reads and decodes chunks in order into buffers taken from
 // free, and sends each on the channel it returns, which it closes when the
 // chunks are done, after an error, or when stop is closed.
-func (s *Syncer) readChunks(up *updater.Updater, kind byte, chunks []string, free <-chan []cache.Record, stop <-chan struct{}) <-chan decodedChunk {
+func (s *Syncer) readChunks(up *repo, kind byte, chunks []string, free <-chan []cache.Record, stop <-chan struct{}) <-chan decodedChunk {
 	out := make(chan decodedChunk)
 	go func() {
 		defer close(out)
@@ -95,10 +93,10 @@ func (s *Syncer) readChunks(up *updater.Updater, kind byte, chunks []string, fre
 
 // readChunk reads one chunk back (verified against its target) and decodes
 // it into recs; a snapshot chunk's first key must come after last.
-func (s *Syncer) readChunk(up *updater.Updater, kind byte, name string, recs []cache.Record, last []byte) decodedChunk {
+func (s *Syncer) readChunk(up *repo, kind byte, name string, recs []cache.Record, last []byte) decodedChunk {
 	c := decodedChunk{name: name}
 	t0 := time.Now()
-	b, err := s.target(up, name, s.cfg.MaxTarget)
+	b, err := up.target(name, s.cfg.MaxTarget)
 	if err != nil {
 		c.err = err
 		return c

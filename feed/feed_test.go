@@ -810,7 +810,8 @@ func TestRunBacksOffAndStats(t *testing.T) {
 }
 
 // An interrupted download resumes: verified chunks already fetched are not
-// fetched again, and nothing is applied until all are there.
+// fetched again, and nothing is applied until all are there. (Downloads
+// too big to hold in memory; these few bytes are made so by HoldDownloads.)
 func TestInterruptedDownloadResumes(t *testing.T) {
 	f := newFeed(t)
 	f.opts.ChunkRecords = 2
@@ -836,7 +837,7 @@ func TestInterruptedDownloadResumes(t *testing.T) {
 		}
 		return false
 	})
-	d := f.device(t, cache.Options{})
+	d := f.device(t, cache.Options{}, func(o *Options) { o.HoldDownloads = -1 })
 	if _, err := d.s.SyncOnce(context.Background()); Kind(err) != KindDownload {
 		t.Fatalf("first sync: %v", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
-	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"checkpoint"
 	"checkpoint/feed/format"
@@ -58,7 +57,7 @@ type Offer struct {
 // firmware offers the firmware the verified metadata of up names, when
 // the gate wants it. It returns the version offered ("" for none) or why
 // it could not be offered; a firmware error never fails the status sync.
-func (s *Syncer) firmware(up *updater.Updater, src source) (string, error) {
+func (s *Syncer) firmware(up *repo, src source) (string, error) {
 	fo := s.cfg.Firmware
 	if fo == nil {
 		return "", nil
@@ -79,7 +78,7 @@ func (s *Syncer) firmware(up *updater.Updater, src source) (string, error) {
 	if s.offered(tf) {
 		return "", nil
 	}
-	b, err := s.target(up, fw.Target(), format.MaxFirmware)
+	b, err := up.target(fw.Target(), format.MaxFirmware)
 	if err != nil {
 		return "", fmt.Errorf("firmware %s: %w", fw.Version, err)
 	}
@@ -113,7 +112,7 @@ func (s *Syncer) offered(tf *metadata.TargetFiles) bool {
 }
 
 // writeOffer writes the offer of fw (target tf, bytes b) into the spool.
-func (s *Syncer) writeOffer(up *updater.Updater, src source, fw format.Firmware, tf *metadata.TargetFiles, b []byte) error {
+func (s *Syncer) writeOffer(up *repo, src source, fw format.Firmware, tf *metadata.TargetFiles, b []byte) error {
 	spool := s.cfg.Firmware.Spool
 	tmp, err := os.MkdirTemp(spool, ".offer-")
 	if err != nil {
@@ -206,7 +205,7 @@ func VerifyOffer(ctx context.Context, dir string, o VerifyOptions) (*format.Firm
 		return nil, "", err
 	}
 	defer f.close()
-	up, err := newUpdater(o.Root, o.State, f, o.Clock.Now())
+	up, err := newRepo(o.Root, o.State, f, o.Clock.Now())
 	if err != nil {
 		return nil, "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -87,6 +88,37 @@ func TestIdleSyncWritesNothing(t *testing.T) {
 		p := filepath.Join(filepath.Dir(d.path), "feed", "metadata", role)
 		if b, ok := after[p]; !ok || now[p] == b {
 			t.Errorf("%s not stored again after a new version (%+v, was %+v)", role, now[p], b)
+		}
+	}
+}
+
+// A small delta is downloaded, verified and applied from memory: its chunk
+// is never a file on the card. A bigger sync's downloads still go to the
+// folder (TestInterruptedDownloadResumes).
+func TestSmallDownloadsHeldInMemory(t *testing.T) {
+	for _, hold := range []int64{0, -1} {
+		f := newFeed(t)
+		f.publish([]string{"qid,status,valid_until", "A,green,", "B,red,"})
+		d := f.device(t, cache.Options{}, func(o *Options) { o.HoldDownloads = hold })
+		d.sync(t)
+		var seen []string
+		d.s.afterBegin = func() {
+			ents, _ := os.ReadDir(filepath.Join(d.s.cfg.Dir, "targets"))
+			for _, e := range ents {
+				seen = append(seen, e.Name())
+			}
+		}
+		f.publish([]string{"A,red,", "B,red,", "C,green,"})
+		if res := d.sync(t); res.Mode != "delta" || res.Applied != 2 {
+			t.Fatalf("delta sync (hold %d): %+v", hold, res)
+		}
+		d.want(t, map[string]string{"A": "red", "C": "green"})
+		chunks := slices.DeleteFunc(seen, func(n string) bool { return n == "manifest.json" })
+		if hold == 0 && len(chunks) != 0 {
+			t.Errorf("a small delta's downloads were written to the folder: %v", chunks)
+		}
+		if hold < 0 && len(chunks) == 0 {
+			t.Error("with HoldDownloads < 0 the delta's chunk was not in the folder before the apply")
 		}
 	}
 }

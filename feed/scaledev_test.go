@@ -55,7 +55,8 @@ func mountLoop(t *testing.T, img, mnt string, size int64) *loopFS {
 	}
 	if err == nil {
 		os.MkdirAll(mnt, 0o755)
-		if _, err = run("mount", l.dev, mnt); err != nil {
+		// noatime, as the SD image's fstab mounts the gate's root.
+		if _, err = run("mount", "-o", "noatime", l.dev, mnt); err != nil {
 			run("losetup", "-d", l.dev)
 		}
 	}

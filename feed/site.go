@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
-	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"checkpoint/cache"
 	"checkpoint/feed/format"
@@ -44,7 +43,7 @@ var errSite = errors.New("site list refused")
 // to make (nil: none). A site role that fails any check (signature,
 // expiry, rollback, hashes, paths outside sites/SITE/) is refused with an
 // error wrapping errSite, and the cache keeps its last good list.
-func (s *Syncer) siteList(ctx context.Context, up *updater.Updater, m *format.Manifest) (*siteChange, error) {
+func (s *Syncer) siteList(ctx context.Context, up *repo, m *format.Manifest) (*siteChange, error) {
 	site := s.cfg.Site
 	old, err := s.db.Meta(ctx, metaSite)
 	if err != nil {
@@ -119,7 +118,7 @@ func sameTarget(a, b *metadata.TargetFiles) bool {
 
 // siteRecords downloads and checks the site's list, made with the hash key
 // keyID names.
-func (s *Syncer) siteRecords(up *updater.Updater, tf *metadata.TargetFiles, keyID string) ([]cache.Record, error) {
+func (s *Syncer) siteRecords(up *repo, tf *metadata.TargetFiles, keyID string) ([]cache.Record, error) {
 	var raw []byte
 	if tf.Custom != nil {
 		raw = *tf.Custom
@@ -131,7 +130,7 @@ func (s *Syncer) siteRecords(up *updater.Updater, tf *metadata.TargetFiles, keyI
 	if info.KeyID != keyID {
 		return nil, errors.New("the list was made with another hash key than the feed's")
 	}
-	b, err := s.target(up, tf.Path, s.cfg.MaxTarget)
+	b, err := up.target(tf.Path, s.cfg.MaxTarget)
 	if err != nil {
 		return nil, err
 	}

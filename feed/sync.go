@@ -26,9 +26,7 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
-	tufconfig "github.com/theupdateframework/go-tuf/v2/metadata/config"
 	tuffetcher "github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
-	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"checkpoint"
 	"checkpoint/cache"
@@ -43,6 +41,11 @@ const (
 	DefaultMinBackoff = 5 * time.Second
 	// DefaultMaxTarget caps one downloaded target.
 	DefaultMaxTarget = 256 << 20
+	// DefaultHoldDownloads is the most a sync keeps in memory of the
+	// targets it applies, instead of writing them to the download folder:
+	// an hourly delta at 100M keys (660 KB); 2 minutes at DefaultMinRate,
+	// the most an interrupted sync then downloads again.
+	DefaultHoldDownloads = 1 << 20
 	// DefaultMetadataDeadline bounds the whole download of one metadata file.
 	DefaultMetadataDeadline = 5 * time.Minute
 	// DefaultMinRate is the slowest average rate, in bytes a second, a
@@ -73,6 +76,12 @@ type Options struct {
 	Logger    *slog.Logger // slog.Default when nil
 	Client    *http.Client // a client of its own when nil
 	MaxTarget int64        // DefaultMaxTarget when zero
+	// HoldDownloads: a sync whose chunks and side files total at most this
+	// many bytes keeps them in memory, never writing them to the card
+	// (DefaultHoldDownloads when zero; negative: always the download
+	// folder, where an interrupted sync's finished downloads wait for the
+	// next one).
+	HoldDownloads int64
 	// MetadataDeadline bounds the whole download of one metadata file
 	// (DefaultMetadataDeadline when zero), however steadily it trickles in.
 	MetadataDeadline time.Duration
@@ -205,6 +214,9 @@ func NewSyncer(db *cache.DB, cfg Options) (*Syncer, error) {
 	}
 	if cfg.MaxTarget <= 0 {
 		cfg.MaxTarget = DefaultMaxTarget
+	}
+	if cfg.HoldDownloads == 0 {
+		cfg.HoldDownloads = DefaultHoldDownloads
 	}
 	if cfg.MetadataDeadline <= 0 {
 		cfg.MetadataDeadline = DefaultMetadataDeadline
@@ -500,7 +512,7 @@ func (s *Syncer) sync(ctx context.Context, f source) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	up, err := s.updater(f)
+	up, err := s.repo(f)
 	if err != nil {
 		return res, err
 	}
@@ -509,7 +521,7 @@ func (s *Syncer) sync(ctx context.Context, f source) (Result, error) {
 	}
 	trusted := up.GetTrustedMetadataSet()
 	expires := trusted.Timestamp.Signed.Expires
-	mb, err := s.target(up, "manifest.json", format.MaxManifest)
+	mb, err := up.target("manifest.json", format.MaxManifest)
 	if err != nil {
 		return res, err
 	}
@@ -542,7 +554,7 @@ func (s *Syncer) sync(ctx context.Context, f source) (Result, error) {
 // apply brings the cache to manifest m: nothing new (the freshness renewed,
 // the site list changed if site says so), the deltas from the cache's
 // version, or the snapshot; site's change goes into the same transaction.
-func (s *Syncer) apply(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time, owned bool, site *siteChange, res Result) (Result, error) {
+func (s *Syncer) apply(ctx context.Context, up *repo, m *format.Manifest, expires time.Time, owned bool, site *siteChange, res Result) (Result, error) {
 	// Another feed's data (before a moved gate's first snapshot) has no
 	// version to compare with: the snapshot replaces it.
 	have := s.db.Version()
@@ -597,90 +609,16 @@ func (e *fallbackError) Error() string {
 // Unwrap returns the snapshot's error: it decides the Kind.
 func (e *fallbackError) Unwrap() error { return e.snapshot }
 
-// updater builds a go-tuf updater over the trusted metadata in Dir.
-func (s *Syncer) updater(f source) (*updater.Updater, error) {
-	return newUpdater(s.cfg.Root, s.cfg.Dir, f, s.cfg.Clock.Now())
-}
-
-// newUpdater builds a go-tuf updater over the trusted metadata in
-// dir/metadata (downloads in dir/targets), from the provisioned root when
-// none is stored, checking expiry at now.
-func newUpdater(provisioned []byte, dir string, f source, now time.Time) (*updater.Updater, error) {
-	mdir, tdir := filepath.Join(dir, "metadata"), filepath.Join(dir, "targets")
-	for _, d := range []string{mdir, tdir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("feed state: %w", err)
-		}
-	}
-	root, stored := provisioned, false
-	if b, err := os.ReadFile(filepath.Join(mdir, "root.json")); err == nil {
-		root, stored = b, true
-	}
-	cfg, err := tufconfig.New(f.url(), root)
-	if err != nil {
-		return nil, fmt.Errorf("feed config: %w", err)
-	}
-	cfg.LocalMetadataDir, cfg.LocalTargetsDir = mdir, tdir
-	cfg.Fetcher = f
-	// updater.New writes the root it starts from back to root.json, as a
-	// new file renamed into place: on every sync, a few journal blocks on
-	// the card for bytes that are already there. A root read from that
-	// file is not written again; the updater keeps cfg, so the metadata it
-	// verifies later (a newer root too) is still stored.
-	cfg.DisableLocalCache = stored
-	up, err := updater.New(cfg)
-	cfg.DisableLocalCache = false
-	if err != nil {
-		if root != nil && !bytes.Equal(root, provisioned) {
-			// The stored root is unusable (for example truncated by a power
-			// cut): start again from the provisioned one.
-			os.Remove(filepath.Join(mdir, "root.json"))
-			cfg.LocalTrustedRoot = provisioned
-			up, err = updater.New(cfg)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("load trusted root: %w", err)
-		}
-	}
-	up.UnsafeSetRefTime(now.UTC())
-	return up, nil
-}
-
-// target returns a verified target, from the download folder when a
-// previous sync already fetched it, else from the server.
-func (s *Syncer) target(up *updater.Updater, path string, limit int64) ([]byte, error) {
-	tf, err := up.GetTargetInfo(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: target %s: %w", errFeed, path, err)
-	}
-	if tf.Length > limit {
-		return nil, fmt.Errorf("%w: target %s is %d bytes, at most %d allowed", errFeed, path, tf.Length, limit)
-	}
-	if _, b, err := up.FindCachedTarget(tf, ""); err == nil && b != nil {
-		return b, nil
-	}
-	_, b, err := up.DownloadTarget(tf, "", "")
-	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", path, err)
-	}
-	return b, nil
-}
-
-// fetch downloads (or finds already downloaded) every target in paths,
-// without keeping them in memory.
-func (s *Syncer) fetch(up *updater.Updater, paths []string) error {
-	for _, p := range paths {
-		if _, err := s.target(up, p, s.cfg.MaxTarget); err != nil {
-			return err
-		}
-	}
-	return nil
+// repo opens this sync's view of the repository over the trusted metadata
+// in Dir.
+func (s *Syncer) repo(f source) (*repo, error) {
+	return newRepo(s.cfg.Root, s.cfg.Dir, f, s.cfg.Clock.Now())
 }
 
 // applyDeltas applies the deltas from the cache's version on, with the side
 // files that changed, in one transaction; then folds the delta table into
 // the base when it has grown enough.
-func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format.Manifest, deltas []format.Delta, expires time.Time, site *siteChange, res Result) (Result, error) {
+func (s *Syncer) applyDeltas(ctx context.Context, up *repo, m *format.Manifest, deltas []format.Delta, expires time.Time, site *siteChange, res Result) (Result, error) {
 	var chunks []string
 	var changes int64
 	for _, d := range deltas {
@@ -716,7 +654,7 @@ func (s *Syncer) applyDeltas(ctx context.Context, up *updater.Updater, m *format
 
 // applySnapshot replaces the statuses with the full snapshot under the
 // manifest's hash key, and every side file, in one transaction.
-func (s *Syncer) applySnapshot(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time, site *siteChange, res Result) (Result, error) {
+func (s *Syncer) applySnapshot(ctx context.Context, up *repo, m *format.Manifest, expires time.Time, site *siteChange, res Result) (Result, error) {
 	side, err := s.sideFiles(ctx, up, m, true)
 	if err != nil {
 		return res, err
@@ -744,7 +682,7 @@ func (s *Syncer) applySnapshot(ctx context.Context, up *updater.Updater, m *form
 // sideFiles returns the side files (revocations, trust list, rules) to
 // apply, each with its SHA-256 in hex: all of them, or only those whose
 // hash differs from the one last applied.
-func (s *Syncer) sideFiles(ctx context.Context, up *updater.Updater, m *format.Manifest, all bool) (map[string]string, error) {
+func (s *Syncer) sideFiles(ctx context.Context, up *repo, m *format.Manifest, all bool) (map[string]string, error) {
 	side := map[string]string{}
 	for _, p := range []string{m.Revocations, m.TrustList, m.Rules} {
 		if p == "" {
@@ -770,10 +708,10 @@ func (s *Syncer) sideFiles(ctx context.Context, up *updater.Updater, m *format.M
 // already), then in one transaction runs put, writes the side files and
 // the site list and records the feed version. It returns the status rows
 // put wrote.
-func (s *Syncer) transaction(ctx context.Context, up *updater.Updater, m *format.Manifest, expires time.Time,
+func (s *Syncer) transaction(ctx context.Context, up *repo, m *format.Manifest, expires time.Time,
 	chunks []string, side map[string]string, site *siteChange, put func(*cache.Update) (int64, error)) (int64, error) {
 	downloads := slices.Concat(chunks, slices.Collect(maps.Keys(side)))
-	if err := s.fetch(up, downloads); err != nil {
+	if err := up.fetch(downloads, s.cfg.MaxTarget, s.cfg.HoldDownloads); err != nil {
 		return 0, err
 	}
 	u, err := s.db.Begin(ctx)
@@ -816,8 +754,8 @@ func (s *Syncer) transaction(ctx context.Context, up *updater.Updater, m *format
 
 // putSide checks one side file (revocations, trust list or rules) and
 // writes it in u.
-func (s *Syncer) putSide(up *updater.Updater, u *cache.Update, m *format.Manifest, p string) error {
-	b, err := s.target(up, p, s.cfg.MaxTarget)
+func (s *Syncer) putSide(up *repo, u *cache.Update, m *format.Manifest, p string) error {
+	b, err := up.target(p, s.cfg.MaxTarget)
 	if err != nil {
 		return err
 	}
