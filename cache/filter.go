@@ -37,7 +37,7 @@ const (
 // bloom answers "may this key have been added?". Bits are only ever added.
 type bloom struct {
 	words []atomic.Uint64
-	mask  uint64 // number of blocks - 1
+	shift uint // 64 - log2(number of blocks)
 	keys  atomic.Int64
 	limit int64 // keys it was sized for
 }
@@ -45,13 +45,21 @@ type bloom struct {
 func newBloom(capacity int64) *bloom {
 	capacity = max(capacity, filterMinKeys)
 	blocks := uint64(1) << bits.Len64(uint64(capacity*filterBitsPerKey/512))
-	return &bloom{words: make([]atomic.Uint64, blocks*8), mask: blocks - 1, limit: capacity}
+	return &bloom{words: make([]atomic.Uint64, blocks*8), shift: uint(64 - bits.TrailingZeros64(blocks)), limit: capacity}
+}
+
+// block returns the index of h's first word. It is h's leading bits: keys
+// added in increasing order (a chunk's rows) walk the filter from its start
+// to its end, which the processor's prefetcher follows, where any other bits
+// would put nearly every key in a block not in the caches.
+func (f *bloom) block(h []byte) uint64 {
+	return binary.BigEndian.Uint64(h[0:8]) >> f.shift * 8
 }
 
 // add records a key (a keyed hash: its bytes are uniform, so they index the
 // filter directly).
 func (f *bloom) add(h []byte) {
-	block := (binary.LittleEndian.Uint64(h[0:8]) & f.mask) * 8
+	block := f.block(h)
 	x := binary.LittleEndian.Uint64(h[8:16])
 	for range filterProbes {
 		p := x & 511
@@ -63,7 +71,7 @@ func (f *bloom) add(h []byte) {
 
 // has reports whether h may have been added.
 func (f *bloom) has(h []byte) bool {
-	block := (binary.LittleEndian.Uint64(h[0:8]) & f.mask) * 8
+	block := f.block(h)
 	x := binary.LittleEndian.Uint64(h[8:16])
 	for range filterProbes {
 		p := x & 511

@@ -1,10 +1,12 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -185,4 +187,26 @@ func TestLookupsDuringWrites(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// BenchmarkBloomAddSorted adds keys in increasing order, as a delta's rows
+// arrive, to filters sized for the runs of 10M and 100M keys (an eighth of
+// the base).
+func BenchmarkBloomAddSorted(b *testing.B) {
+	for _, capacity := range []int64{10_000_000 / 8, 100_000_000 / 8} {
+		b.Run(fmt.Sprintf("capacity %d", capacity), func(b *testing.B) {
+			f := newBloom(capacity)
+			const n = 1 << 20
+			keys := make([][HashSize]byte, n)
+			for i := range keys {
+				s := sha256.Sum256(fmt.Appendf(nil, "k%d", i))
+				copy(keys[i][:], s[:])
+			}
+			slices.SortFunc(keys, func(a, b [HashSize]byte) int { return bytes.Compare(a[:], b[:]) })
+			b.ResetTimer()
+			for i := range b.N {
+				f.add(keys[i%n][:])
+			}
+		})
+	}
 }
