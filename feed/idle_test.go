@@ -3,9 +3,12 @@ package feed
 import (
 	"context"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -102,12 +105,20 @@ func TestSmallDownloadsHeldInMemory(t *testing.T) {
 		d := f.device(t, cache.Options{}, func(o *Options) { o.HoldDownloads = hold })
 		d.sync(t)
 		var seen []string
-		d.s.afterBegin = func() {
+		look := func() {
 			ents, _ := os.ReadDir(filepath.Join(d.s.cfg.Dir, "targets"))
 			for _, e := range ents {
 				seen = append(seen, e.Name())
 			}
 		}
+		d.s.afterBegin, d.s.beforeCommit = look, look
+		var fetched atomic.Int32
+		f.setTamper(func(w http.ResponseWriter, r *http.Request) bool {
+			if strings.Contains(r.URL.Path, "delta-") {
+				fetched.Add(1)
+			}
+			return false
+		})
 		f.publish([]string{"A,red,", "B,red,", "C,green,"})
 		if res := d.sync(t); res.Mode != "delta" || res.Applied != 2 {
 			t.Fatalf("delta sync (hold %d): %+v", hold, res)
@@ -119,6 +130,9 @@ func TestSmallDownloadsHeldInMemory(t *testing.T) {
 		}
 		if hold < 0 && len(chunks) == 0 {
 			t.Error("with HoldDownloads < 0 the delta's chunk was not in the folder before the apply")
+		}
+		if n := fetched.Load(); n != 1 {
+			t.Errorf("the delta's chunk was fetched %d times (hold %d), want once", n, hold)
 		}
 	}
 }

@@ -22,7 +22,8 @@ import (
 // (the trusted root it starts from) and what is read once and thrown away
 // (a sync's small downloads). go-tuf has no option for either; the updater
 // keeps the config it was given, and cfg.DisableLocalCache is set only
-// around those two calls (feed/idle_test.go checks both ways).
+// around those two calls (feed/idle_test.go checks both ways: run it again
+// when go-tuf is upgraded).
 type repo struct {
 	*updater.Updater
 	cfg  *tufconfig.UpdaterConfig
@@ -87,6 +88,9 @@ func (r *repo) info(path string, limit int64) (*metadata.TargetFiles, error) {
 // folder.
 func (r *repo) target(path string, limit int64) ([]byte, error) {
 	if b, ok := r.held[path]; ok {
+		if int64(len(b)) > limit {
+			return nil, fmt.Errorf("%w: target %s is %d bytes, at most %d allowed", errFeed, path, len(b), limit)
+		}
 		return b, nil
 	}
 	tf, err := r.info(path, limit)
@@ -105,10 +109,12 @@ func (r *repo) target(path string, limit int64) ([]byte, error) {
 
 // fetch has every target in paths verified before they are applied (the
 // write transaction then never waits on the network). When they total at
-// most hold bytes they are held in memory; otherwise they go to the
-// download folder, where those finished before an interruption wait for
-// the next sync.
+// most hold bytes they are held in memory, in place of what an earlier
+// fetch held (a delta refused before the snapshot); otherwise they go to
+// the download folder, where those finished before an interruption wait
+// for the next sync.
 func (r *repo) fetch(paths []string, limit, hold int64) error {
+	clear(r.held)
 	tfs := make([]*metadata.TargetFiles, len(paths))
 	var total int64
 	for i, p := range paths {
