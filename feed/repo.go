@@ -22,7 +22,7 @@ import (
 // (the trusted root it starts from) and what is read once and thrown away
 // (a sync's small downloads). go-tuf has no option for either; the updater
 // keeps the config it was given, and cfg.DisableLocalCache is set only
-// around those two calls (feed/idle_test.go checks both ways: run it again
+// around those two calls (feed/wear_test.go checks both ways: run it again
 // when go-tuf is upgraded).
 type repo struct {
 	*updater.Updater
@@ -113,31 +113,32 @@ func (r *repo) target(path string, limit int64) ([]byte, error) {
 // fetch held (a delta refused before the snapshot); otherwise they go to
 // the download folder, where those finished before an interruption wait
 // for the next sync.
-func (r *repo) fetch(paths []string, limit, hold int64) error {
+// It returns their signed bytes in all.
+func (r *repo) fetch(paths []string, limit, hold int64) (int64, error) {
 	clear(r.held)
 	tfs := make([]*metadata.TargetFiles, len(paths))
 	var total int64
 	for i, p := range paths {
 		tf, err := r.info(p, limit)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		tfs[i], total = tf, total+tf.Length
 	}
 	for i, p := range paths {
 		if total > hold {
 			if _, err := r.target(p, limit); err != nil {
-				return err
+				return 0, err
 			}
 			continue
 		}
 		b, err := r.hold(tfs[i])
 		if err != nil {
-			return fmt.Errorf("download %s: %w", p, err)
+			return 0, fmt.Errorf("download %s: %w", p, err)
 		}
 		r.held[p] = b
 	}
-	return nil
+	return total, nil
 }
 
 // hold returns tf's verified bytes, from the download folder when a

@@ -711,8 +711,12 @@ func (s *Syncer) sideFiles(ctx context.Context, up *repo, m *format.Manifest, al
 func (s *Syncer) transaction(ctx context.Context, up *repo, m *format.Manifest, expires time.Time,
 	chunks []string, side map[string]string, site *siteChange, put func(*cache.Update) (int64, error)) (int64, error) {
 	downloads := slices.Concat(chunks, slices.Collect(maps.Keys(side)))
-	if err := up.fetch(downloads, s.cfg.MaxTarget, s.cfg.HoldDownloads); err != nil {
+	size, err := up.fetch(downloads, s.cfg.MaxTarget, s.cfg.HoldDownloads)
+	if err != nil {
 		return 0, err
+	}
+	if size > s.cfg.HoldDownloads {
+		s.emptyWAL(ctx)
 	}
 	u, err := s.db.Begin(ctx)
 	if err != nil {
@@ -750,6 +754,19 @@ func (s *Syncer) transaction(ctx context.Context, up *repo, m *format.Manifest, 
 	}
 	s.cleanDownloads()
 	return rows, nil
+}
+
+// emptyWAL has the cache's WAL folded back and truncated before a big
+// apply, so that the apply's frames are appended to an empty file. Written
+// over instead, the blocks of an earlier WAL that the page cache no longer
+// holds are each read back from the card before they are written (a
+// 1M-change delta's rows were written 1.2 to 1.7 times slower so). Small
+// applies write over the WAL's start as before: recently written, it is
+// in memory, and the file keeps its blocks (nothing to journal).
+func (s *Syncer) emptyWAL(ctx context.Context) {
+	if err := s.db.Checkpoint(ctx); err != nil {
+		s.log.Debug("WAL not emptied before a big apply", "err", err)
+	}
 }
 
 // putSide checks one side file (revocations, trust list or rules) and

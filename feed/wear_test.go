@@ -136,3 +136,37 @@ func TestSmallDownloadsHeldInMemory(t *testing.T) {
 		}
 	}
 }
+
+// A big apply starts on an empty WAL, so that its frames are appended (an
+// old WAL written over is read back block by block where the page cache
+// lost it); a small one writes over the WAL's start, which keeps its
+// blocks.
+func TestBigApplyStartsOnAnEmptyWAL(t *testing.T) {
+	for _, big := range []bool{true, false} {
+		f := newFeed(t)
+		f.publish([]string{"qid,status,valid_until", "A,green,", "B,red,"})
+		hold := int64(0) // the default: these few bytes are small
+		if big {
+			hold = 1
+		}
+		d := f.device(t, cache.Options{}, func(o *Options) { o.HoldDownloads = hold })
+		d.sync(t)
+		wal := int64(-1)
+		d.s.afterBegin = func() {
+			if fi, err := os.Stat(d.path + "-wal"); err == nil {
+				wal = fi.Size()
+			}
+		}
+		f.publish([]string{"A,red,", "B,red,", "C,green,"})
+		if res := d.sync(t); res.Mode != "delta" {
+			t.Fatalf("delta sync: %+v", res)
+		}
+		if big && wal != 0 {
+			t.Errorf("a big apply began with a WAL of %d bytes, want an empty one", wal)
+		}
+		if !big && wal <= 0 {
+			t.Errorf("a small apply began with a WAL of %d bytes: the WAL was emptied for it", wal)
+		}
+		d.want(t, map[string]string{"A": "red", "C": "green"})
+	}
+}
