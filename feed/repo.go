@@ -77,10 +77,17 @@ func (r *repo) info(path string, limit int64) (*metadata.TargetFiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: target %s: %w", errFeed, path, err)
 	}
-	if tf.Length > limit {
-		return nil, fmt.Errorf("%w: target %s is %d bytes, at most %d allowed", errFeed, path, tf.Length, limit)
+	if err := fits(path, tf.Length, limit); err != nil {
+		return nil, err
 	}
 	return tf, nil
+}
+
+func fits(path string, n, limit int64) error {
+	if n > limit {
+		return fmt.Errorf("%w: target %s is %d bytes, at most %d allowed", errFeed, path, n, limit)
+	}
+	return nil
 }
 
 // target returns a verified target: held in memory, in the download folder
@@ -88,23 +95,13 @@ func (r *repo) info(path string, limit int64) (*metadata.TargetFiles, error) {
 // folder.
 func (r *repo) target(path string, limit int64) ([]byte, error) {
 	if b, ok := r.held[path]; ok {
-		if int64(len(b)) > limit {
-			return nil, fmt.Errorf("%w: target %s is %d bytes, at most %d allowed", errFeed, path, len(b), limit)
-		}
-		return b, nil
+		return b, fits(path, int64(len(b)), limit)
 	}
 	tf, err := r.info(path, limit)
 	if err != nil {
 		return nil, err
 	}
-	if _, b, err := r.FindCachedTarget(tf, ""); err == nil && b != nil {
-		return b, nil
-	}
-	_, b, err := r.DownloadTarget(tf, "", "")
-	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", path, err)
-	}
-	return b, nil
+	return r.get(tf, true)
 }
 
 // fetch has every target in paths verified before they are applied (the
@@ -126,29 +123,31 @@ func (r *repo) fetch(paths []string, limit, hold int64) (int64, error) {
 		tfs[i], total = tf, total+tf.Length
 	}
 	for i, p := range paths {
-		if total > hold {
-			if _, err := r.target(p, limit); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		b, err := r.hold(tfs[i])
+		b, err := r.get(tfs[i], total > hold)
 		if err != nil {
-			return 0, fmt.Errorf("download %s: %w", p, err)
+			return 0, err
 		}
-		r.held[p] = b
+		if total <= hold {
+			r.held[p] = b
+		}
 	}
 	return total, nil
 }
 
-// hold returns tf's verified bytes, from the download folder when a
-// previous sync left them there, else downloaded without being written.
-func (r *repo) hold(tf *metadata.TargetFiles) ([]byte, error) {
+// get returns tf's verified bytes: from the download folder when a
+// previous sync left them there, else downloaded, and written to the
+// folder only if keep.
+func (r *repo) get(tf *metadata.TargetFiles, keep bool) ([]byte, error) {
 	if _, b, err := r.FindCachedTarget(tf, ""); err == nil && b != nil {
 		return b, nil
 	}
-	r.cfg.DisableLocalCache = true
-	defer func() { r.cfg.DisableLocalCache = false }()
+	if !keep {
+		r.cfg.DisableLocalCache = true
+		defer func() { r.cfg.DisableLocalCache = false }()
+	}
 	_, b, err := r.DownloadTarget(tf, "", "")
-	return b, err
+	if err != nil {
+		return nil, fmt.Errorf("download %s: %w", tf.Path, err)
+	}
+	return b, nil
 }
