@@ -45,10 +45,11 @@ const ClockSkew = 5 * time.Minute
 const pageSize = 8192
 
 // schemaVersion is written to meta and checked on open. Version 1 had no
-// delta table, versions 2 and 3 one delta table instead of runs, versions 1
-// and 2 neither the site table nor the gate's direction in the event log;
-// all are upgraded in place on open, keeping every entry (schema.go).
-const schemaVersion = 4
+// delta table, versions 2 and 3 one delta table instead of runs, version 4
+// its runs' rows unpacked, versions 1 and 2 neither the site table nor the
+// gate's direction in the event log; all are upgraded in place on open,
+// keeping every entry (schema.go).
+const schemaVersion = 5
 
 // ErrCorrupt is returned by Open when the file fails PRAGMA quick_check.
 var ErrCorrupt = errors.New("cache file is corrupt")

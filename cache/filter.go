@@ -90,8 +90,12 @@ func (f *bloom) full() bool { return f.keys.Load() > f.limit }
 // runFilter is the filter of one delta run.
 type runFilter struct {
 	g  int64
-	gv driver.Value // g boxed once: binding it allocates nothing
+	id driver.Value // its first block id, boxed once: binding it allocates nothing
 	f  *bloom
+}
+
+func newRunFilter(g int64, f *bloom) *runFilter {
+	return &runFilter{g: g, id: runFirstID(g), f: f}
 }
 
 // deltaFilter is the filter of every run: all, the union, asked first, then
@@ -174,7 +178,7 @@ func (d *DB) loadFilter(ctx context.Context) error {
 	rfs := make([]*runFilter, len(runs))
 	for i, r := range runs {
 		rows += r.n
-		rf := &runFilter{g: r.g, gv: r.g, f: newBloom(r.n)}
+		rf := newRunFilter(r.g, newBloom(r.n))
 		rfs[len(runs)-1-i], byG[r.g] = rf, rf
 	}
 	f := newDeltaFilter(filterCapacity(rows, base.Int64), gen.Int64, rfs)
@@ -190,20 +194,11 @@ func (d *DB) loadFilter(ctx context.Context) error {
 
 // addRunKeys adds every key of the runs to f and to the run's filter.
 func addRunKeys(ctx context.Context, tx *sql.Tx, f *deltaFilter, byG map[int64]*runFilter) error {
-	rows, err := tx.QueryContext(ctx, "SELECT g, h FROM status_run")
+	rows, err := tx.QueryContext(ctx, "SELECT id, b FROM status_block")
 	if err != nil {
 		return classify(err)
 	}
-	defer rows.Close()
-	var g int64
-	var h sql.RawBytes
-	for rows.Next() {
-		if err := rows.Scan(&g, &h); err != nil {
-			return err
-		}
-		if len(h) < HashSize {
-			continue
-		}
+	return eachRunRow(rows, func(g int64, h []byte, _, _ int64) error {
 		f.all.add(h)
 		if rf := byG[g]; rf != nil {
 			rf.f.add(h)
@@ -211,8 +206,8 @@ func addRunKeys(ctx context.Context, tx *sql.Tx, f *deltaFilter, byG map[int64]*
 			// A run status_runs does not list: never trusted.
 			f.gen.Store(-1)
 		}
-	}
-	return classify(rows.Err())
+		return nil
+	})
 }
 
 // reloadFilter rebuilds the filter in the background, once at a time.
@@ -258,7 +253,7 @@ func (d *DB) commitTracked(u *Update, baseRows int64) error {
 	case u.dn == 0:
 	case f == u.f && f.gen.Load() == gen-1 && gen == u.run && !f.all.full():
 		// It holds this update's keys and every earlier one.
-		f.addRun(&runFilter{g: u.run, gv: u.run, f: u.rf}, gen)
+		f.addRun(newRunFilter(u.run, u.rf), gen)
 	default:
 		d.reloadFilter()
 	}

@@ -49,23 +49,30 @@ func (c *connector) Connect(context.Context) (driver.Conn, error) {
 
 func (c *connector) Driver() driver.Driver { return &c.drv }
 
-// lookupQuery finds a key's status with no help from the filter: its row in
-// the newest run that has one (none when that row is a removal), otherwise
-// its row in the base table. At most one row comes back whatever order
-// SQLite runs the two arms in; CROSS JOIN keeps the runs the outer loop.
-const lookupQuery = `SELECT s, u FROM (SELECT d.s AS s, d.u AS u FROM status_runs r CROSS JOIN status_run d
-	ON d.g = r.g AND d.h = ?1 ORDER BY r.g DESC LIMIT 1) WHERE s >= 0
+// lookupQuery reads what a key's status may be, with no help from the
+// filter, in one view of the file: the block of each run that would hold
+// key ?1 (whose leading bits are ?2), newest run first, then its base row.
+// The first run whose block holds the key decides (query).
+const lookupQuery = `SELECT g, b, NULL, NULL FROM (SELECT r.g AS g, (SELECT b FROM status_block
+	WHERE id BETWEEN r.g << ` + blockBits + ` AND (r.g << ` + blockBits + `) + ?2 ORDER BY id DESC LIMIT 1) AS b FROM status_runs r)
 UNION ALL
-SELECT s, u FROM status WHERE h = ?1 AND NOT EXISTS (SELECT 1 FROM status_runs r CROSS JOIN status_run d ON d.g = r.g AND d.h = ?1)`
+SELECT -1, NULL, s, u FROM status WHERE h = ?1
+ORDER BY 1 DESC`
+
+// blockBits is blockKeyBits in SQL.
+const blockBits = "40"
 
 // lookupBaseQuery probes the base table alone, with the runs' generation
 // read in the same view of the file (filter.go). It always gives one row
 // (an aggregate); count(*) says whether the key is there.
 const lookupBaseQuery = `SELECT (SELECT v FROM meta WHERE k = '` + metaDeltaGen + `'), s, u, count(*) FROM status WHERE h = ?1`
 
-// lookupRunQuery probes one run (?1) for a key (?2), with the generation
-// (s = -1: removed).
-const lookupRunQuery = `SELECT (SELECT v FROM meta WHERE k = '` + metaDeltaGen + `'), s, u, count(*) FROM status_run WHERE g = ?1 AND h = ?2`
+// lookupRunQuery reads the block of a run that would hold a key, from the
+// run's first block id ?1 and the key's leading bits ?2, with the
+// generation. It always gives one row; the block is NULL when the run has
+// none.
+const lookupRunQuery = `SELECT (SELECT v FROM meta WHERE k = '` + metaDeltaGen + `'),
+	(SELECT b FROM status_block WHERE id BETWEEN ?1 AND ?1 + ?2 ORDER BY id DESC LIMIT 1)`
 
 // lookupConn is a reading connection with the status lookups prepared: the
 // hot path runs on it directly, without database/sql's bookkeeping.
@@ -82,9 +89,11 @@ type lookupConn struct {
 	rq    driver.StmtQueryContext // lookupRunQuery
 	h     []byte                  // the key bound to the statements (HashSize bytes)
 	args  []driver.NamedValue     // args[0].Value is h, boxed once
-	rargs []driver.NamedValue     // the run (set per probe) and h
+	qargs []driver.NamedValue     // h and its leading bits (set per lookup)
+	rargs []driver.NamedValue     // the run's first block id (set per probe) and h's leading bits
 	dest  []driver.Value
 	bdest []driver.Value
+	rdest []driver.Value
 }
 
 func (l *lookupConn) close() {
@@ -108,11 +117,13 @@ func (d *DB) getLookup() (*lookupConn, error) {
 	l := &lookupConn{
 		c:     sc,
 		h:     make([]byte, HashSize),
-		dest:  make([]driver.Value, 2),
+		dest:  make([]driver.Value, 4),
 		bdest: make([]driver.Value, 4),
+		rdest: make([]driver.Value, 2),
 	}
 	l.args = []driver.NamedValue{{Ordinal: 1, Value: l.h}}
-	l.rargs = []driver.NamedValue{{Ordinal: 1}, {Ordinal: 2, Value: l.h}}
+	l.qargs = []driver.NamedValue{{Ordinal: 1, Value: l.h}, {Ordinal: 2}}
+	l.rargs = []driver.NamedValue{{Ordinal: 1}, {Ordinal: 2}}
 	for _, p := range []struct {
 		q   *driver.StmtQueryContext
 		sql string
@@ -256,20 +267,27 @@ func (d *DB) lookup(l *lookupConn, h []byte) (s, u int64, ok bool, err error) {
 		return l.query()
 	}
 	if f.all.has(h) {
+		l.rargs[1].Value = keyPrefix(h) // boxed here: a lookup the filter answers allocates nothing more
 		for _, r := range *f.runs.Load() {
 			if !r.f.has(h) {
 				continue
 			}
-			l.rargs[0].Value = r.gv
-			if _, err := l.run(l.rq, l.rargs, l.bdest); err != nil {
+			l.rargs[0].Value = r.id
+			if _, err := l.run(l.rq, l.rargs, l.rdest); err != nil {
 				return 0, 0, false, err
 			}
-			if !d.current(l.bdest[0], gen) {
+			if !d.current(l.rdest[0], gen) {
 				return l.query()
 			}
-			if n, _ := l.bdest[3].(int64); n > 0 {
-				s, _ = l.bdest[1].(int64)
-				u, _ = l.bdest[2].(int64)
+			b, _ := l.rdest[1].([]byte)
+			if b == nil {
+				continue
+			}
+			s, u, found, err := block(b).find(h)
+			if err != nil {
+				return 0, 0, false, err
+			}
+			if found {
 				return s, u, s != tombstone, nil
 			}
 			// A false positive: on to older runs, then the base.
@@ -321,13 +339,34 @@ func (l *lookupConn) run(q driver.StmtQueryContext, args []driver.NamedValue, de
 	return true, nil
 }
 
-// query runs lookupQuery for l.h: status and valid-until from both tables.
+// query runs lookupQuery for l.h: status and valid-until from the newest
+// run holding it, or else from the base.
 func (l *lookupConn) query() (s, u int64, ok bool, err error) {
-	found, err := l.run(l.q, l.args, l.dest)
-	if err != nil || !found {
+	l.qargs[1].Value = keyPrefix(l.h)
+	rows, err := l.q.QueryContext(context.Background(), l.qargs)
+	if err != nil {
 		return 0, 0, false, err
 	}
-	s, _ = l.dest[0].(int64)
-	u, _ = l.dest[1].(int64)
-	return s, u, true, nil
+	defer rows.Close()
+	for {
+		switch err := rows.Next(l.dest); {
+		case err == io.EOF:
+			return 0, 0, false, nil
+		case err != nil:
+			return 0, 0, false, err
+		}
+		if g, _ := l.dest[0].(int64); g < 0 {
+			s, _ = l.dest[2].(int64)
+			u, _ = l.dest[3].(int64)
+			return s, u, true, nil
+		}
+		b, _ := l.dest[1].([]byte)
+		if b == nil {
+			continue
+		}
+		s, u, found, err := block(b).find(l.h)
+		if found || err != nil {
+			return s, u, found && s != tombstone, err
+		}
+	}
 }

@@ -10,15 +10,15 @@ import (
 	"time"
 )
 
-// Statuses live in two places with the same row layout:
+// Statuses live in two places:
 //
 //   - status, the base, written by a snapshot or a merge in key order
 //     through the stage (stage.go), so its pages are full;
-//   - status_run, the runs: each delta (or import) writes its rows as one
+//   - status_block, the runs: each delta (or import) writes its rows as one
 //     run g (the delta_gen its commit records; status_runs lists the runs
-//     and their sizes), a removal being a row with status -1 (tombstone).
-//     The newest run holding a key decides it; a key in no run is the
-//     base's.
+//     and their sizes), packed into blocks (block.go), a removal being a
+//     row with status -1 (tombstone). The newest run holding a key decides
+//     it; a key in no run is the base's.
 //
 // Keys are random hashes. Written into the base, a delta changing a
 // hundredth of a national list would land on nearly every page and rewrite
@@ -36,9 +36,10 @@ const tombstone = -1
 // mergeFraction: MergeDeltas merges when the runs hold more than
 // 1/mergeFraction of the base's rows. A merge rewrites the base (about
 // three times its size written, stage and WAL and checkpoint): the rarer,
-// the less the SD card wears; the runs meanwhile cost about 28 bytes a row
-// on disk and 4 bytes a row of memory for their filters, so at the most
-// 3.5 bytes a key and 0.5 a key. Daily deltas of 1% are merged every 12 days.
+// the less the SD card wears; the runs meanwhile cost about 19 bytes a row
+// on disk (block.go) and 4 bytes a row of memory for their filters, so at
+// the most 2.4 bytes a key and 0.5 a key. Daily deltas of 1% are merged
+// every 12 days.
 const mergeFraction = 8
 
 // maxRuns is the most runs lookups ask; past it the newest half are
@@ -119,10 +120,6 @@ func (d *DB) MergeDeltas(ctx context.Context, force bool) (MergeStats, error) {
 	return ms, nil
 }
 
-// normUntil is the u column of a run row in its short form, in SQL
-// (shortUntil in Go): rows that came from schema 2 still hold seconds.
-const normUntil = `CASE WHEN u > 0 AND (u + 25200) % 86400 = 0 THEN -((u + 25200) / 86400) ELSE u END`
-
 // mergeRuns rewrites the base with every run folded in: the base and the
 // runs are read side by side in key order (mergeStreams), the newest row of
 // each key written to the stage in that order, removals left out, and the
@@ -157,7 +154,7 @@ func (d *DB) mergeRuns(ctx context.Context, tx *sql.Tx, runs []run) (int64, erro
 	if err != nil {
 		return 0, err
 	}
-	for _, q := range []string{"DELETE FROM status_run", "DELETE FROM status_runs"} {
+	for _, q := range []string{"DELETE FROM status_block", "DELETE FROM status_runs"} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return 0, fmt.Errorf("clear the runs: %w", classify(err))
 		}
@@ -179,9 +176,9 @@ func (d *DB) mergeRuns(ctx context.Context, tx *sql.Tx, runs []run) (int64, erro
 }
 
 // compactRuns folds pick (the newest runs, oldest first) into one new run,
-// removals kept (older runs or the base may hold those keys): applied to the
-// stage oldest first, then appended to the runs in key order. It drops them
-// and commits tx, and returns the new run's rows.
+// removals kept (older runs or the base may hold those keys): each key's
+// newest row written to the stage in key order, then packed as the new run.
+// It drops them and commits tx, and returns the new run's rows.
 func (d *DB) compactRuns(ctx context.Context, tx *sql.Tx, pick []run) (int64, error) {
 	before, err := readDeltaGen(ctx, tx)
 	if err != nil {
@@ -191,36 +188,12 @@ func (d *DB) compactRuns(ctx context.Context, tx *sql.Tx, pick []run) (int64, er
 	if err != nil {
 		return 0, err
 	}
-	if err := startStage(ctx, tx); err != nil {
+	if err := d.stageRuns(ctx, tx, pick); err != nil {
 		return 0, err
 	}
-	for _, r := range pick {
-		q := "INSERT OR REPLACE INTO stage.status(h, s, u) SELECT h, s, " + normUntil + " FROM status_run WHERE g = ?"
-		if _, err := tx.ExecContext(ctx, q, r.g); err != nil {
-			return 0, fmt.Errorf("compact run %d: %w", r.g, classify(err))
-		}
-	}
-	var n int64
-	for _, q := range []string{
-		"DELETE FROM status_run WHERE g >= ?1 AND g < ?2",
-		"DELETE FROM status_runs WHERE g >= ?1 AND g < ?2",
-		"INSERT INTO status_run(g, h, s, u) SELECT ?2, h, s, u FROM stage.status",
-	} {
-		r, err := tx.ExecContext(ctx, q, pick[0].g, gen)
-		if err != nil {
-			return 0, fmt.Errorf("replace the compacted runs: %w", classify(err))
-		}
-		n, _ = r.RowsAffected()
-	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO status_runs(g, n) VALUES (?, ?)", gen, n); err != nil {
-		return 0, fmt.Errorf("record the run: %w", classify(err))
-	}
-	rf := &runFilter{g: gen, gv: gen, f: newBloom(n)}
-	if err := addStageKeys(ctx, tx, rf.f); err != nil {
+	n, rf, err := replaceRuns(ctx, tx, pick, gen)
+	if err != nil {
 		return 0, err
-	}
-	if _, err := tx.ExecContext(ctx, "DROP TABLE stage.status"); err != nil {
-		return 0, fmt.Errorf("empty the stage: %w", classify(err))
 	}
 	d.filterMu.Lock()
 	defer d.filterMu.Unlock()
@@ -243,23 +216,62 @@ func (d *DB) compactRuns(ctx context.Context, tx *sql.Tx, pick []run) (int64, er
 	return n, nil
 }
 
-// addStageKeys adds the keys of the stage's rows to f.
-func addStageKeys(ctx context.Context, tx *sql.Tx, f *bloom) error {
-	rows, err := tx.QueryContext(ctx, "SELECT h FROM stage.status")
+// replaceRuns drops the runs pick and stores the stage's rows as run gen
+// with its filter, emptying the stage, in tx. It returns the run's rows.
+func replaceRuns(ctx context.Context, tx *sql.Tx, pick []run, gen int64) (int64, *runFilter, error) {
+	for _, q := range []struct {
+		q      string
+		lo, hi int64
+	}{
+		{"DELETE FROM status_block WHERE id >= ? AND id < ?", runFirstID(pick[0].g), runFirstID(gen)},
+		{"DELETE FROM status_runs WHERE g >= ? AND g < ?", pick[0].g, gen},
+	} {
+		if _, err := tx.ExecContext(ctx, q.q, q.lo, q.hi); err != nil {
+			return 0, nil, fmt.Errorf("drop the compacted runs: %w", classify(err))
+		}
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT h, s, u FROM stage.status ORDER BY h")
 	if err != nil {
-		return fmt.Errorf("read the compacted run: %w", classify(err))
+		return 0, nil, fmt.Errorf("read the compacted run: %w", classify(err))
 	}
-	defer rows.Close()
-	var h sql.RawBytes
-	for rows.Next() {
-		if err := rows.Scan(&h); err != nil {
-			return err
-		}
-		if len(h) == HashSize {
-			f.add(h)
-		}
+	var keys []byte
+	n, err := packRun(ctx, tx, gen, rows, func(h []byte) { keys = append(keys, h...) })
+	if err != nil {
+		return 0, nil, fmt.Errorf("store the compacted run: %w", err)
 	}
-	return classify(rows.Err())
+	if _, err := tx.ExecContext(ctx, "INSERT INTO status_runs(g, n) VALUES (?, ?)", gen, n); err != nil {
+		return 0, nil, fmt.Errorf("record the run: %w", classify(err))
+	}
+	rf := newRunFilter(gen, newBloom(n))
+	for i := 0; i < len(keys); i += HashSize {
+		rf.f.add(keys[i : i+HashSize])
+	}
+	if _, err := tx.ExecContext(ctx, "DROP TABLE stage.status"); err != nil {
+		return 0, nil, fmt.Errorf("empty the stage: %w", classify(err))
+	}
+	return n, rf, nil
+}
+
+// stageRuns writes each key's newest row of runs, in key order, into a new
+// stage, in tx.
+func (d *DB) stageRuns(ctx context.Context, tx *sql.Tx, runs []run) error {
+	if err := startStage(ctx, tx); err != nil {
+		return err
+	}
+	const ins = "INSERT INTO stage.status(h, s, u) VALUES "
+	w, err := newRowWriter(ctx, d.wcon.last.Load(), ins+tuples("(?,?,?)", batchRows), ins+"(?,?,?)", 3)
+	if err != nil {
+		return fmt.Errorf("prepare the compaction: %w", err)
+	}
+	defer w.close()
+	err = mergeStreams(ctx, tx, false, runs, func(h []byte, s, u int64) error { return w.add(h, s, u) })
+	if err == nil {
+		err = w.flush()
+	}
+	if err != nil {
+		return fmt.Errorf("write the compacted statuses to the stage: %w", err)
+	}
+	return nil
 }
 
 // newDeltaFilterOf is a filter with the union all.
@@ -272,13 +284,20 @@ func newDeltaFilterOf(all *bloom, gen int64, runs []*runFilter) *deltaFilter {
 
 // stream is one source of rows in key order: the base or a run.
 type stream struct {
-	rows *sql.Rows
-	prio int64 // the higher wins a key: a run's g; the base 0
-	h    [HashSize]byte
-	s, u int64
+	rows   *sql.Rows
+	packed bool // rows are a run's blocks (b), not rows (h, s, u)
+	blk    block
+	bn, bw int   // the block's rows and valid-until width
+	bi     int   // its next row
+	prio   int64 // the higher wins a key: a run's g; the base 0
+	h      [HashSize]byte
+	s, u   int64
 }
 
 func (st *stream) next() (bool, error) {
+	if st.packed {
+		return st.nextPacked()
+	}
 	if !st.rows.Next() {
 		return false, classify(st.rows.Err())
 	}
@@ -290,6 +309,28 @@ func (st *stream) next() (bool, error) {
 		return false, fmt.Errorf("%w: a status key is %d bytes, want %d", ErrCorrupt, len(h), HashSize)
 	}
 	copy(st.h[:], h)
+	return true, nil
+}
+
+// nextPacked reads a run's next row, and its next block when one is done.
+func (st *stream) nextPacked() (bool, error) {
+	for st.bi >= st.bn {
+		if !st.rows.Next() {
+			return false, classify(st.rows.Err())
+		}
+		if err := st.rows.Scan((*[]byte)(&st.blk)); err != nil {
+			return false, err
+		}
+		n, w, err := st.blk.dims()
+		if err != nil {
+			return false, err
+		}
+		st.bn, st.bw, st.bi = n, w, 0
+	}
+	h, s, u := st.blk.row(st.bn, st.bw, st.bi)
+	copy(st.h[:], h)
+	st.s, st.u = s, u
+	st.bi++
 	return true, nil
 }
 
@@ -327,7 +368,7 @@ func mergeStreams(ctx context.Context, tx *sql.Tx, base bool, runs []run, fn fun
 		if err != nil {
 			return fmt.Errorf("read statuses: %w", classify(err))
 		}
-		all = append(all, &stream{rows: rows, prio: prio})
+		all = append(all, &stream{rows: rows, prio: prio, packed: prio > 0})
 		return nil
 	}
 	if base {
@@ -336,7 +377,8 @@ func mergeStreams(ctx context.Context, tx *sql.Tx, base bool, runs []run, fn fun
 		}
 	}
 	for _, r := range runs {
-		if err := open(r.g, "SELECT h, s, u FROM status_run WHERE g = ? ORDER BY h", r.g); err != nil {
+		q := "SELECT b FROM status_block WHERE id BETWEEN ? AND ? ORDER BY id"
+		if err := open(r.g, q, runFirstID(r.g), runFirstID(r.g+1)-1); err != nil {
 			return err
 		}
 	}

@@ -285,7 +285,7 @@ func TestSchema1Upgrade(t *testing.T) {
 	}
 	snapshot(t, d, 50)
 	d.Close()
-	rawExec(t, path, append(oldEventTables, "DROP TABLE status_run", "DROP TABLE status_runs", "DROP TABLE site",
+	rawExec(t, path, append(oldEventTables, "DROP TABLE status_block", "DROP TABLE status_runs", "DROP TABLE site",
 		"DELETE FROM meta WHERE k IN ('base_rows', 'delta_gen')", "UPDATE meta SET v = 1 WHERE k = 'schema'")...)
 	d, err = Open(ctx, path, Options{})
 	if err != nil {
@@ -354,7 +354,7 @@ func TestDeltaTableUpgrade(t *testing.T) {
 			if from == 2 {
 				qs = append(qs, oldEventTables...)
 			}
-			rawExec(t, path, append(qs, "DROP TABLE status_run", "DROP TABLE status_runs",
+			rawExec(t, path, append(qs, "DROP TABLE status_block", "DROP TABLE status_runs",
 				"CREATE TABLE status_delta(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID",
 				fmt.Sprintf("INSERT INTO status_delta VALUES (x'%x', -1, 0), (x'%x', 0, 1640970000), (x'%x', 1, 0)", k0, k1, k2),
 				"UPDATE meta SET v = 5 WHERE k = 'delta_gen'", fmt.Sprintf("UPDATE meta SET v = %d WHERE k = 'schema'", from))...)
@@ -382,6 +382,48 @@ func TestDeltaTableUpgrade(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunRowsUpgrade: a file of schema 4 (the runs as rows of status_run)
+// opens with each run packed into blocks, answering as before: the newest
+// run decides, a removal included, valid-untils in seconds read as
+// written; then it merges.
+func TestRunRowsUpgrade(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cache.db")
+	d, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot(t, d, 50)
+	k0, k1, k2, kn := d.Hash("K0"), d.Hash("K1"), d.Hash("K2"), d.Hash("NEW")
+	d.Close()
+	rawExec(t, path, "DROP TABLE status_block",
+		"CREATE TABLE status_run(g INTEGER NOT NULL, h BLOB NOT NULL, s INTEGER NOT NULL, u INTEGER NOT NULL, PRIMARY KEY(g, h)) WITHOUT ROWID",
+		fmt.Sprintf("INSERT INTO status_run VALUES (3, x'%x', 1, 0), (3, x'%x', 2, 5), (3, x'%x', 0, 77), (5, x'%x', -1, 0), (5, x'%x', 1, 1640970000)", k0, k1, k2, k0, kn),
+		"INSERT INTO status_runs VALUES (3, 3), (5, 2)",
+		"UPDATE meta SET v = 5 WHERE k = 'delta_gen'", "UPDATE meta SET v = 4 WHERE k = 'schema'")
+	d, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ws := map[string]want{"K0": {}, "K1": {true, checkpoint.Green, 5}, "K2": {true, checkpoint.Red, 77}, "NEW": {true, checkpoint.Yellow, 1640970000}}
+	check(t, d, 50, ws)
+	checkWithoutFilter(t, d, ws)
+	if c, _ := d.Count(ctx); c.Deltas != 5 {
+		t.Fatalf("after the upgrade: %+v, want the 5 run rows", c)
+	}
+	var v, tables int64
+	d.wr.QueryRow("SELECT v FROM meta WHERE k = 'schema'").Scan(&v)
+	d.wr.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 'status_run'").Scan(&tables)
+	if v != schemaVersion || tables != 0 {
+		t.Fatalf("schema %d after the upgrade, %d status_run tables", v, tables)
+	}
+	if _, err := d.MergeDeltas(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	check(t, d, 50, ws)
 }
 
 // rawExec runs statements on the file at path outside the cache.

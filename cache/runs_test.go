@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"checkpoint"
 )
@@ -144,29 +145,7 @@ func TestDeltaWritesItsOwnSize(t *testing.T) {
 	}
 	var frames []int64
 	for range 8 {
-		if err := d.Checkpoint(ctx); err != nil {
-			t.Fatal(err)
-		}
-		// A reader on another handle keeps the checkpointer from copying
-		// (and the WAL from restarting) while the delta commits.
-		raw, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
-		if err != nil {
-			t.Fatal(err)
-		}
-		tx, err := raw.Begin()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var one int
-		tx.QueryRow("SELECT 1 FROM meta LIMIT 1").Scan(&one)
-		apply(t, d, delta())
-		fi, err := os.Stat(path + "-wal")
-		if err != nil {
-			t.Fatal(err)
-		}
-		frames = append(frames, (fi.Size()-32)/(pageSize+24))
-		tx.Rollback()
-		raw.Close()
+		frames = append(frames, commitFrames(t, d, func() { apply(t, d, delta()) }))
 	}
 	// 2000 rows of about 28 bytes are 7 pages; with the meta page and the
 	// runs' interior pages, a dozen. The eighth delta as the first.
@@ -175,18 +154,135 @@ func TestDeltaWritesItsOwnSize(t *testing.T) {
 	}
 }
 
+// TestRunPagesFull: a delta's rows are packed into blocks that fill their
+// pages, and its commit writes those and the pages that list the run (the
+// file's header, meta, status_runs, the blocks' interior page): 4,200 rows
+// with a day's valid-until in 10 pages, 14 frames. As rows of a WITHOUT
+// ROWID table they took 23: pages 88% full, and the last three pages of the
+// run before rewritten.
+func TestRunPagesFull(t *testing.T) {
+	d := newTestDB(t, Options{})
+	snapshot(t, d, 20000)
+	before := usedPages(t, d)
+	day := time.Date(2022, 3, 4, 17, 0, 0, 0, time.UTC).Unix() // midnight in Vietnam
+	for i, rows := range []int{4200, 4200, 300} {
+		recs := make([]Record, rows)
+		for j := range recs {
+			recs[j] = Record{Hash: d.Hash(fmt.Sprintf("R%d.%d", i, j)), Color: checkpoint.Green, ValidUntil: day}
+		}
+		slices.SortFunc(recs, cmpRec)
+		n := commitFrames(t, d, func() { apply(t, d, recs) })
+		pages := (rows*(HashSize+1+2) + maxBlock - 1) / maxBlock
+		if n > int64(pages)+4 {
+			t.Errorf("delta %d of %d rows: %d WAL frames, want at most %d pages of blocks and 4 more", i, rows, n, pages)
+		}
+	}
+	if grew := usedPages(t, d) - before; grew > 10+10+1+1 {
+		t.Errorf("the runs take %d pages, want 21 of blocks and their interior page", grew)
+	}
+	ws := map[string]want{}
+	for i, rows := range []int{4200, 4200, 300} {
+		ws[fmt.Sprintf("R%d.%d", i, rows)] = want{}
+		ws[fmt.Sprintf("R%d.%d", i, rows/2)] = want{true, checkpoint.Green, day}
+		for j := range rows + 1 {
+			e, ok, err := d.Status(context.Background(), fmt.Sprintf("R%d.%d", i, j))
+			if err != nil || ok != (j < rows) || ok && (e.Color != checkpoint.Green || e.ValidUntil.Unix() != day) {
+				t.Fatalf("R%d.%d: %+v %v %v", i, j, e, ok, err)
+			}
+		}
+	}
+	checkWithoutFilter(t, d, ws)
+}
+
+// TestUnsortedRun: a delta whose rows come out of key order, some keys
+// twice, is staged and packed at its commit into full blocks all the same;
+// the last row of a key wins, within the run and over older runs.
+func TestUnsortedRun(t *testing.T) {
+	d := newTestDB(t, Options{})
+	snapshot(t, d, 1000)
+	keys := make([]Record, 2000)
+	for i := range keys {
+		keys[i] = Record{Hash: d.Hash(fmt.Sprintf("N%d", i)), Color: checkpoint.Green}
+	}
+	first := slices.Clone(keys)
+	slices.SortFunc(first, cmpRec)
+	apply(t, d, first)
+	r := rand.New(rand.NewPCG(3, 4))
+	var recs []Record
+	for _, i := range r.Perm(len(keys)) {
+		k := keys[i]
+		recs = append(recs, Record{Hash: k.Hash, Color: checkpoint.Yellow})
+		if i%10 == 0 {
+			recs = append(recs, Record{Hash: k.Hash, Delete: true})
+		} else {
+			recs = append(recs, Record{Hash: k.Hash, Color: checkpoint.Red, ValidUntil: 1640970000})
+		}
+	}
+	half := len(recs) / 2
+	frames := commitFrames(t, d, func() { apply(t, d, recs[:half], recs[half:]) })
+	if pages := (len(keys)*(HashSize+1+4) + maxBlock - 1) / maxBlock; frames > int64(pages)+4 {
+		t.Errorf("the unsorted delta's commit: %d WAL frames, want at most %d pages of blocks and 4 more", frames, pages)
+	}
+	ws := map[string]want{}
+	for i := range keys {
+		w := want{true, checkpoint.Red, 1640970000}
+		if i%10 == 0 {
+			w = want{}
+		}
+		ws[fmt.Sprintf("N%d", i)] = w
+	}
+	check(t, d, 1000, ws)
+	checkWithoutFilter(t, d, ws)
+	if c, err := d.Count(context.Background()); err != nil || c.Deltas != 2*int64(len(keys)) {
+		t.Fatalf("Count = %+v, %v; want %d run rows", c, err, 2*len(keys))
+	}
+}
+
+// usedPages is d's pages less its free ones.
+func usedPages(t *testing.T, d *DB) int64 {
+	t.Helper()
+	var pages, free int64
+	if err := d.wr.QueryRow("SELECT (SELECT page_count FROM pragma_page_count), (SELECT freelist_count FROM pragma_freelist_count)").Scan(&pages, &free); err != nil {
+		t.Fatal(err)
+	}
+	return pages - free
+}
+
+// commitFrames returns the WAL frames fn's commit writes to d. A reader on
+// another handle keeps the checkpointer from copying (and the WAL from
+// restarting) while fn runs.
+func commitFrames(t *testing.T, d *DB, fn func()) int64 {
+	t.Helper()
+	if err := d.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite3", "file:"+d.Path()+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	tx, err := raw.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var one int
+	tx.QueryRow("SELECT 1 FROM meta LIMIT 1").Scan(&one)
+	fn()
+	fi, err := os.Stat(d.Path() + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return (fi.Size() - 32) / (pageSize + 24)
+}
+
 // TestSnapshotPagesFull: a snapshot's rows reach the base in one bulk copy,
 // so its pages are full: at least 9% fewer than the same rows written in
 // key order into a table of the same shape (pages 88% full).
 func TestSnapshotPagesFull(t *testing.T) {
 	ctx := context.Background()
 	d := newTestDB(t, Options{})
-	used := func() int64 {
-		var pages, free int64
-		d.wr.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages)
-		d.wr.QueryRowContext(ctx, "PRAGMA freelist_count").Scan(&free)
-		return pages - free
-	}
+	used := func() int64 { return usedPages(t, d) }
 	p0 := used()
 	snapshot(t, d, 50000)
 	p1 := used()

@@ -13,8 +13,7 @@ import (
 const schema = `
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS status(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS status_run(g INTEGER NOT NULL, h BLOB NOT NULL, s INTEGER NOT NULL, u INTEGER NOT NULL,
-	PRIMARY KEY(g, h)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS status_block(id INTEGER PRIMARY KEY, b BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS status_runs(g INTEGER PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS site(h BLOB PRIMARY KEY, u INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS revoked(t INTEGER NOT NULL, h BLOB NOT NULL, PRIMARY KEY(t, h)) WITHOUT ROWID;
@@ -96,11 +95,12 @@ func (d *DB) migrate(ctx context.Context) error {
 
 // upgrade brings a file of an older schema to this one in tx. Schema 1 had
 // no delta table: the base is counted once. Schemas 2 and 3 had one delta
-// table, status_delta(h, s, u): its rows become one run. Schemas 1 and 2
-// had neither the site table nor the direction in the event log. The base
-// table is the same in every schema (valid-untils in seconds read as
-// before), so an upgrade costs the size of the delta table and the event
-// log's hourly counts, not of the file.
+// table, status_delta(h, s, u): its rows become one run. Schema 4 kept the
+// runs as rows, status_run(g, h, s, u): they are packed into blocks.
+// Schemas 1 and 2 had neither the site table nor the direction in the
+// event log. The base table is the same in every schema (valid-untils in
+// seconds read as before), so an upgrade costs the size of the runs and
+// the event log's hourly counts, not of the file.
 func upgrade(ctx context.Context, tx *sql.Tx, from int64) error {
 	if from < 3 {
 		if _, err := tx.ExecContext(ctx, upgradeEvents); err != nil {
@@ -119,28 +119,30 @@ func upgrade(ctx context.Context, tx *sql.Tx, from int64) error {
 		meta[metaBaseRows], meta[metaDeltaGen] = n, int64(0)
 	} else if err := upgradeDeltaTable(ctx, tx); err != nil {
 		return err
+	} else if err := upgradeRunRows(ctx, tx); err != nil {
+		return err
 	}
 	return setMetas(ctx, tx, meta)
 }
 
 // upgradeDeltaTable turns the delta table of schemas 2 and 3 into one run.
 func upgradeDeltaTable(ctx context.Context, tx *sql.Tx) error {
-	var tables int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'status_delta'").Scan(&tables); err != nil {
-		return classify(err)
-	}
-	if tables == 0 {
-		return nil
+	if ok, err := hasTable(ctx, tx, "status_delta"); err != nil || !ok {
+		return err
 	}
 	gen, err := bumpDeltaGen(ctx, tx)
 	if err != nil {
 		return err
 	}
-	r, err := tx.ExecContext(ctx, "INSERT INTO status_run(g, h, s, u) SELECT ?, h, s, u FROM status_delta ORDER BY h", gen)
+	rows, err := tx.QueryContext(ctx, "SELECT h, s, u FROM status_delta ORDER BY h")
 	if err != nil {
-		return fmt.Errorf("copy the delta table: %w", classify(err))
+		return fmt.Errorf("read the delta table: %w", classify(err))
 	}
-	if n, _ := r.RowsAffected(); n > 0 {
+	n, err := packRun(ctx, tx, gen, rows, nil)
+	if err != nil {
+		return fmt.Errorf("copy the delta table: %w", err)
+	}
+	if n > 0 {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO status_runs(g, n) VALUES (?, ?)", gen, n); err != nil {
 			return fmt.Errorf("record the run: %w", classify(err))
 		}
@@ -149,6 +151,44 @@ func upgradeDeltaTable(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("drop the delta table: %w", classify(err))
 	}
 	return nil
+}
+
+// upgradeRunRows packs the run rows of schema 4 into blocks, each run
+// status_runs lists (rows of runs it does not list were never read).
+func upgradeRunRows(ctx context.Context, tx *sql.Tx) error {
+	if ok, err := hasTable(ctx, tx, "status_run"); err != nil || !ok {
+		return err
+	}
+	runs, err := readRuns(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		rows, err := tx.QueryContext(ctx, "SELECT h, s, u FROM status_run WHERE g = ? ORDER BY h", r.g)
+		if err != nil {
+			return fmt.Errorf("read run %d: %w", r.g, classify(err))
+		}
+		n, err := packRun(ctx, tx, r.g, rows, nil)
+		if err != nil {
+			return fmt.Errorf("pack run %d: %w", r.g, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE status_runs SET n = ? WHERE g = ?", n, r.g); err != nil {
+			return fmt.Errorf("record run %d: %w", r.g, classify(err))
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "DROP TABLE status_run"); err != nil {
+		return fmt.Errorf("drop the run rows: %w", classify(err))
+	}
+	return nil
+}
+
+// hasTable reports whether the main database has a table called name.
+func hasTable(ctx context.Context, tx *sql.Tx, name string) (bool, error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", name).Scan(&n); err != nil {
+		return false, classify(err)
+	}
+	return n > 0, nil
 }
 
 // setMetas writes meta rows in tx.

@@ -73,7 +73,8 @@ type Update struct {
 	tx   *sql.Tx
 	ctx  context.Context
 	wctx context.Context // ctx without its cancellation: see exec
-	ins  *rowWriter      // status rows: into the new run, or after ClearStatuses into the stage
+	bw   *blockWriter    // status rows into the new run, while they come in key order
+	ins  *rowWriter      // status rows into the stage: after ClearStatuses, or a run's out of order
 	del  *rowWriter      // removals from the stage (after ClearStatuses)
 	base bool            // after ClearStatuses: rows go to the stage, then the base table
 	run  int64           // the run delta rows go to: the delta_gen its commit records
@@ -117,12 +118,93 @@ func (d *DB) Begin(ctx context.Context) (*Update, error) {
 	}
 	// Rows go to a new run: a removal is a row with status -1 there.
 	u.run = gen + 1
-	const ins = "INSERT OR REPLACE INTO status_run(g, h, s, u) VALUES "
-	if u.ins, err = newRowWriter(ctx, d.wcon.last.Load(), ins+tuples(fmt.Sprintf("(%d,?,?,?)", u.run), batchRows), ins+fmt.Sprintf("(%d,?,?,?)", u.run), 3); err != nil {
+	if u.bw, err = newBlockWriter(u.run, blockStore(ctx, tx)); err != nil {
 		tx.Rollback()
-		return nil, fmt.Errorf("prepare cache update: %w", err)
+		return nil, fmt.Errorf("begin cache update: %w", err)
 	}
 	return u, nil
+}
+
+// stageWriter prepares a writer of rows into the stage, a key written
+// again replacing its row.
+func (u *Update) stageWriter() (*rowWriter, error) {
+	const ins = "INSERT OR REPLACE INTO stage.status(h, s, u) VALUES "
+	return newRowWriter(u.ctx, u.d.wcon.last.Load(), ins+tuples("(?,?,?)", batchRows), ins+"(?,?,?)", 3)
+}
+
+// runRow writes one row of the update's run: packed into blocks while the
+// rows come in key order, and once one does not, into the stage, which is
+// packed at Commit (stageRun).
+func (u *Update) runRow(h []byte, s, v int64) error {
+	if u.ins == nil {
+		err := u.bw.add(h, s, v)
+		if !errors.Is(err, errUnsorted) {
+			return err
+		}
+		if err := u.stageRun(); err != nil {
+			return err
+		}
+	}
+	return u.ins.add(h, s, v)
+}
+
+// stageRun moves the run's rows so far, stored and not, into the stage.
+func (u *Update) stageRun() error {
+	if err := startStage(u.wctx, u.tx); err != nil {
+		return err
+	}
+	ins, err := u.stageWriter()
+	if err != nil {
+		return fmt.Errorf("prepare cache update: %w", err)
+	}
+	u.ins = ins
+	lo, hi := runFirstID(u.run), runFirstID(u.run+1)-1
+	rows, err := u.tx.QueryContext(u.wctx, "SELECT id, b FROM status_block WHERE id BETWEEN ? AND ?", lo, hi)
+	if err != nil {
+		return fmt.Errorf("read the run back: %w", classify(err))
+	}
+	add := func(_ int64, h []byte, s, v int64) error { return ins.add(h, s, v) }
+	if err := eachRunRow(rows, add); err != nil {
+		return fmt.Errorf("read the run back: %w", err)
+	}
+	for i, s := range u.bw.ss {
+		if err := ins.add(u.bw.keys[i*HashSize:(i+1)*HashSize], int64(s), u.bw.us[i]); err != nil {
+			return err
+		}
+	}
+	u.bw = nil
+	return u.exec("DELETE FROM status_block WHERE id BETWEEN ? AND ?", lo, hi)
+}
+
+// storeRun stores the rest of the run and records it in status_runs.
+func (u *Update) storeRun() error {
+	var n int64
+	var err error
+	if u.bw != nil {
+		n, err = u.bw.n, u.bw.flush()
+	} else {
+		n, err = u.packStaged()
+	}
+	if err != nil {
+		return fmt.Errorf("write statuses: %w", err)
+	}
+	if err := u.exec("INSERT INTO status_runs(g, n) VALUES (?, ?)", u.run, n); err != nil {
+		return fmt.Errorf("record the run: %w", err)
+	}
+	return nil
+}
+
+// packStaged stores the run's rows from the stage, and empties it.
+func (u *Update) packStaged() (int64, error) {
+	rows, err := u.tx.QueryContext(u.wctx, "SELECT h, s, u FROM stage.status ORDER BY h")
+	if err != nil {
+		return 0, fmt.Errorf("read the run from the stage: %w", classify(err))
+	}
+	n, err := packRun(u.ctx, u.tx, u.run, rows, nil)
+	if err != nil {
+		return 0, err
+	}
+	return n, u.exec("DROP TABLE stage.status")
 }
 
 // Expect says how many status rows the update is about to write (a
@@ -135,7 +217,7 @@ func (u *Update) ClearStatuses() error {
 	if err := u.flush(); err != nil {
 		return err
 	}
-	for _, q := range []string{"DELETE FROM status", "DELETE FROM status_run", "DELETE FROM status_runs"} {
+	for _, q := range []string{"DELETE FROM status", "DELETE FROM status_block", "DELETE FROM status_runs"} {
 		if err := u.exec(q); err != nil {
 			return fmt.Errorf("clear statuses: %w", err)
 		}
@@ -146,8 +228,7 @@ func (u *Update) ClearStatuses() error {
 	if u.base {
 		return nil
 	}
-	ins, err := newRowWriter(u.ctx, u.d.wcon.last.Load(), "INSERT OR REPLACE INTO stage.status(h, s, u) VALUES "+tuples("(?,?,?)", batchRows),
-		"INSERT OR REPLACE INTO stage.status(h, s, u) VALUES (?,?,?)", 3)
+	ins, err := u.stageWriter()
 	if err != nil {
 		return fmt.Errorf("prepare cache update: %w", err)
 	}
@@ -157,8 +238,10 @@ func (u *Update) ClearStatuses() error {
 		ins.close()
 		return fmt.Errorf("prepare cache update: %w", err)
 	}
-	u.ins.close()
-	u.ins, u.del, u.base = ins, del, true
+	if u.ins != nil {
+		u.ins.close()
+	}
+	u.ins, u.del, u.bw, u.base = ins, del, nil, true
 	return nil
 }
 
@@ -189,7 +272,7 @@ func (u *Update) put(recs []Record) error {
 		var err error
 		switch {
 		case r.Delete && !u.base:
-			err = u.ins.add(r.Hash[:], tombstone, 0)
+			err = u.runRow(r.Hash[:], tombstone, 0)
 		case r.Delete:
 			err = u.del.add(r.Hash[:])
 		case r.Color > checkpoint.Green:
@@ -199,7 +282,11 @@ func (u *Update) put(recs []Record) error {
 			if until, err = storeUntil(r.ValidUntil); err != nil {
 				return err
 			}
-			err = u.ins.add(r.Hash[:], int64(r.Color), until)
+			if u.base {
+				err = u.ins.add(r.Hash[:], int64(r.Color), until)
+			} else {
+				err = u.runRow(r.Hash[:], int64(r.Color), until)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("write statuses: %w", err)
@@ -218,10 +305,11 @@ func (u *Update) flush() error {
 			return fmt.Errorf("write statuses: %w", err)
 		}
 	}
-	u.Rows = u.ins.n
-	if u.del != nil {
-		u.Rows += u.del.n
+	if !u.base {
+		u.Rows = u.dn
+		return nil
 	}
+	u.Rows = u.ins.n + u.del.n
 	return nil
 }
 
@@ -349,6 +437,11 @@ func (u *Update) commit() error {
 	if err := u.flush(); err != nil {
 		return err
 	}
+	if u.dn > 0 && !u.base {
+		if err := u.storeRun(); err != nil {
+			return err
+		}
+	}
 	d := u.d
 	st := *d.state.Load()
 	st.Updated = d.opts.Clock.Now().UTC()
@@ -372,11 +465,6 @@ func (u *Update) commit() error {
 	for k, v := range meta {
 		if err := u.exec("INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, v); err != nil {
 			return fmt.Errorf("write meta %s: %w", k, err)
-		}
-	}
-	if u.dn > 0 && !u.base {
-		if err := u.exec("INSERT INTO status_runs(g, n) VALUES (?, ?)", u.run, u.dn); err != nil {
-			return fmt.Errorf("record the run: %w", err)
 		}
 	}
 	baseRows, _ := meta[metaBaseRows].(int64)
@@ -510,7 +598,7 @@ func (d *DB) Count(ctx context.Context) (Counts, error) {
 		name string
 		q    string
 	}{
-		{&c.Deltas, "status_run", "SELECT count(*) FROM status_run"},
+		{&c.Deltas, "status_runs", "SELECT coalesce(sum(n), 0) FROM status_runs"},
 		{&c.Revocations, "revoked", "SELECT count(*) FROM revoked"},
 		{&c.Signers, "signer", "SELECT count(*) FROM signer"},
 		{&c.Events, "event", "SELECT count(*) FROM event"},
