@@ -7,11 +7,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
-// A run's rows are stored packed, a few hundred to a row of
-// status_block(id INTEGER PRIMARY KEY, b BLOB): one block to a page. As
+// A run's rows are stored packed, about fifty to a row of
+// status_block(id INTEGER PRIMARY KEY, b BLOB): eight blocks to a page. As
 // rows of a WITHOUT ROWID table, (g, h, s, u), a run cost 30 bytes a row
 // on disk: 26 a cell, and SQLite leaves a page filled in key order 88%
 // full (stage.go); each run also rewrote the last three pages of the run
@@ -40,9 +41,15 @@ const maxRunGen = 1<<(63-blockKeyBits) - 1
 // blockHeader is the bytes before a block's keys.
 const blockHeader = 3
 
-// maxBlock is the bytes a block grows to before the next starts: one cell
-// on a page of its own (the cell, its pointer and the page's header).
-const maxBlock = pageSize - 64
+// maxBlock is the bytes a block grows to before the next starts: eight
+// fill a page (each with its cell's header and pointer, up to 32 bytes; the
+// page's header). A lookup copies one block out of SQLite for each run it
+// asks, so a block is kept small; a page holding eight costs under 1% more
+// than one.
+const maxBlock = (pageSize-8)/blocksPerPage - 32
+
+// blocksPerPage is how many blocks of maxBlock bytes fill a page.
+const blocksPerPage = 8
 
 // maxBlockRows is the most rows a block can say it holds.
 const maxBlockRows = 1<<16 - 1
@@ -154,8 +161,12 @@ func newBlockWriter(g int64, store func(id int64, b []byte) error) (*blockWriter
 	return &blockWriter{g: g, store: store}, nil
 }
 
-// add appends one row (s and u as stored).
+// add appends one row (s and u as stored; a status out of range, from a
+// damaged file, is kept out of range: it reads as red, never as removed).
 func (bw *blockWriter) add(h []byte, s, u int64) error {
+	if s < tombstone || s > math.MaxInt8 {
+		s = math.MaxInt8
+	}
 	rows := len(bw.ss)
 	if rows > 0 {
 		last := bw.keys[(rows-1)*HashSize:]
@@ -233,7 +244,7 @@ func packRun(ctx context.Context, tx *sql.Tx, g int64, rows *sql.Rows, key func(
 	var s, u int64
 	for rows.Next() {
 		if err := rows.Scan(&h, &s, &u); err != nil {
-			return 0, err
+			return 0, fmt.Errorf("read run %d's rows: %w", g, err)
 		}
 		if len(h) != HashSize {
 			return 0, fmt.Errorf("%w: a status key is %d bytes, want %d", ErrCorrupt, len(h), HashSize)
@@ -259,11 +270,11 @@ func eachRunRow(rows *sql.Rows, fn func(g int64, h []byte, s, u int64) error) er
 	var b sql.RawBytes
 	for rows.Next() {
 		if err := rows.Scan(&id, &b); err != nil {
-			return err
+			return fmt.Errorf("read status blocks: %w", err)
 		}
 		n, w, err := block(b).dims()
 		if err != nil {
-			return err
+			return fmt.Errorf("read status block %#x: %w", id, err)
 		}
 		for i := range n {
 			h, s, u := block(b).row(n, w, i)

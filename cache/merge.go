@@ -234,17 +234,17 @@ func replaceRuns(ctx context.Context, tx *sql.Tx, pick []run, gen int64) (int64,
 	if err != nil {
 		return 0, nil, fmt.Errorf("read the compacted run: %w", classify(err))
 	}
-	var keys []byte
-	n, err := packRun(ctx, tx, gen, rows, func(h []byte) { keys = append(keys, h...) })
+	var most int64 // the rows of the runs picked: at least the new run's
+	for _, r := range pick {
+		most += r.n
+	}
+	rf := newRunFilter(gen, newBloom(most))
+	n, err := packRun(ctx, tx, gen, rows, rf.f.add)
 	if err != nil {
 		return 0, nil, fmt.Errorf("store the compacted run: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO status_runs(g, n) VALUES (?, ?)", gen, n); err != nil {
 		return 0, nil, fmt.Errorf("record the run: %w", classify(err))
-	}
-	rf := newRunFilter(gen, newBloom(n))
-	for i := 0; i < len(keys); i += HashSize {
-		rf.f.add(keys[i : i+HashSize])
 	}
 	if _, err := tx.ExecContext(ctx, "DROP TABLE stage.status"); err != nil {
 		return 0, nil, fmt.Errorf("empty the stage: %w", classify(err))
@@ -319,11 +319,11 @@ func (st *stream) nextPacked() (bool, error) {
 			return false, classify(st.rows.Err())
 		}
 		if err := st.rows.Scan((*[]byte)(&st.blk)); err != nil {
-			return false, err
+			return false, fmt.Errorf("read run %d's blocks: %w", st.prio, err)
 		}
 		n, w, err := st.blk.dims()
 		if err != nil {
-			return false, err
+			return false, fmt.Errorf("read run %d's blocks: %w", st.prio, err)
 		}
 		st.bn, st.bw, st.bi = n, w, 0
 	}

@@ -396,23 +396,25 @@ func TestRunRowsUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	snapshot(t, d, 50)
-	k0, k1, k2, kn := d.Hash("K0"), d.Hash("K1"), d.Hash("K2"), d.Hash("NEW")
+	k0, k1, k2, k3, kn := d.Hash("K0"), d.Hash("K1"), d.Hash("K2"), d.Hash("K3"), d.Hash("NEW")
 	d.Close()
 	rawExec(t, path, "DROP TABLE status_block",
 		"CREATE TABLE status_run(g INTEGER NOT NULL, h BLOB NOT NULL, s INTEGER NOT NULL, u INTEGER NOT NULL, PRIMARY KEY(g, h)) WITHOUT ROWID",
-		fmt.Sprintf("INSERT INTO status_run VALUES (3, x'%x', 1, 0), (3, x'%x', 2, 5), (3, x'%x', 0, 77), (5, x'%x', -1, 0), (5, x'%x', 1, 1640970000)", k0, k1, k2, k0, kn),
-		"INSERT INTO status_runs VALUES (3, 3), (5, 2)",
+		fmt.Sprintf("INSERT INTO status_run VALUES (3, x'%x', 1, 0), (3, x'%x', 2, 5), (3, x'%x', 0, 77), (3, x'%x', 255, 0), (5, x'%x', -1, 0), (5, x'%x', 1, 1640970000)", k0, k1, k2, k3, k0, kn),
+		"INSERT INTO status_runs VALUES (3, 4), (5, 2)",
 		"UPDATE meta SET v = 5 WHERE k = 'delta_gen'", "UPDATE meta SET v = 4 WHERE k = 'schema'")
 	d, err = Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	ws := map[string]want{"K0": {}, "K1": {true, checkpoint.Green, 5}, "K2": {true, checkpoint.Red, 77}, "NEW": {true, checkpoint.Yellow, 1640970000}}
+	// K3's damaged status reads red, as a damaged row of the base does.
+	ws := map[string]want{"K0": {}, "K1": {true, checkpoint.Green, 5}, "K2": {true, checkpoint.Red, 77}, "K3": {true, checkpoint.Red, 0},
+		"NEW": {true, checkpoint.Yellow, 1640970000}}
 	check(t, d, 50, ws)
 	checkWithoutFilter(t, d, ws)
-	if c, _ := d.Count(ctx); c.Deltas != 5 {
-		t.Fatalf("after the upgrade: %+v, want the 5 run rows", c)
+	if c, _ := d.Count(ctx); c.Deltas != 6 {
+		t.Fatalf("after the upgrade: %+v, want the 6 run rows", c)
 	}
 	var v, tables int64
 	d.wr.QueryRow("SELECT v FROM meta WHERE k = 'schema'").Scan(&v)

@@ -157,9 +157,9 @@ func TestDeltaWritesItsOwnSize(t *testing.T) {
 // TestRunPagesFull: a delta's rows are packed into blocks that fill their
 // pages, and its commit writes those and the pages that list the run (the
 // file's header, meta, status_runs, the blocks' interior page): 4,200 rows
-// with a day's valid-until in 10 pages, 14 frames. As rows of a WITHOUT
-// ROWID table they took 23: pages 88% full, and the last three pages of the
-// run before rewritten.
+// with a day's valid-until in 11 pages, 15 frames. As rows of a WITHOUT
+// ROWID table they took 20 to 24: pages 88% full, and the last three pages
+// of the run before rewritten.
 func TestRunPagesFull(t *testing.T) {
 	d := newTestDB(t, Options{})
 	snapshot(t, d, 20000)
@@ -172,8 +172,8 @@ func TestRunPagesFull(t *testing.T) {
 		}
 		slices.SortFunc(recs, cmpRec)
 		n := commitFrames(t, d, func() { apply(t, d, recs) })
-		pages := (rows*(HashSize+1+2) + maxBlock - 1) / maxBlock
-		if n > int64(pages)+4 {
+		t.Logf("delta %d of %d rows: %d WAL frames", i, rows, n)
+		if pages := blockPages(rows, 2); n > pages+4 {
 			t.Errorf("delta %d of %d rows: %d WAL frames, want at most %d pages of blocks and 4 more", i, rows, n, pages)
 		}
 	}
@@ -220,7 +220,7 @@ func TestUnsortedRun(t *testing.T) {
 	}
 	half := len(recs) / 2
 	frames := commitFrames(t, d, func() { apply(t, d, recs[:half], recs[half:]) })
-	if pages := (len(keys)*(HashSize+1+4) + maxBlock - 1) / maxBlock; frames > int64(pages)+4 {
+	if pages := blockPages(len(keys), 4); frames > pages+4 {
 		t.Errorf("the unsorted delta's commit: %d WAL frames, want at most %d pages of blocks and 4 more", frames, pages)
 	}
 	ws := map[string]want{}
@@ -236,6 +236,14 @@ func TestUnsortedRun(t *testing.T) {
 	if c, err := d.Count(context.Background()); err != nil || c.Deltas != 2*int64(len(keys)) {
 		t.Fatalf("Count = %+v, %v; want %d run rows", c, err, 2*len(keys))
 	}
+}
+
+// blockPages is the most pages rows of valid-untils w bytes wide take as
+// blocks, the last page of the run before (which its first blocks fill up)
+// included.
+func blockPages(rows, w int) int64 {
+	perPage := blocksPerPage * ((maxBlock - blockHeader) / (HashSize + 1 + w))
+	return int64((rows+perPage-1)/perPage + 1)
 }
 
 // usedPages is d's pages less its free ones.
@@ -299,4 +307,28 @@ func TestSnapshotPagesFull(t *testing.T) {
 	if float64(base) > 0.91*float64(plain) {
 		t.Fatalf("the base takes %d pages, the same rows inserted in key order %d: want at most 91%%", base, plain)
 	}
+}
+
+// TestCommitAfterFailedPut: once a Put has failed the update can only be
+// rolled back: its Commit fails and the rows of the Puts before it are not
+// stored either (they were, and the update half applied).
+func TestCommitAfterFailedPut(t *testing.T) {
+	ctx := context.Background()
+	d := newTestDB(t, Options{})
+	snapshot(t, d, 100)
+	u, err := d.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Rollback()
+	if err := u.Put(Record{Hash: d.Hash("K1"), Color: checkpoint.Red}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Put(Record{Hash: d.Hash("K2"), Color: 9}); err == nil {
+		t.Fatal("a status out of range was written")
+	}
+	if err := u.Commit(); err == nil {
+		t.Fatal("Commit after a failed Put succeeded")
+	}
+	check(t, d, 100, nil)
 }

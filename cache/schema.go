@@ -186,7 +186,7 @@ func upgradeRunRows(ctx context.Context, tx *sql.Tx) error {
 func hasTable(ctx context.Context, tx *sql.Tx, name string) (bool, error) {
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", name).Scan(&n); err != nil {
-		return false, classify(err)
+		return false, fmt.Errorf("look for table %s: %w", name, classify(err))
 	}
 	return n > 0, nil
 }

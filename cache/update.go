@@ -91,6 +91,7 @@ type Update struct {
 	site    *SiteList // with siteSet: the site list written (nil: cleared)
 	siteSet bool
 	done    bool
+	failed  error // a Put's: the update can then only be rolled back
 
 	// Rows counts status rows written or deleted.
 	Rows int64
@@ -118,10 +119,6 @@ func (d *DB) Begin(ctx context.Context) (*Update, error) {
 	}
 	// Rows go to a new run: a removal is a row with status -1 there.
 	u.run = gen + 1
-	if u.bw, err = newBlockWriter(u.run, blockStore(ctx, tx)); err != nil {
-		tx.Rollback()
-		return nil, fmt.Errorf("begin cache update: %w", err)
-	}
 	return u, nil
 }
 
@@ -137,6 +134,13 @@ func (u *Update) stageWriter() (*rowWriter, error) {
 // packed at Commit (stageRun).
 func (u *Update) runRow(h []byte, s, v int64) error {
 	if u.ins == nil {
+		if u.bw == nil {
+			bw, err := newBlockWriter(u.run, blockStore(u.ctx, u.tx))
+			if err != nil {
+				return err
+			}
+			u.bw = bw
+		}
 		err := u.bw.add(h, s, v)
 		if !errors.Is(err, errUnsorted) {
 			return err
@@ -173,17 +177,20 @@ func (u *Update) stageRun() error {
 		}
 	}
 	u.bw = nil
-	return u.exec("DELETE FROM status_block WHERE id BETWEEN ? AND ?", lo, hi)
+	if err := u.exec("DELETE FROM status_block WHERE id BETWEEN ? AND ?", lo, hi); err != nil {
+		return fmt.Errorf("drop the run's blocks: %w", err)
+	}
+	return nil
 }
 
 // storeRun stores the rest of the run and records it in status_runs.
 func (u *Update) storeRun() error {
 	var n int64
 	var err error
-	if u.bw != nil {
-		n, err = u.bw.n, u.bw.flush()
-	} else {
+	if u.ins != nil {
 		n, err = u.packStaged()
+	} else {
+		n, err = u.bw.n, u.bw.flush()
 	}
 	if err != nil {
 		return fmt.Errorf("write statuses: %w", err)
@@ -204,7 +211,10 @@ func (u *Update) packStaged() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return n, u.exec("DROP TABLE stage.status")
+	if err := u.exec("DROP TABLE stage.status"); err != nil {
+		return 0, fmt.Errorf("empty the stage: %w", err)
+	}
+	return n, nil
 }
 
 // Expect says how many status rows the update is about to write (a
@@ -250,10 +260,14 @@ func (u *Update) ClearStatuses() error {
 // run in order, so a key may repeat anywhere and the last row wins; after
 // it (a snapshot) a key may repeat within a call only among writes.
 func (u *Update) Put(recs ...Record) error {
-	if err := u.put(recs); err != nil {
-		return err
+	err := u.put(recs)
+	if err == nil {
+		err = u.flush()
 	}
-	return u.flush()
+	if err != nil && u.failed == nil {
+		u.failed = err
+	}
+	return err
 }
 
 func (u *Update) put(recs []Record) error {
@@ -404,7 +418,12 @@ func (u *Update) Commit() error {
 	if u.done {
 		return errors.New("cache update already finished")
 	}
-	err := u.commit()
+	err := u.failed
+	if err != nil {
+		err = fmt.Errorf("commit cache update: a write failed before: %w", err)
+	} else {
+		err = u.commit()
+	}
 	if err != nil {
 		u.tx.Rollback()
 	}
