@@ -19,8 +19,9 @@ import (
 // before it, sharing their cells out. A block is 17 bytes a row and a byte
 // or two of valid-until, and blocks are appended to a table keyed by an
 // integer, whose pages SQLite fills to the brim without touching the pages
-// before. An hourly delta writes a third fewer pages, to the WAL and again
-// at the checkpoint (the SD card's wear, issue 21).
+// before but the last. An hourly delta writes a third fewer pages (15 for
+// 4,200 rows where it wrote 23), to the WAL and again at the checkpoint:
+// what wears a gate's SD card.
 //
 // A block's id is its run g in the high bits and the leading 40 bits of its
 // first key below (blockID). A run's rows are packed in key order, and a

@@ -278,16 +278,11 @@ func TestMergeFailureKeepsState(t *testing.T) {
 // the event log) opens with its statuses and takes deltas.
 func TestSchema1Upgrade(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "cache.db")
-	d, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snapshot(t, d, 50)
+	path, d := fileOf50(t)
 	d.Close()
 	rawExec(t, path, append(oldEventTables, "DROP TABLE status_block", "DROP TABLE status_runs", "DROP TABLE site",
 		"DELETE FROM meta WHERE k IN ('base_rows', 'delta_gen')", "UPDATE meta SET v = 1 WHERE k = 'schema'")...)
-	d, err = Open(ctx, path, Options{})
+	d, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,12 +337,7 @@ func TestDeltaTableUpgrade(t *testing.T) {
 	for _, from := range []int{2, 3} {
 		t.Run(fmt.Sprint("schema ", from), func(t *testing.T) {
 			ctx := context.Background()
-			path := filepath.Join(t.TempDir(), "cache.db")
-			d, err := Open(ctx, path, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			snapshot(t, d, 50)
+			path, d := fileOf50(t)
 			k0, k1, k2 := d.Hash("K0"), d.Hash("K1"), d.Hash("NEW")
 			d.Close()
 			var qs []string
@@ -358,7 +348,7 @@ func TestDeltaTableUpgrade(t *testing.T) {
 				"CREATE TABLE status_delta(h BLOB PRIMARY KEY, s INTEGER NOT NULL, u INTEGER NOT NULL) WITHOUT ROWID",
 				fmt.Sprintf("INSERT INTO status_delta VALUES (x'%x', -1, 0), (x'%x', 0, 1640970000), (x'%x', 1, 0)", k0, k1, k2),
 				"UPDATE meta SET v = 5 WHERE k = 'delta_gen'", fmt.Sprintf("UPDATE meta SET v = %d WHERE k = 'schema'", from))...)
-			d, err = Open(ctx, path, Options{})
+			d, err := Open(ctx, path, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -390,12 +380,7 @@ func TestDeltaTableUpgrade(t *testing.T) {
 // written; then it merges.
 func TestRunRowsUpgrade(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "cache.db")
-	d, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snapshot(t, d, 50)
+	path, d := fileOf50(t)
 	k0, k1, k2, k3, kn := d.Hash("K0"), d.Hash("K1"), d.Hash("K2"), d.Hash("K3"), d.Hash("NEW")
 	d.Close()
 	rawExec(t, path, "DROP TABLE status_block",
@@ -403,7 +388,7 @@ func TestRunRowsUpgrade(t *testing.T) {
 		fmt.Sprintf("INSERT INTO status_run VALUES (3, x'%x', 1, 0), (3, x'%x', 2, 5), (3, x'%x', 0, 77), (3, x'%x', 255, 0), (5, x'%x', -1, 0), (5, x'%x', 1, 1640970000)", k0, k1, k2, k3, k0, kn),
 		"INSERT INTO status_runs VALUES (3, 4), (5, 2)",
 		"UPDATE meta SET v = 5 WHERE k = 'delta_gen'", "UPDATE meta SET v = 4 WHERE k = 'schema'")
-	d, err = Open(ctx, path, Options{})
+	d, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,6 +411,19 @@ func TestRunRowsUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, d, 50, ws)
+}
+
+// fileOf50 makes a cache file with the statuses K0..K49 and returns its
+// path and the cache, open.
+func fileOf50(t *testing.T) (string, *DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cache.db")
+	d, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot(t, d, 50)
+	return path, d
 }
 
 // rawExec runs statements on the file at path outside the cache.
