@@ -5,7 +5,8 @@
 # the paths and modes the list gives, all owned by root. A destination ending
 # in .gz whose source does not is compressed (gzip -9n); @BIN is the binary,
 # @CHANGELOG the Debian changelog made here. The maintainer scripts are
-# deb/postinst, prerm and postrm; files under /etc are the conffiles.
+# deb/postinst, prerm and postrm (@VERSION@ in them is the package's
+# version); files under /etc are the conffiles.
 # SOURCE_DATE_EPOCH (default: the last commit's time) dates the changelog
 # and clamps every mtime, so the same inputs give the same package.
 #
@@ -66,7 +67,8 @@ printf '%s\n' "${conffiles[@]}" >"$root/DEBIAN/conffiles"
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -print | sed 's|^\./||' | LC_ALL=C sort |
 	grep -vxF -f <(printf '%s\n' "${conffiles[@]#/}") | xargs md5sum) >"$root/DEBIAN/md5sums"
 for s in postinst prerm postrm; do
-	install -m 0755 "deb/$s" "$root/DEBIAN/$s"
+	sed "s/@VERSION@/$debver/" "deb/$s" >"$root/DEBIAN/$s"
+	chmod 0755 "$root/DEBIAN/$s"
 done
 
 mkdir -p "$out"

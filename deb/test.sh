@@ -80,7 +80,11 @@ uid=$(inroot id -u checkpoint)
 # A technician's edit, and the gate's state.
 sed -i 's/^gate = .*/gate = "north-7"/' "$r/etc/checkpoint/checkpoint.toml"
 edited=$(sha256sum <"$r/etc/checkpoint/checkpoint.toml")
-echo state >"$r/var/lib/checkpoint/cache.db"
+# A cache of this release's schema, written as the daemon writes it.
+printf 'qid,status,valid_until\nQ1,green,\nQ2,red,\n' >"$r/tmp/q.csv"
+asgate() { inroot setpriv --reuid=checkpoint --regid=checkpoint --clear-groups "$@"; }
+asgate checkpoint cache import --csv /tmp/q.csv --config /etc/checkpoint/checkpoint.toml >/dev/null || bad "cache import as the user checkpoint"
+state=$(sha256sum <"$r/var/lib/checkpoint/cache.db")
 
 # --- upgrade to B --------------------------------------------------------------
 if out=$(inroot env DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold -i /tmp/b.deb 2>&1); then
@@ -92,7 +96,7 @@ check "upgraded" "$(status)" "install ok installed $vb"
 check "the edited config is kept" "$(sha256sum <"$r/etc/checkpoint/checkpoint.toml")" "$edited"
 check "the new template beside it" "$(tail -1 "$r/etc/checkpoint/checkpoint.toml.dpkg-dist" 2>&1)" "# a setting new in this release"
 check "the user's id is kept" "$(inroot id -u checkpoint)" "$uid"
-check "state kept" "$(cat "$r/var/lib/checkpoint/cache.db")" state
+check "state kept" "$(sha256sum <"$r/var/lib/checkpoint/cache.db")" "$state"
 check "still enabled" "$(enabled)" "multi-user.target.wants/checkpoint.service paths.target.wants/checkpoint-update.path "
 
 # --- firmware through the feed, driven directly (no systemd here) ---------------
@@ -145,12 +149,19 @@ check "offered again" "$(offer)" offered
 if out=$(installer 2>&1); then ok "installer"; else bad "installer: $out"; fi
 check "the deliberate rollback installed (no probation without systemd)" "$(status) $(laststate)" "install ok installed $va installed $va"
 check "the technician's config kept through it all" "$(sha256sum <"$r/etc/checkpoint/checkpoint.toml")" "$edited"
+# B's prerm rewrote the cache for the older A (A's binary is this source's,
+# so what is checked is that it ran: schema 4, the user's files, the rows).
+cp "$r/var/lib/checkpoint/cache.db" "$t/cache-copy.db"
+check "the cache rewritten for the older version (schema 4)" "$("$t/bin-a" cache downgrade --db "$t/cache-copy.db" | grep -o 'in schema 4 or older already')" "in schema 4 or older already"
+check "the cache's files still the user checkpoint's" "$(cd "$r/var/lib/checkpoint" && find . -maxdepth 1 -name 'cache.db*' ! -uid "$uid" | tr '\n' ' ')" ""
+check "its statuses read by the older version" "$(printf '******1|A B|1990-01-01|0|Q2|\n' | asgate checkpoint scan --json --text --config /etc/checkpoint/checkpoint.toml - 2>/dev/null | grep -o '"verdict":"red"')" '"verdict":"red"'
+state=$(sha256sum <"$r/var/lib/checkpoint/cache.db")
 
 # --- remove, install again, purge ------------------------------------------------
 if out=$(inroot dpkg -r checkpoint 2>&1); then ok "dpkg -r"; else bad "dpkg -r: $out"; fi
 check "removed: config files only" "$(status)" "deinstall ok config-files $va"
 check "binary gone" "$(test -e "$r/usr/bin/checkpoint" && echo present || echo gone)" gone
-check "config and state kept" "$(sha256sum <"$r/etc/checkpoint/checkpoint.toml") $(cat "$r/var/lib/checkpoint/cache.db")" "$edited state"
+check "config and state kept" "$(sha256sum <"$r/etc/checkpoint/checkpoint.toml") $(sha256sum <"$r/var/lib/checkpoint/cache.db")" "$edited $state"
 if out=$(inroot dpkg --force-confdef --force-confold -i /tmp/a.deb 2>&1); then ok "dpkg -i A again (a downgrade after removal)"; else bad "dpkg -i A again: $out"; fi
 check "installed again, edit kept, enabled" "$(status) $(sha256sum <"$r/etc/checkpoint/checkpoint.toml" | cut -c1-12) $(enabled)" \
 	"install ok installed $va ${edited:0:12} multi-user.target.wants/checkpoint.service paths.target.wants/checkpoint-update.path "

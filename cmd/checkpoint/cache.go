@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -9,13 +10,39 @@ import (
 	"checkpoint/cache"
 )
 
+// cacheVerbs are the synopsis lines of `checkpoint cache`.
+var cacheVerbs = []string{
+	"cache import --csv FILE [--config FILE | --db PATH]: load qid,status,valid_until rows in one transaction",
+	"cache downgrade [--config FILE | --db PATH]: (run by the package when an older version is installed) rewrite the cache in the layout releases before schema 5 read",
+}
+
+// cmdCache manages the local status cache.
+func cmdCache(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || isHelp(args[0]) {
+		w := e.stderr
+		if len(args) > 0 {
+			w = e.stdout
+		}
+		verbHelp(w, "cache", cacheVerbs)
+		if len(args) == 0 {
+			return exitStatus(exitUsage)
+		}
+		return errHelp
+	}
+	switch args[0] {
+	case "import":
+		return cacheImport(ctx, e, args)
+	case "downgrade":
+		return cacheDowngrade(ctx, e, args)
+	}
+	verbHelp(e.stderr, "cache", cacheVerbs)
+	return usageErrorf("unknown verb %q", args[0])
+}
+
 const cacheUsage = "cache import --csv FILE [--config FILE | --db PATH]"
 
-// cmdCache manages the local status cache: `cache import --csv FILE`.
-func cmdCache(ctx context.Context, e *env, args []string) error {
-	if err := oneVerb(e, "cache", "import", cacheUsage, args); err != nil {
-		return err
-	}
+// cacheImport is `cache import --csv FILE`.
+func cacheImport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "cache import", cacheUsage)
 	csvPath := fs.String("csv", "", "CSV file of qid,status,valid_until rows (a header may name a code column)")
 	cfgPath := fs.String("config", "", "config file (its cache.path is the cache)")
@@ -45,6 +72,38 @@ func cmdCache(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%s: %w", *csvPath, err)
 	}
 	fmt.Fprintf(e.stdout, "imported %d rows into %s\n", n, path)
+	return nil
+}
+
+const downgradeUsage = "cache downgrade [--config FILE | --db PATH]"
+
+// cacheDowngrade is `cache downgrade`: deb/prerm runs it, the daemon
+// stopped, before an older version of the package is unpacked. A file that
+// is not there is nothing to do.
+func cacheDowngrade(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "cache downgrade", downgradeUsage)
+	cfgPath := fs.String("config", "", "config file (its cache.path is the cache)")
+	dbPath := fs.String("db", "", "cache file (overrides the config)")
+	if err := noArgs(e, fs, args[1:]); err != nil {
+		return err
+	}
+	path, _, err := cachePath(e, "cache downgrade", *cfgPath, *dbPath)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(e.stdout, "no cache at %s: nothing to rewrite\n", path)
+		return nil
+	}
+	changed, err := cache.Downgrade(ctx, path)
+	switch {
+	case err != nil:
+		return err
+	case changed:
+		fmt.Fprintf(e.stdout, "rewrote %s in schema 4, for a release before schema 5\n", path)
+	default:
+		fmt.Fprintf(e.stdout, "%s is in schema 4 or older already\n", path)
+	}
 	return nil
 }
 

@@ -95,3 +95,30 @@ func TestSpreadsheetCSVCommands(t *testing.T) {
 		t.Errorf("feed publish of an unknown header: %d %q", code, errs)
 	}
 }
+
+// TestCacheDowngradeCommand: `cache downgrade` rewrites a cache of this
+// build's schema for an older release once, says so, then that there is
+// nothing left to do; a missing file is nothing to do; a file that is not
+// a cache fails naming it.
+func TestCacheDowngradeCommand(t *testing.T) {
+	dir := t.TempDir()
+	csv, db := filepath.Join(dir, "q.csv"), filepath.Join(dir, "c.db")
+	os.WriteFile(csv, []byte("Q1,green,\n"), 0o600)
+	if code, _, errs := runCmd(t, "cache", "import", "--csv", csv, "--db", db); code != exitOK {
+		t.Fatalf("cache import: %d %q", code, errs)
+	}
+	for _, c := range []struct {
+		db, out string
+		code    int
+	}{
+		{db, "in schema 4, for a release before schema 5", exitOK},
+		{db, "in schema 4 or older already", exitOK},
+		{filepath.Join(dir, "none.db"), "nothing to rewrite", exitOK},
+		{csv, "", exitFail},
+	} {
+		code, out, errs := runCmd(t, "cache", "downgrade", "--db", c.db)
+		if code != c.code || !strings.Contains(out, c.out) || code != exitOK && !strings.Contains(errs, c.db) {
+			t.Errorf("cache downgrade --db %s: %d %q %q; want %d and %q", c.db, code, out, errs, c.code, c.out)
+		}
+	}
+}

@@ -32,7 +32,7 @@ func TestHelpEverywhere(t *testing.T) {
 		}
 	}
 	out, _ := exec.Command(bin, "help").Output()
-	for _, verb := range []string{"feed init", "feed publish", "feed refresh", "feed serve", "cache import", "events export", "update install", "--firmware"} {
+	for _, verb := range []string{"feed init", "feed publish", "feed refresh", "feed serve", "cache import", "cache downgrade", "events export", "update install", "--firmware"} {
 		if !strings.Contains(string(out), verb) {
 			t.Errorf("top-level help lacks %q:\n%s", verb, out)
 		}

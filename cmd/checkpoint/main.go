@@ -57,7 +57,7 @@ func commands() []command {
 		{"run", []string{"run [--config FILE]: the scanner daemon"}, cmdRun},
 		{"demo", []string{"demo [--loop] [--listen ADDR] [--fps N]: the daemon on the embedded demo set"}, cmdDemo},
 		{"scan", []string{scanUsage + ": decode and judge image or payload files"}, cmdScan},
-		{"cache", []string{cacheUsage + ": load statuses into the cache"}, cmdCache},
+		{"cache", cacheVerbs, cmdCache},
 		{"sync", []string{syncUsage + ": fetch signed updates into the cache"}, cmdSync},
 		{"feed", feedVerbs, cmdFeed},
 		{"events", []string{eventsUsage + ": export the event log"}, cmdEvents},
