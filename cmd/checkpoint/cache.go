@@ -18,16 +18,8 @@ var cacheVerbs = []string{
 
 // cmdCache manages the local status cache.
 func cmdCache(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || isHelp(args[0]) {
-		w := e.stderr
-		if len(args) > 0 {
-			w = e.stdout
-		}
-		verbHelp(w, "cache", cacheVerbs)
-		if len(args) == 0 {
-			return exitStatus(exitUsage)
-		}
-		return errHelp
+	if done, err := noVerb(e, "cache", cacheVerbs, args); done {
+		return err
 	}
 	switch args[0] {
 	case "import":
@@ -35,8 +27,7 @@ func cmdCache(ctx context.Context, e *env, args []string) error {
 	case "downgrade":
 		return cacheDowngrade(ctx, e, args)
 	}
-	verbHelp(e.stderr, "cache", cacheVerbs)
-	return usageErrorf("unknown verb %q", args[0])
+	return unknownVerb(e, "cache", cacheVerbs, args[0])
 }
 
 const cacheUsage = "cache import --csv FILE [--config FILE | --db PATH]"

@@ -43,16 +43,8 @@ func feedUsage(verb string) string {
 
 // cmdFeed builds the signed status feed (authority side).
 func cmdFeed(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || isHelp(args[0]) {
-		w := e.stderr
-		if len(args) > 0 {
-			w = e.stdout
-		}
-		verbHelp(w, "feed", feedVerbs)
-		if len(args) == 0 {
-			return exitStatus(exitUsage)
-		}
-		return errHelp
+	if done, err := noVerb(e, "feed", feedVerbs, args); done {
+		return err
 	}
 	switch args[0] {
 	case "init":
@@ -68,8 +60,7 @@ func cmdFeed(ctx context.Context, e *env, args []string) error {
 	case "site":
 		return feedSite(ctx, e, args[1:])
 	}
-	verbHelp(e.stderr, "feed", feedVerbs)
-	return usageErrorf("unknown verb %q", args[0])
+	return unknownVerb(e, "feed", feedVerbs, args[0])
 }
 
 // parseDir parses flags and the one DIR argument, which may come before or

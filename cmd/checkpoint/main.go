@@ -263,18 +263,34 @@ func cmdVersion(ctx context.Context, e *env, args []string) error {
 // oneVerb checks the verb of a command that has one: --help prints the
 // usage, anything but verb is a usage error.
 func oneVerb(e *env, name, verb, usage string, args []string) error {
-	switch {
-	case len(args) > 0 && isHelp(args[0]):
-		verbHelp(e.stdout, name, []string{usage})
-		return errHelp
-	case len(args) == 0:
-		verbHelp(e.stderr, name, []string{usage})
-		return exitStatus(exitUsage)
-	case args[0] != verb:
-		verbHelp(e.stderr, name, []string{usage})
-		return usageErrorf("unknown verb %q", args[0])
+	if done, err := noVerb(e, name, []string{usage}, args); done {
+		return err
+	}
+	if args[0] != verb {
+		return unknownVerb(e, name, []string{usage}, args[0])
 	}
 	return nil
+}
+
+// noVerb answers a command with verbs called without one (its synopsis on
+// stderr, a usage exit) or with --help (on stdout); done is false when
+// args name a verb.
+func noVerb(e *env, name string, verbs, args []string) (done bool, err error) {
+	switch {
+	case len(args) == 0:
+		verbHelp(e.stderr, name, verbs)
+		return true, exitStatus(exitUsage)
+	case isHelp(args[0]):
+		verbHelp(e.stdout, name, verbs)
+		return true, errHelp
+	}
+	return false, nil
+}
+
+// unknownVerb is the usage error of a verb name does not have.
+func unknownVerb(e *env, name string, verbs []string, verb string) error {
+	verbHelp(e.stderr, name, verbs)
+	return usageErrorf("unknown verb %q", verb)
 }
 
 // verbHelp prints the synopsis lines of a command with verbs.

@@ -24,16 +24,8 @@ func feedSite(ctx context.Context, e *env, args []string) error {
 			verbs = append(verbs, v)
 		}
 	}
-	if len(args) == 0 || isHelp(args[0]) {
-		w := e.stderr
-		if len(args) > 0 {
-			w = e.stdout
-		}
-		verbHelp(w, "feed site", verbs)
-		if len(args) == 0 {
-			return exitStatus(exitUsage)
-		}
-		return errHelp
+	if done, err := noVerb(e, "feed site", verbs, args); done {
+		return err
 	}
 	switch args[0] {
 	case "init":
@@ -43,8 +35,7 @@ func feedSite(ctx context.Context, e *env, args []string) error {
 	case "import":
 		return siteImport(e, args[1:])
 	}
-	verbHelp(e.stderr, "feed site", verbs)
-	return usageErrorf("unknown verb %q", args[0])
+	return unknownVerb(e, "feed site", verbs, args[0])
 }
 
 func siteInit(e *env, args []string) error {

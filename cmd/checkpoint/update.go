@@ -32,16 +32,8 @@ var updateVerbs = []string{
 }
 
 func cmdUpdate(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || isHelp(args[0]) {
-		w := e.stderr
-		if len(args) > 0 {
-			w = e.stdout
-		}
-		verbHelp(w, "update", updateVerbs)
-		if len(args) == 0 {
-			return exitStatus(exitUsage)
-		}
-		return errHelp
+	if done, err := noVerb(e, "update", updateVerbs, args); done {
+		return err
 	}
 	switch args[0] {
 	case "install":
@@ -49,8 +41,7 @@ func cmdUpdate(ctx context.Context, e *env, args []string) error {
 	case "status":
 		return updateStatus(ctx, e, args[1:])
 	}
-	verbHelp(e.stderr, "update", updateVerbs)
-	return usageErrorf("unknown verb %q", args[0])
+	return unknownVerb(e, "update", updateVerbs, args[0])
 }
 
 // dpkgArch is dpkg's name of the architecture this binary runs on.
