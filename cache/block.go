@@ -232,10 +232,16 @@ func blockStore(ctx context.Context, tx *sql.Tx) func(id int64, b []byte) error 
 	}
 }
 
-// packRun stores the rows rows gives (h, s, u, in increasing key order) as
-// run g in tx, calling key (if not nil) with each key. It returns the rows
-// stored.
-func packRun(ctx context.Context, tx *sql.Tx, g int64, rows *sql.Rows, key func(h []byte)) (int64, error) {
+// packRun stores the rows query gives (h, s, u, in increasing key order)
+// as run g in tx, calling key (if not nil) with each key. It returns the
+// rows stored.
+func packRun(ctx context.Context, tx *sql.Tx, g int64, key func(h []byte), query string, args ...any) (int64, error) {
+	// Not cancelled mid-statement (that rolls the transaction back under
+	// the writes); blockStore checks ctx before each block.
+	rows, err := tx.QueryContext(context.WithoutCancel(ctx), query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("read run %d's rows: %w", g, classify(err))
+	}
 	defer rows.Close()
 	bw, err := newBlockWriter(g, blockStore(ctx, tx))
 	if err != nil {
@@ -261,6 +267,19 @@ func packRun(ctx context.Context, tx *sql.Tx, g int64, rows *sql.Rows, key func(
 		return 0, classify(err)
 	}
 	return bw.n, bw.flush()
+}
+
+// packStage stores the stage's rows as run g in tx (packRun), and empties
+// the stage.
+func packStage(ctx context.Context, tx *sql.Tx, g int64, key func(h []byte)) (int64, error) {
+	n, err := packRun(ctx, tx, g, key, "SELECT h, s, u FROM stage.status ORDER BY h")
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE stage.status"); err != nil {
+		return 0, fmt.Errorf("empty the stage: %w", classify(err))
+	}
+	return n, nil
 }
 
 // eachRunRow calls fn with every row of the blocks rows gives (id, b), in

@@ -230,24 +230,17 @@ func replaceRuns(ctx context.Context, tx *sql.Tx, pick []run, gen int64) (int64,
 			return 0, nil, fmt.Errorf("drop the compacted runs: %w", classify(err))
 		}
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT h, s, u FROM stage.status ORDER BY h")
-	if err != nil {
-		return 0, nil, fmt.Errorf("read the compacted run: %w", classify(err))
-	}
 	var most int64 // the rows of the runs picked: at least the new run's
 	for _, r := range pick {
 		most += r.n
 	}
 	rf := newRunFilter(gen, newBloom(most))
-	n, err := packRun(ctx, tx, gen, rows, rf.f.add)
+	n, err := packStage(ctx, tx, gen, rf.f.add)
 	if err != nil {
 		return 0, nil, fmt.Errorf("store the compacted run: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO status_runs(g, n) VALUES (?, ?)", gen, n); err != nil {
 		return 0, nil, fmt.Errorf("record the run: %w", classify(err))
-	}
-	if _, err := tx.ExecContext(ctx, "DROP TABLE stage.status"); err != nil {
-		return 0, nil, fmt.Errorf("empty the stage: %w", classify(err))
 	}
 	return n, rf, nil
 }

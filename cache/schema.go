@@ -134,11 +134,7 @@ func upgradeDeltaTable(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT h, s, u FROM status_delta ORDER BY h")
-	if err != nil {
-		return fmt.Errorf("read the delta table: %w", classify(err))
-	}
-	n, err := packRun(ctx, tx, gen, rows, nil)
+	n, err := packRun(ctx, tx, gen, nil, "SELECT h, s, u FROM status_delta ORDER BY h")
 	if err != nil {
 		return fmt.Errorf("copy the delta table: %w", err)
 	}
@@ -164,11 +160,7 @@ func upgradeRunRows(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	for _, r := range runs {
-		rows, err := tx.QueryContext(ctx, "SELECT h, s, u FROM status_run WHERE g = ? ORDER BY h", r.g)
-		if err != nil {
-			return fmt.Errorf("read run %d: %w", r.g, classify(err))
-		}
-		n, err := packRun(ctx, tx, r.g, rows, nil)
+		n, err := packRun(ctx, tx, r.g, nil, "SELECT h, s, u FROM status_run WHERE g = ? ORDER BY h", r.g)
 		if err != nil {
 			return fmt.Errorf("pack run %d: %w", r.g, err)
 		}

@@ -188,7 +188,7 @@ func (u *Update) storeRun() error {
 	var n int64
 	var err error
 	if u.ins != nil {
-		n, err = u.packStaged()
+		n, err = packStage(u.ctx, u.tx, u.run, nil)
 	} else {
 		n, err = u.bw.n, u.bw.flush()
 	}
@@ -199,22 +199,6 @@ func (u *Update) storeRun() error {
 		return fmt.Errorf("record the run: %w", err)
 	}
 	return nil
-}
-
-// packStaged stores the run's rows from the stage, and empties it.
-func (u *Update) packStaged() (int64, error) {
-	rows, err := u.tx.QueryContext(u.wctx, "SELECT h, s, u FROM stage.status ORDER BY h")
-	if err != nil {
-		return 0, fmt.Errorf("read the run from the stage: %w", classify(err))
-	}
-	n, err := packRun(u.ctx, u.tx, u.run, rows, nil)
-	if err != nil {
-		return 0, err
-	}
-	if err := u.exec("DROP TABLE stage.status"); err != nil {
-		return 0, fmt.Errorf("empty the stage: %w", err)
-	}
-	return n, nil
 }
 
 // Expect says how many status rows the update is about to write (a
