@@ -235,10 +235,10 @@ func (w *worker) addCandidates(fs *frameState, k int) {
 		classes = []sizeClass{{17, 0}}
 	}
 	for _, invert := range [2]bool{false, true} {
-		l := lv.hits.dark
-		if invert {
-			l = lv.hits.light
+		if lv.hits.full(invert) {
+			continue // a texture at this scale: a coarser level may see through it
 		}
+		l := lv.hits.of(invert)
 		for _, cls := range classes {
 			ok, r, m := codeLike(l, w.skip, lv.scale, cls, &w.hitIdx)
 			if !ok || w.static(r.mul(lv.scale).clip(fs.f.Width, fs.f.Height)) {

@@ -61,11 +61,26 @@ type hits struct {
 	dark, light []hit
 }
 
+// maxHits bounds each polarity's hits in a plane. A list that fills is a
+// texture at that scale (a screen's pixel grid, fabric, noise): the
+// prescan stops adding to it, and its hits, all from the plane's first
+// rows, make no candidate.
 const maxHits = 512
 
 func (h *hits) reset() {
 	h.dark, h.light = h.dark[:0], h.light[:0]
 }
+
+// of returns the hits of one polarity.
+func (h *hits) of(light bool) []hit {
+	if light {
+		return h.light
+	}
+	return h.dark
+}
+
+// full reports whether the hits of one polarity have reached maxHits.
+func (h *hits) full(light bool) bool { return len(h.of(light)) >= maxHits }
 
 func addHit(l []hit, x, y, size int32) []hit {
 	for i := range l {
@@ -461,8 +476,8 @@ func (w *worker) prescan(p plane, t *thresholds, shift uint, step int, h *hits) 
 		x := int32(0)
 		for i := 0; i+4 < len(r); i++ {
 			c := (*[5]int32)(r[i : i+5])
-			if ratio5(c) {
-				light := i&1 == 0 // runs start with a light one
+			light := i&1 == 0 // runs start with a light one
+			if !h.full(light) && ratio5(c) {
 				cx := x + c[0] + c[1] + c[2]/2
 				total := c[0] + c[1] + c[2] + c[3] + c[4]
 				if vcheck(p, t, shift, int(cx), y, int(total), light) {
@@ -476,6 +491,9 @@ func (w *worker) prescan(p plane, t *thresholds, shift uint, step int, h *hits) 
 			x += r[i]
 		}
 		w.runBuf = r
+		if h.full(false) && h.full(true) {
+			return
+		}
 	}
 }
 
