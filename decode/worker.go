@@ -37,6 +37,7 @@ type worker struct {
 	quick  bool   // the prescan found nothing like a code in the last frame
 	skip   []rect // codes found in the region of interest
 	hitIdx []int32
+	trio   [3]finder    // a pair of patterns and a place for the third (completePairs)
 	tries  atomic.Int64 // finder triples tried, ever (tests watch it from outside)
 	memo   memo
 	hist   [32]int
@@ -378,21 +379,28 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 				continue
 			}
 			w.used[t.tl], w.used[t.tr], w.used[t.bl] = true, true, true
-			w.useInside(fs, loc.corners)
 			if first == 0 {
 				first = (fs[t.tl].module + fs[t.tr].module + fs[t.bl].module) / 3
 			}
-			for i := range loc.corners {
-				loc.corners[i].x = loc.corners[i].x*lv.fscale + lv.ox
-				loc.corners[i].y = loc.corners[i].y*lv.fscale + lv.oy
-			}
-			loc.level, loc.invert = lv.index, invert
-			w.add(loc)
+			w.keep(fs, loc, lv, invert)
 		}
 		if len(w.found) > n {
-			break
+			return
 		}
 	}
+	w.completePairs(fs, lv, invert)
+}
+
+// keep records a code read in level lv: the patterns inside it are used,
+// and its corners are taken to frame pixels.
+func (w *worker) keep(fs []finder, loc located, lv *level, invert bool) {
+	w.useInside(fs, loc.corners)
+	for i := range loc.corners {
+		loc.corners[i].x = loc.corners[i].x*lv.fscale + lv.ox
+		loc.corners[i].y = loc.corners[i].y*lv.fscale + lv.oy
+	}
+	loc.level, loc.invert = lv.index, invert
+	w.add(loc)
 }
 
 // useInside marks the finder patterns inside the quadrilateral q (a code
