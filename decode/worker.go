@@ -144,7 +144,7 @@ func (r rect) clip(w, h int) rect {
 
 // codeLike reports whether three of the hits could be the finder patterns
 // of one code, tilted or not: each no taller than a finder pattern, sizes
-// within a factor of 2.5, at least ten modules apart, at roughly a right
+// within a factor of 2.5, at least five modules apart, at roughly a right
 // angle. It also returns the region such codes could cover and their
 // module size (the hits' mean). Three hits all inside one of the skip
 // rectangles (frame pixels; the hits' plane is the frame scaled down by
@@ -277,10 +277,12 @@ func near(a, b hit) bool {
 	return 2*a.size <= 5*b.size && 2*b.size <= 5*a.size
 }
 
-// apart reports whether two hits are at least ten modules apart.
+// apart reports whether two hits are at least five modules apart (of the
+// modules' widths: a code's patterns are 14 modules apart or more, and a
+// tilt of 70 degrees shortens that to five across the axis of the tilt).
 func apart(a, b hit) bool {
 	dx, dy := int64(a.x-b.x), int64(a.y-b.y)
-	s := int64(a.size+b.size) * 10 / 14 // ten modules of their mean size
+	s := int64(a.size+b.size) * 5 / 14 // five modules of their mean size
 	return dx*dx+dy*dy >= s*s
 }
 
@@ -536,8 +538,8 @@ func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) boo
 		th := int(col[min(yy>>(blockPow+shift), t.bh-1)*t.bw])
 		return (v <= th) != light
 	}
-	// A tilt may stretch the pattern to twice its width: no run may be
-	// longer than twice its share of it.
+	// A tilt may stretch the pattern to twice its width, or squash it to a
+	// third (70 degrees): no run may be longer than twice its share of it.
 	lim := [5]int32{int32(total*4/7 + 1), int32(total*4/7 + 1), int32(total*6/7 + 1), int32(total*4/7 + 1), int32(total*4/7 + 1)}
 	var c [5]int32
 	i := y
@@ -573,7 +575,7 @@ func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) boo
 		}
 	}
 	vt := int(c[0] + c[1] + c[2] + c[3] + c[4])
-	if 2*vt < total || vt > 2*total {
+	if 3*vt < total || vt > 2*total {
 		return false
 	}
 	return ratio(&c, 0.6)

@@ -1,0 +1,33 @@
+package decode
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"checkpoint/decode/corpus"
+
+	"github.com/skip2/go-qrcode"
+)
+
+// TestSquashedCode reads codes seen at a strong tilt about the horizontal
+// axis, their finder patterns squashed to as little as 0.35 of their
+// width (about 70 degrees).
+func TestSquashedCode(t *testing.T) {
+	const text = "https://checkpoint.example/p/7Q2"
+	mods, err := corpus.Modules(text, qrcode.Low)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, squash := range []float64{1, 0.6, 0.45, 0.35} {
+		t.Run(fmt.Sprint(squash), func(t *testing.T) {
+			syms, err := New(Options{}).Decode(context.Background(), codeFrame(mods, drawing{squash: squash}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(syms) != 1 || syms[0].Text != text {
+				t.Errorf("read %v, want the code", syms)
+			}
+		})
+	}
+}
