@@ -1,6 +1,10 @@
 package decode
 
-import "checkpoint"
+import (
+	"math"
+
+	"checkpoint"
+)
 
 // drawing is how codeFrame draws a code.
 type drawing struct {
@@ -11,12 +15,14 @@ type drawing struct {
 }
 
 // codeFrame draws mods five pixels a module wide (dark 50, light 190,
-// quiet zone four modules) in a 320x320 frame.
+// quiet zone four modules) in a frame 320 pixels wide and at least as
+// tall.
 func codeFrame(mods [][]bool, d drawing) *checkpoint.Frame {
 	const size, px, quiet = 320, 5, 4
 	n := len(mods)
-	f := &checkpoint.Frame{Width: size, Height: size, Stride: size, Y: make([]byte, size*size)}
-	for y := 0; y < size; y++ {
+	h := max(size, int(math.Ceil(float64(n+2*quiet)*px*d.squash)))
+	f := &checkpoint.Frame{Width: size, Height: h, Stride: size, Y: make([]byte, size*h)}
+	for y := 0; y < h; y++ {
 		for x := 0; x < size; x++ {
 			u, v := (float64(x)+0.5)/px-quiet, (float64(y)+0.5)/(px*d.squash)-quiet // pixel centres
 			if d.turn == 1 {                                                        // the code's column u runs down the frame

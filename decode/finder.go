@@ -123,7 +123,7 @@ func (s *searcher) confirm(c *[5]int32, y, end int) {
 
 // crossVertical counts the runs up and down column x from (x, y) and returns
 // the pattern's vertical centre and total height. A tilted code's patterns
-// may be up to a third or twice as tall as wide.
+// may be from a third to three times as tall as wide.
 func (s *searcher) crossVertical(x, y, maxCount, total int) (float64, int, bool) {
 	b := s.b
 	var c [5]int32
@@ -173,7 +173,7 @@ func (s *searcher) crossVertical(x, y, maxCount, total int) (float64, int, bool)
 		return 0, 0, false
 	}
 	vt := int(c[0] + c[1] + c[2] + c[3] + c[4])
-	if 3*vt < total || vt > 2*total {
+	if 3*vt < total || vt > 3*total {
 		return 0, 0, false
 	}
 	if !ratio(&c, 0.5) {

@@ -538,9 +538,10 @@ func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) boo
 		th := int(col[min(yy>>(blockPow+shift), t.bh-1)*t.bw])
 		return (v <= th) != light
 	}
-	// A tilt may stretch the pattern to twice its width, or squash it to a
-	// third (70 degrees): no run may be longer than twice its share of it.
-	lim := [5]int32{int32(total*4/7 + 1), int32(total*4/7 + 1), int32(total*6/7 + 1), int32(total*4/7 + 1), int32(total*4/7 + 1)}
+	// A tilt (of up to 70 degrees) may make the pattern three times as tall
+	// as wide, or a third: no run may be longer than three times its share
+	// of the width.
+	lim := [5]int32{int32(total*3/7 + 1), int32(total*3/7 + 1), int32(total*9/7 + 1), int32(total*3/7 + 1), int32(total*3/7 + 1)}
 	var c [5]int32
 	i := y
 	for i >= 0 && dark(i) {
@@ -575,7 +576,7 @@ func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) boo
 		}
 	}
 	vt := int(c[0] + c[1] + c[2] + c[3] + c[4])
-	if 3*vt < total || vt > 2*total {
+	if 3*vt < total || vt > 3*total {
 		return false
 	}
 	return ratio(&c, 0.6)
