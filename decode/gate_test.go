@@ -97,6 +97,9 @@ func TestScreenClose12MP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if w0 == nil {
+			t.Fatal("the chain's steps were not traced")
+		}
 		tries := w0.tries.Load()
 		t.Logf("%s: %d of %d codes in %v, %d finder triples tried", c.Name, countRead(c, syms), len(c.Texts), time.Since(t0).Round(time.Millisecond), tries)
 		if !readAll(t, c, syms) {

@@ -1,12 +1,12 @@
 package decode
 
-// A finder pattern may be hidden: a point of light on it, a thumb, the
-// frame's edge through a card's corner. Two patterns of one code fix the
-// third's centre to one of six places (either of them the top-left corner,
-// turning either way, or neither: then they are the diagonal). Each place
-// is tried as the third pattern in the strict pass only, where both copies
-// of the format information must agree: a wrong place is rejected cheaply
-// and almost never read.
+// A finder pattern may be hidden: a point of light on it, a thumb, a
+// card's corner cut so close that its light ring is gone. Two patterns of
+// one code fix the third's centre to one of six places (either of them
+// the top-left corner, turning either way, or neither: then they are the
+// diagonal). Each place is tried as the third pattern in the strict pass
+// only, where both copies of the format information must agree: a wrong
+// place is rejected cheaply and almost never read.
 
 // maxPairPatterns bounds the patterns whose pairs are completed: more, and
 // a frame holds enough patterns that a hidden one is not what stops it, while
@@ -14,12 +14,13 @@ package decode
 const maxPairPatterns = 12
 
 // completePairs tries the third pattern of each pair of unused patterns fs
-// in level lv, and keeps the codes read.
-func (w *worker) completePairs(fs []finder, lv *level, invert bool) {
-	if len(fs) > maxPairPatterns {
+// found in region r of level lv, and keeps the codes read. Its tries are
+// bounded as the strict pass's are, and spent only within the budget.
+func (w *worker) completePairs(fs []finder, lv *level, r rect, invert bool) {
+	if len(fs) > maxPairPatterns || w.over(&w.fs) {
 		return
 	}
-	tries := 0
+	tries, limit := 0, 24+2*len(fs)
 	for i := range fs {
 		for j := i + 1; j < len(fs); j++ {
 			a, b := fs[i], fs[j]
@@ -27,13 +28,13 @@ func (w *worker) completePairs(fs []finder, lv *level, invert bool) {
 				continue
 			}
 			for _, c := range thirdPlaces(a, b) {
-				if c.x < 0 || c.y < 0 || c.x >= float64(lv.p.w) || c.y >= float64(lv.p.h) {
-					continue
+				if c.x < float64(r.x0) || c.y < float64(r.y0) || c.x >= float64(r.x1) || c.y >= float64(r.y1) {
+					continue // where the attempt binarized nothing
 				}
 				w.trio = [3]finder{a, b, c}
 				for _, t := range w.det.triples(w.trio[:]) {
-					if tries++; w.fs.cancelled() || (tries > 24 && w.over(&w.fs)) {
-						return // beyond the first 24, only within the budget
+					if tries++; tries > limit || w.over(&w.fs) {
+						return
 					}
 					w.tries.Add(1)
 					if loc, ok := w.det.decodeTriple(w.trio[:], t, true); ok {

@@ -2,6 +2,7 @@ package decode
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 
 	"checkpoint/decode/corpus"
@@ -35,4 +36,51 @@ func TestHiddenPattern(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHiddenPatternNoise draws two finder patterns of a code whose other
+// modules are noise, the third pattern hidden: the six places tried for it
+// must read nothing, frame after frame.
+func TestHiddenPatternNoise(t *testing.T) {
+	mods, err := corpus.Modules("https://checkpoint.example/p/3F9K2Q", qrcode.Medium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(mods)
+	rng := rand.New(rand.NewPCG(1, 2))
+	d := New(Options{})
+	var w0 *worker
+	d.trace = func(w *worker, _ string) { w0 = w }
+	for i := 0; i < 200; i++ {
+		noisy := make([][]bool, n)
+		for y := range noisy {
+			noisy[y] = make([]bool, n)
+			for x := range noisy[y] {
+				if inPattern(x, y, n) {
+					noisy[y][x] = mods[y][x]
+				} else {
+					noisy[y][x] = rng.IntN(2) == 0
+				}
+			}
+		}
+		f := codeFrame(noisy, drawing{squash: 1, hide: true, hx: float64(n) - 3.5, hy: 3.5})
+		d.Reset()
+		syms, err := d.Decode(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(syms) > 0 {
+			t.Errorf("frame %d: read %q from noise", i, syms[0].Text)
+		}
+	}
+	if w0 == nil || w0.tries.Load() < 200 {
+		t.Fatalf("finder triples tried: want the six places tried on every frame")
+	}
+	t.Logf("%d finder triples tried", w0.tries.Load())
+}
+
+// inPattern reports whether module (x, y) of a code n modules wide is in a
+// finder pattern or its separator.
+func inPattern(x, y, n int) bool {
+	return (x < 8 && y < 8) || (x >= n-8 && y < 8) || (x < 8 && y >= n-8)
 }

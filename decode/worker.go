@@ -64,8 +64,9 @@ type hits struct {
 
 // maxHits bounds each polarity's hits in a plane. A list that fills is a
 // texture at that scale (a screen's pixel grid, fabric, noise): the
-// prescan stops adding to it, and its hits, all from the plane's first
-// rows, make no candidate.
+// prescan stops adding to it, and its hits, from the rows above the one
+// where it filled, make no candidate. A code of fine modules below such a
+// texture is not seen at that level; coarser levels may see it.
 const maxHits = 512
 
 func (h *hits) reset() {
@@ -279,7 +280,7 @@ func near(a, b hit) bool {
 
 // apart reports whether two hits are at least five modules apart (of the
 // modules' widths: a code's patterns are 14 modules apart or more, and a
-// tilt of 70 degrees shortens that to five across the axis of the tilt).
+// tilt of 69 degrees shortens that to five across the axis of the tilt).
 func apart(a, b hit) bool {
 	dx, dy := int64(a.x-b.x), int64(a.y-b.y)
 	s := int64(a.size+b.size) * 5 / 14 // five modules of their mean size
@@ -312,7 +313,8 @@ const (
 )
 
 // attempt binarizes the region r of the level's plane in one polarity,
-// finds finder patterns and decodes every code they outline.
+// finds finder patterns and decodes every code they outline; when none is
+// read, codes of which it saw only two patterns (completePairs).
 func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 	p, st := lv.p, &lv.th
 	br := blocksOf(r, st.bw, st.bh)
@@ -342,7 +344,7 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 	binarizeRect(p, st, invert, &w.bm, r)
 	w.s.scan(&w.fs, &w.bm, 2, r.y0, r.y1)
 	fs := w.s.found
-	if len(fs) < 3 {
+	if len(fs) < 2 {
 		return
 	}
 	w.det.b, w.det.lum, w.det.th, w.det.inv = &w.bm, p, st, invert
@@ -390,7 +392,7 @@ func (w *worker) attempt(lv *level, invert bool, r rect, how binarizer) {
 			return
 		}
 	}
-	w.completePairs(fs, lv, invert)
+	w.completePairs(fs, lv, r, invert)
 }
 
 // keep records a code read in level lv: the patterns inside it are used,
