@@ -15,9 +15,10 @@ const maxPairPatterns = 12
 
 // completePairs tries the third pattern of each pair of unused patterns fs
 // found in region r of level lv, and keeps the codes read. Its tries are
-// bounded as the strict pass's are, and spent only within the budget.
+// bounded as the strict pass's are, and spent only within the budget; the
+// quick look does without them.
 func (w *worker) completePairs(fs []finder, lv *level, r rect, invert bool) {
-	if len(fs) > maxPairPatterns || w.over(&w.fs) {
+	if !w.fs.thorough || len(fs) > maxPairPatterns || w.over(&w.fs) {
 		return
 	}
 	tries, limit := 0, 24+2*len(fs)

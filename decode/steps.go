@@ -36,6 +36,9 @@ type frameState struct {
 	hint  roi
 	base  int // codes found before the quick look (in the hinted region)
 	cands []candidate
+	// thorough is set once the quick look has read nothing: from then on
+	// an attempt that reads nothing completes pairs of patterns too.
+	thorough bool
 }
 
 // candidate is a region where a prescan saw three hits shaped like one
@@ -255,6 +258,7 @@ func (w *worker) addCandidates(fs *frameState, k int) {
 func (w *worker) nothing(fs *frameState) bool {
 	if len(fs.cands) > 0 {
 		w.order(fs)
+		fs.thorough = true
 		return false
 	}
 	w.quick = len(w.found) == 0
