@@ -114,3 +114,36 @@ func TestScreenClose12MP(t *testing.T) {
 // maxScreenTries bounds the finder triples tried on a 12 MP screen
 // close-up: a few attempts' worth at the coarse levels.
 const maxScreenTries = 600
+
+// maxChained is how many of TestEmptyFramesEndEarly's 100 empty frames
+// may go past the prescans into the chain's costly steps: the level
+// reached (32 before tilted patterns were allowed, 47 when they were, with
+// no rule that one code's patterns are tilted alike).
+const maxChained = 42
+
+// TestEmptyFramesEndEarly counts the empty frames (seed 7, 640x480: a
+// background and distractors, no code) that some prescan took for a code:
+// each of them runs every step and costs ten times one that ends early.
+func TestEmptyFramesEndEarly(t *testing.T) {
+	cs, err := corpus.Generate(corpus.Options{Seed: 7, Width: 640, Height: 480, PerCat: 100, Categories: []corpus.Category{corpus.Empty}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(Options{})
+	chained, past := 0, false
+	d.trace = func(_ *worker, step string) { past = past || step == "thresholds" }
+	for _, c := range cs {
+		d.Reset()
+		past = false
+		if _, err := d.Decode(context.Background(), c.Frame); err != nil {
+			t.Fatal(err)
+		}
+		if past {
+			chained++
+		}
+	}
+	t.Logf("%d of %d empty frames went into the chain", chained, len(cs))
+	if chained > maxChained {
+		t.Errorf("%d of %d empty frames went into the chain, want at most %d", chained, len(cs), maxChained)
+	}
+}

@@ -13,10 +13,15 @@ package decode
 // the pairs grow with their square.
 const maxPairPatterns = 12
 
+// maxPairTries bounds the places tried in one frame: the steps after the
+// quick look read the same regions again and again, and a frame of clutter
+// without a code goes through them all.
+const maxPairTries = 64
+
 // completePairs tries the third pattern of each pair of unused patterns fs
 // found in region r of level lv, and keeps the codes read. Its tries are
-// bounded as the strict pass's are, and spent only within the budget; the
-// quick look does without them.
+// bounded as the strict pass's are and by maxPairTries, and spent only
+// within the budget; the quick look does without them.
 func (w *worker) completePairs(fs []finder, lv *level, r rect, invert bool) {
 	if !w.fs.thorough || len(fs) > maxPairPatterns || w.over(&w.fs) {
 		return
@@ -34,9 +39,10 @@ func (w *worker) completePairs(fs []finder, lv *level, r rect, invert bool) {
 				}
 				w.trio = [3]finder{a, b, c}
 				for _, t := range w.det.triples(w.trio[:]) {
-					if tries++; tries > limit || w.over(&w.fs) {
+					if tries++; tries > limit || w.fs.pairTries >= maxPairTries || w.over(&w.fs) {
 						return
 					}
+					w.fs.pairTries++
 					w.tries.Add(1)
 					if loc, ok := w.det.decodeTriple(w.trio[:], t, true); ok {
 						w.used[i], w.used[j] = true, true

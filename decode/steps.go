@@ -38,7 +38,8 @@ type frameState struct {
 	cands []candidate
 	// thorough is set once the quick look has read nothing: from then on
 	// an attempt that reads nothing completes pairs of patterns too.
-	thorough bool
+	thorough  bool
+	pairTries int // places of hidden patterns tried (completePairs)
 }
 
 // candidate is a region where a prescan saw three hits shaped like one

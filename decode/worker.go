@@ -54,6 +54,9 @@ func newWorker(opts Options) *worker {
 type hit struct {
 	x, y, size int32 // centre and width of the five runs
 	y0, y1     int32 // first and last row that saw it
+	// tilted: every row that saw it found it over twice as tall as wide,
+	// or under half (a pattern squashed by a strong tilt)
+	tilted bool
 }
 
 // hits gathers the prescan's hits of one plane, by polarity (dark patterns
@@ -84,19 +87,20 @@ func (h *hits) of(light bool) []hit {
 // full reports whether the hits of one polarity have reached maxHits.
 func (h *hits) full(light bool) bool { return len(h.of(light)) >= maxHits }
 
-func addHit(l []hit, x, y, size int32) []hit {
+func addHit(l []hit, x, y, size int32, tilted bool) []hit {
 	for i := range l {
 		c := &l[i]
 		if abs32(c.x-x) <= c.size/2 && y-c.y1 <= c.size/2 && abs32(c.size-size) <= c.size/2 {
 			c.y1 = y
 			c.y = (c.y0 + c.y1) / 2
+			c.tilted = c.tilted && tilted
 			return l
 		}
 	}
 	if len(l) >= maxHits {
 		return l
 	}
-	return append(l, hit{x: x, y: y, size: size, y0: y, y1: y})
+	return append(l, hit{x: x, y: y, size: size, y0: y, y1: y, tilted: tilted})
 }
 
 func abs32(v int32) int32 {
@@ -145,7 +149,7 @@ func (r rect) clip(w, h int) rect {
 
 // codeLike reports whether three of the hits could be the finder patterns
 // of one code, tilted or not: each no taller than a finder pattern, sizes
-// within a factor of 2.5, at least five modules apart, at roughly a right
+// within a factor of 2.5, spread as one code's patterns are, at roughly a right
 // angle. It also returns the region such codes could cover and their
 // module size (the hits' mean). Three hits all inside one of the skip
 // rectangles (frame pixels; the hits' plane is the frame scaled down by
@@ -191,7 +195,7 @@ func codeLike(l []hit, skip []rect, scale int, cls sizeClass, scratch *[]int32) 
 		reach := 30 * a.size
 		for jj := ii + 1; jj < len(idx) && l[idx[jj]].x-a.x <= reach; jj++ {
 			b := l[idx[jj]]
-			if !near(a, b) || !apart(a, b) || abs32(b.y-a.y) > reach {
+			if !near(a, b) || !apart(a, b, 5) || abs32(b.y-a.y) > reach {
 				continue
 			}
 			for _, k := range idx[jj+1:] {
@@ -199,7 +203,7 @@ func codeLike(l []hit, skip []rect, scale int, cls sizeClass, scratch *[]int32) 
 				if c.x-a.x > reach {
 					break
 				}
-				if abs32(c.y-a.y) > reach || !near(a, c) || !near(b, c) || !apart(a, c) || !apart(b, c) {
+				if abs32(c.y-a.y) > reach || !near(a, c) || !near(b, c) || !spread(a, b, c) || !alike(a, b, c) {
 					continue
 				}
 				if skipped(skip, scale, a, b, c) {
@@ -278,13 +282,33 @@ func near(a, b hit) bool {
 	return 2*a.size <= 5*b.size && 2*b.size <= 5*a.size
 }
 
-// apart reports whether two hits are at least five modules apart (of the
-// modules' widths: a code's patterns are 14 modules apart or more, and a
-// tilt of 69 degrees shortens that to five across the axis of the tilt).
-func apart(a, b hit) bool {
+// apart reports whether two hits are at least n modules apart (of their
+// mean width).
+func apart(a, b hit, n int64) bool {
 	dx, dy := int64(a.x-b.x), int64(a.y-b.y)
-	s := int64(a.size+b.size) * 5 / 14 // five modules of their mean size
+	s := int64(a.size+b.size) * n / 14
 	return dx*dx+dy*dy >= s*s
+}
+
+// alike reports whether three hits are all tilted or none is: one code's
+// patterns are squashed alike.
+func alike(a, b, c hit) bool { return a.tilted == b.tilted && b.tilted == c.tilted }
+
+// spread reports whether three hits lie as one code's finder patterns do:
+// 14 modules apart or more seen straight on. A tilt of up to 69 degrees
+// shortens one leg to five modules, or both legs to ten (tilted along the
+// diagonal), but never two of the three distances below ten.
+func spread(a, b, c hit) bool {
+	if !apart(a, b, 5) || !apart(a, c, 5) || !apart(b, c, 5) {
+		return false
+	}
+	long := 0
+	for _, p := range [3][2]hit{{a, b}, {a, c}, {b, c}} {
+		if apart(p[0], p[1], 10) {
+			long++
+		}
+	}
+	return long >= 2
 }
 
 // rightish reports whether the angle at v between the other two is 45° to 135°.
@@ -492,11 +516,11 @@ func (w *worker) prescan(p plane, t *thresholds, shift uint, step int, h *hits) 
 			if !h.full(light) && ratio5(c) {
 				cx := x + c[0] + c[1] + c[2]/2
 				total := c[0] + c[1] + c[2] + c[3] + c[4]
-				if vcheck(p, t, shift, int(cx), y, int(total), light) {
+				if ok, tilted := vcheck(p, t, shift, int(cx), y, int(total), light); ok {
 					if light {
-						h.light = addHit(h.light, cx, int32(y), total)
+						h.light = addHit(h.light, cx, int32(y), total, tilted)
 					} else {
-						h.dark = addHit(h.dark, cx, int32(y), total)
+						h.dark = addHit(h.dark, cx, int32(y), total, tilted)
 					}
 				}
 			}
@@ -533,7 +557,7 @@ func ratio5(c *[5]int32) bool {
 
 // vcheck counts the runs up and down the column through (x, y) on the
 // luminance plane and reports whether they look like a finder pattern too.
-func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) bool {
+func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) (ok, tilted bool) {
 	col := t.thr[min(x>>(blockPow+shift), t.bw-1):]
 	dark := func(yy int) bool {
 		v := int(p.pix[yy*p.stride+x])
@@ -548,7 +572,7 @@ func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) boo
 	i := y
 	for i >= 0 && dark(i) {
 		if c[2]++; c[2] > lim[2] {
-			return false
+			return false, false
 		}
 		i--
 	}
@@ -556,7 +580,7 @@ func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) boo
 		want := k == 0
 		for i >= 0 && dark(i) == want {
 			if c[k]++; c[k] > lim[k] {
-				return false
+				return false, false
 			}
 			i--
 		}
@@ -564,7 +588,7 @@ func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) boo
 	i = y + 1
 	for i < p.h && dark(i) {
 		if c[2]++; c[2] > lim[2] {
-			return false
+			return false, false
 		}
 		i++
 	}
@@ -572,16 +596,16 @@ func vcheck(p plane, t *thresholds, shift uint, x, y, total int, light bool) boo
 		want := k == 4
 		for i < p.h && dark(i) == want {
 			if c[k]++; c[k] > lim[k] {
-				return false
+				return false, false
 			}
 			i++
 		}
 	}
 	vt := int(c[0] + c[1] + c[2] + c[3] + c[4])
 	if 3*vt < total || vt > 3*total {
-		return false
+		return false, false
 	}
-	return ratio(&c, 0.6)
+	return ratio(&c, 0.6), 2*vt < total || vt > 2*total
 }
 
 var tryHarder = map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true}
