@@ -513,7 +513,7 @@ func (w *worker) prescan(p plane, t *thresholds, shift uint, step int, h *hits) 
 		for i := 0; i+4 < len(r); i++ {
 			c := (*[5]int32)(r[i : i+5])
 			light := i&1 == 0 // runs start with a light one
-			if !h.full(light) && ratio5(c) {
+			if ratio5(c) && !h.full(light) {
 				cx := x + c[0] + c[1] + c[2]/2
 				total := c[0] + c[1] + c[2] + c[3] + c[4]
 				if ok, tilted := vcheck(p, t, shift, int(cx), y, int(total), light); ok {
