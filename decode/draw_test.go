@@ -1,10 +1,35 @@
 package decode
 
 import (
+	"context"
 	"math"
+	"testing"
 
 	"checkpoint"
+	"checkpoint/decode/corpus"
+
+	"github.com/skip2/go-qrcode"
 )
+
+// drawnModules is the code of text at error-correction level lvl.
+func drawnModules(t *testing.T, text string, lvl qrcode.RecoveryLevel) [][]bool {
+	t.Helper()
+	mods, err := corpus.Modules(text, lvl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mods
+}
+
+// readDrawn decodes f with d and reports whether it read text alone.
+func readDrawn(t *testing.T, d *Decoder, f *checkpoint.Frame, text string) ([]checkpoint.Symbol, bool) {
+	t.Helper()
+	syms, err := d.Decode(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return syms, len(syms) == 1 && syms[0].Text == text
+}
 
 // drawing is how codeFrame draws a code.
 type drawing struct {

@@ -1,11 +1,8 @@
 package decode
 
 import (
-	"context"
 	"fmt"
 	"testing"
-
-	"checkpoint/decode/corpus"
 
 	"github.com/skip2/go-qrcode"
 )
@@ -16,17 +13,10 @@ import (
 // height (63 degrees; at 0.35 the detector's fit fails).
 func TestSquashedCode(t *testing.T) {
 	const text = "https://checkpoint.example/p/7Q2"
-	mods, err := corpus.Modules(text, qrcode.Low)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mods := drawnModules(t, text, qrcode.Low)
 	for _, squash := range []float64{1, 0.6, 0.45, 0.35, 1 / 0.6, 1 / 0.45} {
 		t.Run(fmt.Sprint(squash), func(t *testing.T) {
-			syms, err := New(Options{}).Decode(context.Background(), codeFrame(mods, drawing{squash: squash}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(syms) != 1 || syms[0].Text != text {
+			if syms, ok := readDrawn(t, New(Options{}), codeFrame(mods, drawing{squash: squash}), text); !ok {
 				t.Errorf("read %v, want the code", syms)
 			}
 		})

@@ -1,11 +1,8 @@
 package decode
 
 import (
-	"context"
 	"math/rand/v2"
 	"testing"
-
-	"checkpoint/decode/corpus"
 
 	"github.com/skip2/go-qrcode"
 )
@@ -16,10 +13,7 @@ import (
 // where they put it.
 func TestHiddenPattern(t *testing.T) {
 	const text = "https://checkpoint.example/p/3F9K2Q"
-	mods, err := corpus.Modules(text, qrcode.Medium)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mods := drawnModules(t, text, qrcode.Medium)
 	n := len(mods)
 	for _, turn := range []int{0, 1} {
 		for _, hidden := range []struct {
@@ -27,11 +21,7 @@ func TestHiddenPattern(t *testing.T) {
 			mx, my float64 // the pattern's centre, in modules
 		}{{"top-left", 3.5, 3.5}, {"top-right", float64(n) - 3.5, 3.5}, {"bottom-left", 3.5, float64(n) - 3.5}} {
 			f := codeFrame(mods, drawing{turn: turn, squash: 1, hide: true, hx: hidden.mx, hy: hidden.my})
-			syms, err := New(Options{}).Decode(context.Background(), f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(syms) != 1 || syms[0].Text != text {
+			if syms, ok := readDrawn(t, New(Options{}), f, text); !ok {
 				t.Errorf("turned %d, %s pattern hidden: read %v, want the code", turn, hidden.name, syms)
 			}
 		}
@@ -42,10 +32,7 @@ func TestHiddenPattern(t *testing.T) {
 // modules are noise, the third pattern hidden: the six places tried for it
 // must read nothing, frame after frame.
 func TestHiddenPatternNoise(t *testing.T) {
-	mods, err := corpus.Modules("https://checkpoint.example/p/3F9K2Q", qrcode.Medium)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mods := drawnModules(t, "https://checkpoint.example/p/3F9K2Q", qrcode.Medium)
 	n := len(mods)
 	rng := rand.New(rand.NewPCG(1, 2))
 	d := New(Options{})
@@ -65,11 +52,7 @@ func TestHiddenPatternNoise(t *testing.T) {
 		}
 		f := codeFrame(noisy, drawing{squash: 1, hide: true, hx: float64(n) - 3.5, hy: 3.5})
 		d.Reset()
-		syms, err := d.Decode(context.Background(), f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(syms) > 0 {
+		if syms, _ := readDrawn(t, d, f, ""); len(syms) > 0 {
 			t.Errorf("frame %d: read %q from noise", i, syms[0].Text)
 		}
 	}
