@@ -70,14 +70,34 @@ var rayDirs = func() (d [rays][2]float64) {
 	return d
 }()
 
+// ringEdge casts ray k from the centre of f and reports where it leaves
+// the outer dark ring: dark centre, light ring, dark ring, light.
+func (d *detector) ringEdge(f finder, k int) (point, bool) {
+	dx, dy := rayDirs[k][0], rayDirs[k][1]
+	phase := 0 // 0 centre dark, 1 light ring, 2 dark ring
+	for t := 0.5; t < 12*f.module; t += 0.5 {
+		dark := d.b.get(int(math.Floor(f.x+t*dx)), int(math.Floor(f.y+t*dy)))
+		switch {
+		case phase == 1:
+			if dark {
+				phase = 2
+			}
+		case !dark && phase == 2:
+			return point{f.x + (t-0.25)*dx, f.y + (t-0.25)*dy}, true
+		case !dark:
+			phase = 1
+		}
+	}
+	return point{}, false
+}
+
 // finderQuad traces the outer edge of the finder pattern f along rays from
 // its centre and fits its four sides. (ux, uy) and (vx, vy) are the code's
 // axes (towards the top-right and bottom-left patterns) in pixels per module
 // at this pattern, roughly.
 func (d *detector) finderQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
-	b := d.b
 	var q quad
-	if !b.get(int(f.x), int(f.y)) {
+	if !d.b.get(int(f.x), int(f.y)) {
 		return q, false
 	}
 	// Inverse of the axes matrix, to express offsets in modules.
@@ -89,36 +109,13 @@ func (d *detector) finderQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
 	for i := range sides {
 		sides[i] = d.sidePts[i][:0]
 	}
-	maxT := 12 * f.module
 	for k := 0; k < rays; k++ {
-		dx, dy := rayDirs[k][0], rayDirs[k][1]
-		phase := 0 // 0 centre dark, 1 light ring, 2 dark ring
-		var hit float64
-		for t := 0.5; t < maxT; t += 0.5 {
-			dark := b.get(int(math.Floor(f.x+t*dx)), int(math.Floor(f.y+t*dy)))
-			switch phase {
-			case 0, 2:
-				if !dark {
-					if phase == 2 {
-						hit = t - 0.25
-					}
-					phase++
-				}
-			case 1:
-				if dark {
-					phase++
-				}
-			}
-			if hit > 0 {
-				break
-			}
-		}
-		if hit == 0 {
+		p, ok := d.ringEdge(f, k)
+		if !ok {
 			continue
 		}
-		px, py := f.x+hit*dx, f.y+hit*dy
 		// Offset in modules along the code's axes.
-		ox, oy := px-f.x, py-f.y
+		ox, oy := p.x-f.x, p.y-f.y
 		a := (ox*vy - oy*vx) / det
 		c := (ux*oy - uy*ox) / det
 		aa, ac := math.Abs(a), math.Abs(c)
@@ -128,7 +125,6 @@ func (d *detector) finderQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
 		if math.Abs(aa-ac) < 0.25*math.Max(aa, ac) {
 			continue // near a corner: belongs to no side
 		}
-		p := point{px, py}
 		switch {
 		case ac > aa && c < 0:
 			sides[0] = append(sides[0], p)
@@ -140,9 +136,19 @@ func (d *detector) finderQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
 			sides[3] = append(sides[3], p)
 		}
 	}
-	var ls [4]line
 	for i := range sides {
 		d.sidePts[i] = sides[i]
+	}
+	return d.quadOfSides(f, sides)
+}
+
+// quadOfSides fits a line to each side's points (top, right, bottom, left)
+// and returns their intersections: top-left, top-right, bottom-right,
+// bottom-left.
+func (d *detector) quadOfSides(f finder, sides [4][]point) (quad, bool) {
+	var q quad
+	var ls [4]line
+	for i := range sides {
 		if len(sides[i]) < 3 {
 			return q, false
 		}
@@ -163,6 +169,87 @@ func (d *detector) finderQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
 		}
 	}
 	return q, true
+}
+
+// cornerQuad traces the outer edge of f as finderQuad does, but finds its
+// corners from the edge points alone (ringCorners) and fits each side to
+// the points between two corners, leaving out the rays next to a corner
+// (they may meet the other side). Under strong perspective a pattern's
+// sides point tens of degrees away from the code's legs, and an acute
+// corner's rays reach far along them: finderQuad, sorting the points by
+// the legs, gives such points to the wrong side. (ux, uy) and (vx, vy)
+// only name the sides.
+func (d *detector) cornerQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
+	var pts [rays]point
+	var have [rays]bool
+	for k := range rays {
+		pts[k], have[k] = d.ringEdge(f, k)
+	}
+	cs, ok := ringCorners(f, &pts, &have)
+	if !ok {
+		return quad{}, false
+	}
+	var sides [4][]point // in ray order, from corner cs[i] to cs[i+1]
+	for i := range cs {
+		sides[i] = d.sidePts[i][:0]
+		from, to := cs[i], cs[(i+1)%4]
+		if to < from {
+			to += rays
+		}
+		for k := from + 2; k <= to-2; k++ {
+			if kk := k % rays; have[kk] {
+				sides[i] = append(sides[i], pts[kk])
+			}
+		}
+		d.sidePts[i] = sides[i]
+		if len(sides[i]) == 0 {
+			return quad{}, false
+		}
+	}
+	// Top is the side the code's v axis points away from. Rays turn
+	// clockwise on screen (y down): after top come right, bottom and left
+	// when u×v turns that way too, else left, bottom and right.
+	top, best := 0, math.Inf(1)
+	for i, sp := range sides {
+		if m := sp[len(sp)/2]; (m.x-f.x)*vx+(m.y-f.y)*vy < best {
+			top, best = i, (m.x-f.x)*vx+(m.y-f.y)*vy
+		}
+	}
+	var named [4][]point // top, right, bottom, left
+	for i := range named {
+		j := i
+		if ux*vy-uy*vx < 0 && i%2 == 1 {
+			j = 4 - i
+		}
+		named[j] = sides[(top+i)%4]
+	}
+	return d.quadOfSides(f, named)
+}
+
+// ringCorners finds the rays of a traced square's four corners, in ray
+// order: the edge point farthest from the centre, the one farthest from
+// it, and the farthest on either side of the line through those two.
+func ringCorners(f finder, pts *[rays]point, have *[rays]bool) ([4]int, bool) {
+	far := func(score func(p point) float64) int {
+		best, bi := math.Inf(-1), -1
+		for k, p := range pts {
+			if s := score(p); have[k] && s > best {
+				best, bi = s, k
+			}
+		}
+		return bi
+	}
+	a := far(func(p point) float64 { return math.Hypot(p.x-f.x, p.y-f.y) })
+	if a < 0 {
+		return [4]int{}, false
+	}
+	c := far(func(p point) float64 { return math.Hypot(p.x-pts[a].x, p.y-pts[a].y) })
+	side := func(p point) float64 {
+		return (pts[c].x-pts[a].x)*(p.y-pts[a].y) - (pts[c].y-pts[a].y)*(p.x-pts[a].x)
+	}
+	cs := [4]int{a, far(side), c, far(func(p point) float64 { return -side(p) })}
+	slices.Sort(cs[:])
+	return cs, cs[0] != cs[1] && cs[1] != cs[2] && cs[2] != cs[3]
 }
 
 // triple is three finder patterns that may belong to one code.
@@ -349,15 +436,33 @@ type dimFit struct {
 }
 
 // trace traces each finder pattern's outer square along the code's axes.
-func (tf *tripleFit) trace() {
+func (tf *tripleFit) trace() { tf.traceWith((*detector).finderQuad) }
+
+// traceWith traces each pattern's square with the given tracer, passing the
+// code's axes (unit leg directions times the pattern's module).
+func (tf *tripleFit) traceWith(tracer func(d *detector, f finder, ux, uy, vx, vy float64) (quad, bool)) {
 	tl, tr, bl := tf.f[0], tf.f[1], tf.f[2]
 	ltr := math.Hypot(tr.x-tl.x, tr.y-tl.y)
 	lbl := math.Hypot(bl.x-tl.x, bl.y-tl.y)
 	ux, uy := (tr.x-tl.x)/ltr, (tr.y-tl.y)/ltr
 	vx, vy := (bl.x-tl.x)/lbl, (bl.y-tl.y)/lbl
 	for i, f := range tf.f {
-		tf.qs[i], tf.okq[i] = tf.d.finderQuad(f, ux*f.module, uy*f.module, vx*f.module, vy*f.module)
+		tf.qs[i], tf.okq[i] = tracer(tf.d, f, ux*f.module, uy*f.module, vx*f.module, vy*f.module)
 	}
+}
+
+// retrace traces the squares again by their own corners (cornerQuad) when
+// no dimension fits the first tracing within limit, and keeps the new
+// tracing if one fits it within limit.
+func (tf *tripleFit) retrace(limit float64) bool {
+	qs, okq := tf.qs, tf.okq
+	tf.traceWith((*detector).cornerQuad)
+	if tf.rank(); tf.ncs > 0 && tf.cs[0].err <= limit {
+		return true
+	}
+	tf.qs, tf.okq = qs, okq
+	tf.rank()
+	return false
 }
 
 // moduleAlong is pattern i's module size along u (or v), from its traced
@@ -422,7 +527,7 @@ func (tf *tripleFit) meanModule() float64 {
 // three squares no homography joins are not one code.
 func (tf *tripleFit) dropBadSquare() bool {
 	limit := 0.35 * tf.meanModule()
-	if !tf.okq[0] || !tf.okq[1] || !tf.okq[2] || tf.cs[0].err <= limit {
+	if !tf.okq[0] || !tf.okq[1] || !tf.okq[2] || tf.cs[0].err <= limit || tf.retrace(limit) {
 		return true
 	}
 	best, bestErr := -1, limit

@@ -111,6 +111,29 @@ func TestScreenClose12MP(t *testing.T) {
 	}
 }
 
+// TestTiltedSmall12MP reads small codes tilted 50 to 70 degrees at 4000x3000
+// and 2000x1500, their modules 7 to 15 pixels at full size. The finder
+// patterns are thin parallelograms whose sides point tens of degrees away
+// from the code's legs; sorted by the legs, the traced edge points went to
+// the wrong sides and no homography joined the three squares (frames 0 and
+// 1 at 12 MP and frame 1 at 2000x1500 read nothing before the corners were
+// found from the edge points themselves).
+func TestTiltedSmall12MP(t *testing.T) {
+	for _, tc := range []struct{ w, h, i int }{{4000, 3000, 0}, {4000, 3000, 1}, {2000, 1500, 1}} {
+		c, err := corpus.Render(1, corpus.TiltedSmall, tc.w, tc.h, tc.i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		syms, err := New(Options{}).Decode(context.Background(), c.Frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if countRead(c, syms) != 1 || len(syms) != 1 {
+			t.Errorf("%s: read %d codes, want its one", c.Name, len(syms))
+		}
+	}
+}
+
 // maxScreenTries bounds the finder triples tried on a 12 MP screen
 // close-up: a few attempts' worth at the coarse levels.
 const maxScreenTries = 600
