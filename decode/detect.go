@@ -381,6 +381,8 @@ type detector struct {
 	inv     bool        // b's set bits are light pixels
 	grid    []float32   // sampleGrey's luminance of each module
 	sidePts [4][]point
+	grid2   localGrid // decodeLocal's alignment patterns
+	gridOff []point
 	tri     []triple
 	nb      []int32
 	pairs   []pair
@@ -594,10 +596,16 @@ func (tf *tripleFit) try(dm int) (located, bool) {
 	if !ok || (tf.strict && !d.formatOK(&h, dm)) {
 		return located{}, false
 	}
+	h0 := h
 	h = d.refine(h, dm)
 	// Sampled again at other offsets only where the format information
 	// said this is a code.
 	res, ok := d.sampleDecode(&h, dm, tf.strict)
+	if !ok && tf.strict && dm >= minLocalDim {
+		// Cell by cell from the finder patterns' fit: the refined one
+		// averages a bent grid's alignment patterns, off at the corners.
+		res, ok = d.decodeLocal(&h0, dm)
+	}
 	if !ok && tf.strict && tf.meanModule() < 3 {
 		if h, _, ok = d.fitCentres(dm, tf.f); ok {
 			h = d.refine(h, dm)
