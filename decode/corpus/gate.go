@@ -32,10 +32,13 @@ const (
 	LightPoints Category = "light-points"
 	// Cylinder is a code printed on a bottle or can, curving away.
 	Cylinder Category = "cylinder"
+	// BentLarge is a large code (an HC1 certificate, version 13 and up) on
+	// a page bowed by 1 to 3% of its side, a little turned and tilted.
+	BentLarge Category = "bent-large"
 )
 
 // GateCategories are the categories above, in a stable order.
-var GateCategories = []Category{ScreenClose, CardCropped, TiltedSmall, Sheet, LightPoints, Cylinder}
+var GateCategories = []Category{ScreenClose, CardCropped, TiltedSmall, Sheet, LightPoints, Cylinder, BentLarge}
 
 // gate renders one of the gate categories; it reports false for others.
 func (s *scene) gate(cat Category) (bool, error) {
@@ -52,6 +55,8 @@ func (s *scene) gate(cat Category) (bool, error) {
 		return true, s.lightPoints()
 	case Cylinder:
 		return true, s.cylinder()
+	case BentLarge:
+		return true, s.bentLarge()
 	}
 	return false, nil
 }
@@ -286,6 +291,51 @@ func (s *scene) cylinder() error {
 	q := Quad{at(c0, c0), at(c1, c0), at(c1, c1), at(c0, c1)}
 	s.texts = append(s.texts, text)
 	s.quads = append(s.quads, q)
+	return nil
+}
+
+// bentLarge: modules of 3 to 4.5 pixels (at most 85% of the frame's
+// smaller side with the quiet zone), the page bowed along one axis: each
+// point moves by bow times the code's side times (2u-1)², u across it.
+func (s *scene) bentLarge() error {
+	text := s.hc1()
+	mods, err := Modules(text, qrcode.Medium)
+	if err != nil {
+		return err
+	}
+	n := float64(len(mods))
+	full := math.Min(s.ppm(3, 4.5)*(n+8), 0.85*float64(min(s.w, s.h)))
+	bow := (0.01 + 0.02*s.rng.Float64()) * full
+	if s.rng.IntN(2) == 0 {
+		bow = -bow
+	}
+	across := s.rng.IntN(2) == 0 // bowed along the code's rows, else its columns
+	p := Pose{CX: float64(s.w)/2 + s.sym(0.05*float64(s.w)), CY: float64(s.h)/2 + s.sym(0.05*float64(s.h)),
+		Size: full, Roll: s.sym(20), Pitch: s.sym(15), Yaw: s.sym(15)}
+	h := SquareToQuad(p.Quad())
+	at := func(u, v float64) Point {
+		x, y := h.Apply(u, v)
+		if across {
+			return Point{x, y + bow*(2*u-1)*(2*u-1)}
+		}
+		return Point{x + bow*(2*v-1)*(2*v-1), y}
+	}
+	dark, light := float32(25+s.rng.Float64()*20), float32(200+s.rng.Float64()*35)
+	shade := CodeShader(mods, 4, dark, light)
+	const strips = 48
+	for i := 0; i < strips; i++ {
+		a0, a1 := float64(i)/strips, float64(i+1)/strips
+		q := Quad{at(a0, 0), at(a1, 0), at(a1, 1), at(a0, 1)}
+		sh := func(a, b float64) (float32, bool) { return shade(a0+a*(a1-a0), b) }
+		if !across {
+			q = Quad{at(0, a0), at(1, a0), at(1, a1), at(0, a1)}
+			sh = func(a, b float64) (float32, bool) { return shade(a, a0+b*(a1-a0)) }
+		}
+		s.c.Draw(q, 3, sh)
+	}
+	c0, c1 := 4/(n+8), (n+4)/(n+8)
+	s.texts = append(s.texts, text)
+	s.quads = append(s.quads, Quad{at(c0, c0), at(c1, c0), at(c1, c1), at(c0, c1)})
 	return nil
 }
 
