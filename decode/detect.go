@@ -382,7 +382,6 @@ type detector struct {
 	grid    []float32   // sampleGrey's luminance of each module
 	sidePts [4][]point
 	grid2   localGrid // decodeLocal's alignment patterns
-	gridOff []point
 	tri     []triple
 	nb      []int32
 	pairs   []pair
@@ -601,9 +600,10 @@ func (tf *tripleFit) try(dm int) (located, bool) {
 	// Sampled again at other offsets only where the format information
 	// said this is a code.
 	res, ok := d.sampleDecode(&h, dm, tf.strict)
-	if !ok && tf.strict && dm >= minLocalDim {
+	if !ok && tf.strict && dm >= minLocalDim && d.readVersion(&h0, dm) == dm {
 		// Cell by cell from the finder patterns' fit: the refined one
 		// averages a bent grid's alignment patterns, off at the corners.
+		// Only at the dimension the version information gives.
 		res, ok = d.decodeLocal(&h0, dm)
 	}
 	if !ok && tf.strict && tf.meanModule() < 3 {

@@ -20,6 +20,7 @@ const minLocalDim = 45
 type localGrid struct {
 	at    []float64 // module coordinate of each row's (and column's) centres
 	pts   []point   // len(at)² image positions, row by row
+	off   []point   // each position minus h's
 	found int       // patterns found, of the len(at)²-3 there are
 	cells []homography
 	ok    []bool // whether cells[i] is fitted
@@ -39,13 +40,75 @@ func (d *detector) decodeLocal(h *homography, dm int) (*common.DecoderResult, bo
 		return nil, false
 	}
 	bm := d.mats[dm]
-	bm.Clear()
-	d.sampleCells(bm, g, dm)
-	if timingAgreement(bm, dm) < minTiming {
-		return nil, false
+	for _, smooth := range [2]bool{false, true} {
+		bm.Clear()
+		if smooth {
+			if !d.sampleSmooth(bm, g, h, dm) {
+				break
+			}
+		} else {
+			d.sampleCells(bm, g, dm)
+		}
+		if timingAgreement(bm, dm) < minTiming {
+			continue
+		}
+		if res, err := d.dec.Decode(bm, nil); err == nil {
+			return res, true
+		}
 	}
-	res, err := d.dec.Decode(bm, nil)
-	return res, err == nil
+	return nil, false
+}
+
+// sampleSmooth samples bm through h moved by a quadratic in the module
+// coordinates, fitted to how far the grid's centres lie from h's: a bow
+// of several modules bends each cell too, which its four corners do not
+// follow.
+func (d *detector) sampleSmooth(bm *gozxing.BitMatrix, g *localGrid, h *homography, dm int) bool {
+	k := len(g.at)
+	D := float64(dm)
+	basis := func(u, v float64) [6]float64 {
+		s, t := u/D-0.5, v/D-0.5
+		return [6]float64{1, s, t, s * s, s * t, t * t}
+	}
+	var cx, cy [6]float64
+	for n, c := range [2]*[6]float64{&cx, &cy} {
+		var m [8][9]float64
+		m[6][6], m[7][7] = 1, 1 // two unknowns unused
+		for i := 0; i < k; i++ {
+			for j := 0; j < k; j++ {
+				b, o := basis(g.at[j], g.at[i]), g.off[i*k+j]
+				r := o.x
+				if n == 1 {
+					r = o.y
+				}
+				for a := range b {
+					for e := range b {
+						m[a][e] += b[a] * b[e]
+					}
+					m[a][8] += b[a] * r
+				}
+			}
+		}
+		var x [8]float64
+		if !solve8(&m, &x) {
+			return false
+		}
+		copy(c[:], x[:6])
+	}
+	for y := 0; y < dm; y++ {
+		for x := 0; x < dm; x++ {
+			u, v := float64(x)+0.5, float64(y)+0.5
+			px, py := h.apply(u, v)
+			b := basis(u, v)
+			for a := range b {
+				px, py = px+cx[a]*b[a], py+cy[a]*b[a]
+			}
+			if px >= 0 && py >= 0 && d.b.get(int(px), int(py)) {
+				bm.Set(x, y)
+			}
+		}
+	}
+	return true
 }
 
 // alignGrid locates the alignment patterns of the code of dimension dm
@@ -69,8 +132,8 @@ func (d *detector) alignGrid(h *homography, dm int) (*localGrid, bool) {
 	}
 	g.pts = growPoints(g.pts, k*k)
 	g.found = 0
-	off := growPoints(d.gridOff, k*k) // position minus h's, per centre
-	d.gridOff = off
+	g.off = growPoints(g.off, k*k)
+	off := g.off
 	searched := 0
 	for s := 0; s <= 2*(k-1); s++ { // by distance from the top-left
 		if searched >= 3 && g.found == 0 {
