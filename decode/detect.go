@@ -600,10 +600,11 @@ func (tf *tripleFit) try(dm int) (located, bool) {
 	// Sampled again at other offsets only where the format information
 	// said this is a code.
 	res, ok := d.sampleDecode(&h, dm, tf.strict)
-	if !ok && tf.strict && dm >= minLocalDim && d.readVersion(&h0, dm) == dm {
+	if !ok && tf.strict && dm >= minLocalDim {
 		// Cell by cell from the finder patterns' fit: the refined one
 		// averages a bent grid's alignment patterns, off at the corners.
-		// Only at the dimension the version information gives.
+		// (At every candidate dimension: a bend may leave the version
+		// information reading as another.)
 		res, ok = d.decodeLocal(&h0, dm)
 	}
 	if !ok && tf.strict && tf.meanModule() < 3 {
