@@ -139,13 +139,14 @@ func (d *detector) finderQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
 	for i := range sides {
 		d.sidePts[i] = sides[i]
 	}
-	return d.quadOfSides(f, sides)
+	return d.quadOfSides(f, sides, 8*f.module)
 }
 
 // quadOfSides fits a line to each side's points (top, right, bottom, left)
 // and returns their intersections: top-left, top-right, bottom-right,
-// bottom-left.
-func (d *detector) quadOfSides(f finder, sides [4][]point) (quad, bool) {
+// bottom-left, each at most reach from the centre (farther, a side was
+// fitted to noise).
+func (d *detector) quadOfSides(f finder, sides [4][]point, reach float64) (quad, bool) {
 	var q quad
 	var ls [4]line
 	for i := range sides {
@@ -163,8 +164,7 @@ func (d *detector) quadOfSides(f finder, sides [4][]point) (quad, bool) {
 		if q[i], ok = intersect(ls[pr[0]], ls[pr[1]]); !ok {
 			return q, false
 		}
-		// A corner far from the centre means a side was fitted to noise.
-		if math.Hypot(q[i].x-f.x, q[i].y-f.y) > 8*f.module {
+		if math.Hypot(q[i].x-f.x, q[i].y-f.y) > reach {
 			return q, false
 		}
 	}
@@ -177,9 +177,9 @@ func (d *detector) quadOfSides(f finder, sides [4][]point) (quad, bool) {
 // (they may meet the other side). Under strong perspective a pattern's
 // sides point tens of degrees away from the code's legs, and an acute
 // corner's rays reach far along them: finderQuad, sorting the points by
-// the legs, gives such points to the wrong side. (ux, uy) and (vx, vy)
-// only name the sides.
-func (d *detector) cornerQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
+// the legs, gives such points to the wrong side. (ux, uy) only names the
+// sides; (vx, vy), unused, keeps finderQuad's signature.
+func (d *detector) cornerQuad(f finder, ux, uy, _, _ float64) (quad, bool) {
 	var pts [rays]point
 	var have [rays]bool
 	for k := range rays {
@@ -191,14 +191,21 @@ func (d *detector) cornerQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
 	}
 	var sides [4][]point // in ray order, from corner cs[i] to cs[i+1]
 	for i := range cs {
-		sides[i] = d.sidePts[i][:0]
 		from, to := cs[i], cs[(i+1)%4]
 		if to < from {
 			to += rays
 		}
-		for k := from + 2; k <= to-2; k++ {
-			if kk := k % rays; have[kk] {
-				sides[i] = append(sides[i], pts[kk])
+		// The rays next to a corner may meet the other side; a thin
+		// pattern's short side has too few rays to leave them out.
+		for skip := 2; skip >= 0; skip-- {
+			sides[i] = d.sidePts[i][:0]
+			for k := from + skip; k <= to-skip; k++ {
+				if kk := k % rays; have[kk] {
+					sides[i] = append(sides[i], pts[kk])
+				}
+			}
+			if len(sides[i]) >= 3 {
+				break
 			}
 		}
 		d.sidePts[i] = sides[i]
@@ -206,24 +213,33 @@ func (d *detector) cornerQuad(f finder, ux, uy, vx, vy float64) (quad, bool) {
 			return quad{}, false
 		}
 	}
-	// Top is the side the code's v axis points away from. Rays turn
-	// clockwise on screen (y down): after top come right, bottom and left
-	// when u×v turns that way too, else left, bottom and right.
+	// A thin pattern's acute corners lie farther than its module says.
+	reach := 0.0
+	for _, c := range cs {
+		reach = max(reach, 1.25*math.Hypot(pts[c].x-f.x, pts[c].y-f.y))
+	}
+	return d.quadOfSides(f, nameSides(f, &sides, ux, uy), reach)
+}
+
+// nameSides orders a square's sides, given in ray order, as top, right,
+// bottom and left of the code whose u axis is (ux, uy). Top is the side
+// whose middle lies farthest back along v, in the code's axes. Rays turn
+// clockwise on screen (y down), as triples do from top-right to
+// bottom-left (corner), so right, bottom and left follow top.
+func nameSides(f finder, sides *[4][]point, ux, uy float64) [4][]point {
 	top, best := 0, math.Inf(1)
 	for i, sp := range sides {
-		if m := sp[len(sp)/2]; (m.x-f.x)*vx+(m.y-f.y)*vy < best {
-			top, best = i, (m.x-f.x)*vx+(m.y-f.y)*vy
+		// The middle point's coordinate along v, times u×v (positive).
+		m := sp[len(sp)/2]
+		if c := ux*(m.y-f.y) - uy*(m.x-f.x); c < best {
+			top, best = i, c
 		}
 	}
-	var named [4][]point // top, right, bottom, left
+	var named [4][]point
 	for i := range named {
-		j := i
-		if ux*vy-uy*vx < 0 && i%2 == 1 {
-			j = 4 - i
-		}
-		named[j] = sides[(top+i)%4]
+		named[i] = sides[(top+i)%4]
 	}
-	return d.quadOfSides(f, named)
+	return named
 }
 
 // ringCorners finds the rays of a traced square's four corners, in ray
@@ -381,7 +397,7 @@ type detector struct {
 	inv     bool        // b's set bits are light pixels
 	grid    []float32   // sampleGrey's luminance of each module
 	sidePts [4][]point
-	grid2   localGrid // decodeLocal's alignment patterns
+	local   localGrid // decodeLocal's alignment patterns
 	tri     []triple
 	nb      []int32
 	pairs   []pair
@@ -454,15 +470,17 @@ func (tf *tripleFit) traceWith(tracer func(d *detector, f finder, ux, uy, vx, vy
 
 // retrace traces the squares again by their own corners (cornerQuad) when
 // no dimension fits the first tracing within limit, and keeps the new
-// tracing if one fits it within limit.
+// tracing if at least two squares traced and one dimension joins them
+// within limit (three squares no homography joins are not one code).
 func (tf *tripleFit) retrace(limit float64) bool {
-	qs, okq := tf.qs, tf.okq
+	qs, okq, cs, ncs := tf.qs, tf.okq, tf.cs, tf.ncs
 	tf.traceWith((*detector).cornerQuad)
-	if tf.rank(); tf.ncs > 0 && tf.cs[0].err <= limit {
-		return true
+	if tf.traced() >= 2 {
+		if tf.rank(); tf.ncs > 0 && tf.cs[0].err <= limit {
+			return true
+		}
 	}
-	tf.qs, tf.okq = qs, okq
-	tf.rank()
+	tf.qs, tf.okq, tf.cs, tf.ncs = qs, okq, cs, ncs
 	return false
 }
 
@@ -522,7 +540,8 @@ func (tf *tripleFit) meanModule() float64 {
 	return (tf.f[0].module + tf.f[1].module + tf.f[2].module) / 3
 }
 
-// dropBadSquare: when no dimension fits all three traced squares well, one
+// dropBadSquare: when no dimension fits all three traced squares well,
+// they are first traced again by their own corners (retrace); else one
 // may be off (a neighbour touching it, a scratch): it is left out, the one
 // whose absence fits best. It reports false when no such fit is good:
 // three squares no homography joins are not one code.
@@ -552,16 +571,18 @@ func (tf *tripleFit) dropBadSquare() bool {
 // squares that one homography joins well are sampled, what noise and
 // textures rarely give.
 func (tf *tripleFit) fitsWell() bool {
-	if tf.strict {
-		return true
-	}
-	traced := 0
+	return tf.strict || tf.traced() >= 2 && tf.cs[0].err <= 0.3*tf.meanModule()
+}
+
+// traced is how many of the three squares traced.
+func (tf *tripleFit) traced() int {
+	n := 0
 	for _, ok := range tf.okq {
 		if ok {
-			traced++
+			n++
 		}
 	}
-	return traced >= 2 && tf.cs[0].err <= 0.3*tf.meanModule()
+	return n
 }
 
 // push adds a valid dimension to the ones to sample, once.
@@ -927,11 +948,7 @@ var sampleOffsets = [...]struct {
 // sampleDecode samples the module grid under h and decodes it, sampling
 // again at the other offsets (with again set) while error correction fails.
 func (d *detector) sampleDecode(h *homography, dm int, again bool) (*common.DecoderResult, bool) {
-	bm := d.mats[dm]
-	if bm == nil {
-		bm, _ = gozxing.NewSquareBitMatrix(dm)
-		d.mats[dm] = bm
-	}
+	bm := d.mat(dm)
 	var seen [len(sampleOffsets)]uint64
 	for i, o := range sampleOffsets {
 		if i > 0 && !again {
@@ -959,6 +976,16 @@ func (d *detector) sampleDecode(h *homography, dm int, again bool) (*common.Deco
 		}
 	}
 	return nil, false
+}
+
+// mat is the detector's grid of dimension dm, made on first use.
+func (d *detector) mat(dm int) *gozxing.BitMatrix {
+	bm := d.mats[dm]
+	if bm == nil {
+		bm, _ = gozxing.NewSquareBitMatrix(dm)
+		d.mats[dm] = bm
+	}
+	return bm
 }
 
 // minTiming is the least share of the timing patterns' modules a sampled

@@ -23,7 +23,8 @@ type localGrid struct {
 	off   []point   // each position minus h's
 	found int       // patterns found, of the len(at)²-3 there are
 	cells []homography
-	ok    []bool // whether cells[i] is fitted
+	state []cellState
+	quad  quadraticMap
 }
 
 // decodeLocal samples a large code cell by cell and decodes it. One
@@ -33,25 +34,26 @@ type localGrid struct {
 // found one by one from the top-left, each searched where h and its found
 // neighbours put it; each cell (the modules between four neighbouring
 // centres, the border ones beyond) is sampled with the homography of its
-// four corners.
+// four corners. A bow of several modules bends each cell too: then h moved
+// by a quadratic fitted to the centres' offsets is sampled. Either grid is
+// sampled whole only when its timing patterns read as a code's.
 func (d *detector) decodeLocal(h *homography, dm int) (*common.DecoderResult, bool) {
 	g, ok := d.alignGrid(h, dm)
 	if !ok {
 		return nil, false
 	}
-	bm := d.mats[dm]
-	for _, smooth := range [2]bool{false, true} {
-		bm.Clear()
-		if smooth {
-			if !d.sampleSmooth(bm, g, h, dm) {
-				break
-			}
-		} else {
-			d.sampleCells(bm, g, dm)
-		}
-		if timingAgreement(bm, dm) < minTiming {
+	g.prepareCells()
+	maps := [2]moduleMap{g.cellAt}
+	if q, ok := g.fitQuadratic(h, dm); ok {
+		maps[1] = q.at
+	}
+	bm := d.mat(dm)
+	for _, m := range maps {
+		if m == nil || d.timingVia(m, dm) < minTiming {
 			continue
 		}
+		bm.Clear()
+		d.sampleVia(bm, m, dm)
 		if res, err := d.dec.Decode(bm, nil); err == nil {
 			return res, true
 		}
@@ -59,56 +61,43 @@ func (d *detector) decodeLocal(h *homography, dm int) (*common.DecoderResult, bo
 	return nil, false
 }
 
-// sampleSmooth samples bm through h moved by a quadratic in the module
-// coordinates, fitted to how far the grid's centres lie from h's: a bow
-// of several modules bends each cell too, which its four corners do not
-// follow.
-func (d *detector) sampleSmooth(bm *gozxing.BitMatrix, g *localGrid, h *homography, dm int) bool {
-	k := len(g.at)
-	D := float64(dm)
-	basis := func(u, v float64) [6]float64 {
-		s, t := u/D-0.5, v/D-0.5
-		return [6]float64{1, s, t, s * s, s * t, t * t}
-	}
-	var cx, cy [6]float64
-	for n, c := range [2]*[6]float64{&cx, &cy} {
-		var m [8][9]float64
-		m[6][6], m[7][7] = 1, 1 // two unknowns unused
-		for i := 0; i < k; i++ {
-			for j := 0; j < k; j++ {
-				b, o := basis(g.at[j], g.at[i]), g.off[i*k+j]
-				r := o.x
-				if n == 1 {
-					r = o.y
-				}
-				for a := range b {
-					for e := range b {
-						m[a][e] += b[a] * b[e]
-					}
-					m[a][8] += b[a] * r
-				}
+// moduleMap takes a point in module coordinates to the image, or reports
+// false.
+type moduleMap func(u, v float64) (float64, float64, bool)
+
+// timingVia is timingAgreement read from the bitmap through m.
+func (d *detector) timingVia(m moduleMap, dm int) float64 {
+	n, ok := 0, 0
+	for i := 8; i < dm-8; i++ {
+		dark := i%2 == 0
+		for _, uv := range [2][2]float64{{float64(i) + 0.5, 6.5}, {6.5, float64(i) + 0.5}} {
+			if d.darkVia(m, uv[0], uv[1]) == dark {
+				ok++
 			}
+			n++
 		}
-		var x [8]float64
-		if !solve8(&m, &x) {
-			return false
-		}
-		copy(c[:], x[:6])
 	}
+	if n == 0 {
+		return 1
+	}
+	return float64(ok) / float64(n)
+}
+
+// darkVia reports whether the bitmap is dark under module point (u, v).
+func (d *detector) darkVia(m moduleMap, u, v float64) bool {
+	px, py, ok := m(u, v)
+	return ok && px >= 0 && py >= 0 && d.b.get(int(px), int(py))
+}
+
+// sampleVia sets the modules of bm that are dark through m.
+func (d *detector) sampleVia(bm *gozxing.BitMatrix, m moduleMap, dm int) {
 	for y := 0; y < dm; y++ {
 		for x := 0; x < dm; x++ {
-			u, v := float64(x)+0.5, float64(y)+0.5
-			px, py := h.apply(u, v)
-			b := basis(u, v)
-			for a := range b {
-				px, py = px+cx[a]*b[a], py+cy[a]*b[a]
-			}
-			if px >= 0 && py >= 0 && d.b.get(int(px), int(py)) {
+			if d.darkVia(m, float64(x)+0.5, float64(y)+0.5) {
 				bm.Set(x, y)
 			}
 		}
 	}
-	return true
 }
 
 // alignGrid locates the alignment patterns of the code of dimension dm
@@ -116,8 +105,8 @@ func (d *detector) sampleSmooth(bm *gozxing.BitMatrix, g *localGrid, h *homograp
 // its found neighbours: by the row's and column's offsets, or along one
 // of them at the grid's edges. The three corners under the finder
 // patterns are h's (fitted to them). It reports false when none of the
-// patterns nearest the finder patterns was found (a grid of noise), or
-// none at all: then the grid is h's.
+// first patterns searched, those nearest the top-left finder pattern, was
+// found (a grid of noise), or none at all: then the grid is h's.
 func (d *detector) alignGrid(h *homography, dm int) (*localGrid, bool) {
 	v, err := decoder.Version_GetProvisionalVersionForDimension(dm)
 	if err != nil {
@@ -125,28 +114,26 @@ func (d *detector) alignGrid(h *homography, dm int) (*localGrid, bool) {
 	}
 	cs := v.GetAlignmentPatternCenters()
 	k := len(cs)
-	g := &d.grid2
+	g := &d.local
 	g.at = g.at[:0]
 	for _, c := range cs {
 		g.at = append(g.at, float64(c)+0.5)
 	}
-	g.pts = growPoints(g.pts, k*k)
+	g.pts, g.off = growPoints(g.pts, k*k), growPoints(g.off, k*k)
 	g.found = 0
-	g.off = growPoints(g.off, k*k)
-	off := g.off
 	searched := 0
 	for s := 0; s <= 2*(k-1); s++ { // by distance from the top-left
 		if searched >= 3 && g.found == 0 {
-			return g, false // three nearest the finder patterns missing: no code's
+			return g, false
 		}
 		for i := max(0, s-k+1); i <= min(s, k-1); i++ {
 			j := s - i
 			px, py := h.apply(g.at[j], g.at[i])
 			if (i == 0 && j == 0) || (i == 0 && j == k-1) || (i == k-1 && j == 0) {
-				g.pts[i*k+j], off[i*k+j] = point{px, py}, point{}
+				g.pts[i*k+j], g.off[i*k+j] = point{px, py}, point{}
 				continue
 			}
-			o := predictOffset(off, k, i, j)
+			o := predictOffset(g.off, k, i, j)
 			m := math.Sqrt(math.Abs(moduleArea(h, g.at[j], g.at[i])))
 			p := point{px + o.x, py + o.y}
 			searched++
@@ -154,7 +141,7 @@ func (d *detector) alignGrid(h *homography, dm int) (*localGrid, bool) {
 				p = point{ax, ay}
 				g.found++
 			}
-			g.pts[i*k+j], off[i*k+j] = p, point{p.x - px, p.y - py}
+			g.pts[i*k+j], g.off[i*k+j] = p, point{p.x - px, p.y - py}
 		}
 	}
 	return g, g.found > 0
@@ -175,34 +162,44 @@ func predictOffset(off []point, k, i, j int) point {
 	}
 }
 
-// sampleCells samples each module of bm through the homography of its
-// cell: the four centres around it, the nearest cell beyond the outer
-// centres.
-func (d *detector) sampleCells(bm *gozxing.BitMatrix, g *localGrid, dm int) {
-	k := len(g.at)
-	n := (k - 1) * (k - 1)
+// prepareCells marks every cell's homography not yet fitted.
+func (g *localGrid) prepareCells() {
+	n := (len(g.at) - 1) * (len(g.at) - 1)
 	if cap(g.cells) < n {
-		g.cells, g.ok = make([]homography, n), make([]bool, n)
+		g.cells, g.state = make([]homography, n), make([]cellState, n)
 	}
-	g.cells, g.ok = g.cells[:n], g.ok[:n]
-	clear(g.ok)
-	for y := 0; y < dm; y++ {
-		ci := cellOf(g.at, float64(y)+0.5)
-		for x := 0; x < dm; x++ {
-			cj := cellOf(g.at, float64(x)+0.5)
-			c := ci*(k-1) + cj
-			if !g.ok[c] {
-				g.cells[c], g.ok[c] = g.cellHomography(ci, cj)
-				if !g.ok[c] {
-					continue
-				}
-			}
-			px, py := g.cells[c].apply(float64(x)+0.5, float64(y)+0.5)
-			if px >= 0 && py >= 0 && d.b.get(int(px), int(py)) {
-				bm.Set(x, y)
-			}
+	g.cells, g.state = g.cells[:n], g.state[:n]
+	clear(g.state)
+}
+
+// cellState is whether a cell's homography is fitted yet, and how.
+type cellState uint8
+
+const (
+	cellUnfitted cellState = iota
+	cellFitted
+	cellFailed // its corners fit no homography (folded)
+)
+
+// cellAt maps module point (u, v) through its cell: the four centres
+// around it, the nearest cell beyond the outer centres.
+func (g *localGrid) cellAt(u, v float64) (float64, float64, bool) {
+	k := len(g.at)
+	ci, cj := cellOf(g.at, v), cellOf(g.at, u)
+	c := ci*(k-1) + cj
+	if g.state[c] == cellUnfitted {
+		var ok bool
+		g.cells[c], ok = g.cellHomography(ci, cj)
+		g.state[c] = cellFailed
+		if ok {
+			g.state[c] = cellFitted
 		}
 	}
+	if g.state[c] != cellFitted {
+		return 0, 0, false
+	}
+	x, y := g.cells[c].apply(u, v)
+	return x, y, true
 }
 
 // cellOf is the cell holding module coordinate u: the last i with
@@ -227,6 +224,61 @@ func (g *localGrid) cellHomography(ci, cj int) (homography, bool) {
 	}
 	h, _, ok := fit(ps[:])
 	return h, ok
+}
+
+// quadraticMap is h moved by a quadratic in the module coordinates
+// (normalised to the code's centre and side), one for x and one for y.
+type quadraticMap struct {
+	h      *homography
+	dm     float64
+	cx, cy [6]float64
+}
+
+func (q *quadraticMap) basis(u, v float64) [6]float64 {
+	s, t := u/q.dm-0.5, v/q.dm-0.5
+	return [6]float64{1, s, t, s * s, s * t, t * t}
+}
+
+func (q *quadraticMap) at(u, v float64) (float64, float64, bool) {
+	x, y := q.h.apply(u, v)
+	b := q.basis(u, v)
+	for a := range b {
+		x, y = x+q.cx[a]*b[a], y+q.cy[a]*b[a]
+	}
+	return x, y, true
+}
+
+// fitQuadratic fits the quadratic to the centres' offsets from h, by least
+// squares.
+func (g *localGrid) fitQuadratic(h *homography, dm int) (*quadraticMap, bool) {
+	q := &g.quad
+	*q = quadraticMap{h: h, dm: float64(dm)}
+	k := len(g.at)
+	for n, c := range [2]*[6]float64{&q.cx, &q.cy} {
+		var m [8][9]float64
+		m[6][6], m[7][7] = 1, 1 // two unknowns unused
+		for i := 0; i < k; i++ {
+			for j := 0; j < k; j++ {
+				b, o := q.basis(g.at[j], g.at[i]), g.off[i*k+j]
+				r := o.x
+				if n == 1 {
+					r = o.y
+				}
+				for a := range b {
+					for e := range b {
+						m[a][e] += b[a] * b[e]
+					}
+					m[a][8] += b[a] * r
+				}
+			}
+		}
+		var x [8]float64
+		if !solve8(&m, &x) {
+			return nil, false
+		}
+		copy(c[:], x[:6])
+	}
+	return q, true
 }
 
 func growPoints(b []point, n int) []point {

@@ -302,7 +302,7 @@ func (s *scene) distractors() {
 }
 
 // payload is a random text as the scanner meets it: a 1405 personal QR, a
-// CCCD QR, or an HC1 certificate (versions 13 and up).
+// CCCD QR, or an HC1 certificate (versions 11 to 16).
 func (s *scene) payload() string {
 	switch r := s.rng.IntN(10); {
 	case r < 4:

@@ -32,7 +32,7 @@ const (
 	LightPoints Category = "light-points"
 	// Cylinder is a code printed on a bottle or can, curving away.
 	Cylinder Category = "cylinder"
-	// BentLarge is a large code (an HC1 certificate, version 13 and up) on
+	// BentLarge is a large code (an HC1 certificate, versions 11 to 16) on
 	// a page bowed by 1 to 3% of its side, a little turned and tilted.
 	BentLarge Category = "bent-large"
 )
@@ -294,9 +294,10 @@ func (s *scene) cylinder() error {
 	return nil
 }
 
-// bentLarge: modules of 3 to 4.5 pixels (at most 85% of the frame's
-// smaller side with the quiet zone), the page bowed along one axis: each
-// point moves by bow times the code's side times (2u-1)², u across it.
+// bentLarge: modules of 3 to 4.5 pixels in a frame 480 pixels high (scaled
+// with the frame; at most 85% of its smaller side with the quiet zone), the
+// page bowed along one axis: each point moves by bow (1 to 3% of the
+// code's side) times (2u-1)², u across the code.
 func (s *scene) bentLarge() error {
 	text := s.hc1()
 	mods, err := Modules(text, qrcode.Medium)
