@@ -1001,13 +1001,19 @@ const minTiming = 0.65
 // and column 6 between the finder patterns' separators) that alternate as
 // a code's do: dark at even positions.
 func timingAgreement(bm *gozxing.BitMatrix, dm int) float64 {
+	return timingShare(dm, func(x, y int) bool { return bm.Get(x, y) })
+}
+
+// timingShare is the share of the timing patterns' modules (x, y) that
+// dark reads as a code's: dark at even positions.
+func timingShare(dm int, dark func(x, y int) bool) float64 {
 	n, ok := 0, 0
 	for i := 8; i < dm-8; i++ {
-		dark := i%2 == 0
-		if bm.Get(i, 6) == dark {
+		want := i%2 == 0
+		if dark(i, 6) == want {
 			ok++
 		}
-		if bm.Get(6, i) == dark {
+		if dark(6, i) == want {
 			ok++
 		}
 		n += 2
@@ -1021,21 +1027,7 @@ func timingAgreement(bm *gozxing.BitMatrix, dm int) float64 {
 // timingAt is timingAgreement for the grid under h at (u, v) within its
 // modules, read from the bitmap: only the timing patterns' modules.
 func (d *detector) timingAt(h *homography, dm int, u, v float64) float64 {
-	n, ok := 0, 0
-	for i := 8; i < dm-8; i++ {
-		dark := i%2 == 0
-		if d.darkAt(h, float64(i)+u, 6+v) == dark {
-			ok++
-		}
-		if d.darkAt(h, 6+u, float64(i)+v) == dark {
-			ok++
-		}
-		n += 2
-	}
-	if n == 0 {
-		return 1
-	}
-	return float64(ok) / float64(n)
+	return timingShare(dm, func(x, y int) bool { return d.darkAt(h, float64(x)+u, float64(y)+v) })
 }
 
 // darkAt reports whether the bitmap is dark under grid point (x, y).

@@ -67,20 +67,7 @@ type moduleMap func(u, v float64) (float64, float64, bool)
 
 // timingVia is timingAgreement read from the bitmap through m.
 func (d *detector) timingVia(m moduleMap, dm int) float64 {
-	n, ok := 0, 0
-	for i := 8; i < dm-8; i++ {
-		dark := i%2 == 0
-		for _, uv := range [2][2]float64{{float64(i) + 0.5, 6.5}, {6.5, float64(i) + 0.5}} {
-			if d.darkVia(m, uv[0], uv[1]) == dark {
-				ok++
-			}
-			n++
-		}
-	}
-	if n == 0 {
-		return 1
-	}
-	return float64(ok) / float64(n)
+	return timingShare(dm, func(x, y int) bool { return d.darkVia(m, float64(x)+0.5, float64(y)+0.5) })
 }
 
 // darkVia reports whether the bitmap is dark under module point (u, v).
