@@ -47,19 +47,7 @@ func bentFrame(mods [][]bool, ppm, bend float64, rng *rand.Rand) *checkpoint.Fra
 	c := corpus.NewCanvas(w, h, 120)
 	c.Texture(rng, 120, 40)
 	pose := corpus.Pose{CX: float64(w) / 2, CY: float64(h) / 2, Size: size, Roll: rng.Float64()*40 - 20, Pitch: rng.Float64()*30 - 15, Yaw: rng.Float64()*30 - 15}
-	hm := corpus.SquareToQuad(pose.Quad())
-	at := func(u, v float64) corpus.Point {
-		x, y := hm.Apply(u, v)
-		return corpus.Point{X: x, Y: y + bend*size*(2*u-1)*(2*u-1)}
-	}
-	shade := corpus.CodeShader(mods, 4, 40, 210)
-	const strips = 48
-	for i := 0; i < strips; i++ {
-		u0, u1 := float64(i)/strips, float64(i+1)/strips
-		c.Draw(corpus.Quad{at(u0, 0), at(u1, 0), at(u1, 1), at(u0, 1)}, 3, func(a, b float64) (float32, bool) {
-			return shade(u0+a*(u1-u0), b)
-		})
-	}
+	c.DrawBowed(mods, pose, bend*size, true, 40, 210)
 	c.Blur(0.5)
 	c.Noise(rng, 4)
 	c.Clip()

@@ -313,31 +313,42 @@ func (s *scene) bentLarge() error {
 	across := s.rng.IntN(2) == 0 // bowed along the code's rows, else its columns
 	p := Pose{CX: float64(s.w)/2 + s.sym(0.05*float64(s.w)), CY: float64(s.h)/2 + s.sym(0.05*float64(s.h)),
 		Size: full, Roll: s.sym(20), Pitch: s.sym(15), Yaw: s.sym(15)}
+	dark, light := float32(25+s.rng.Float64()*20), float32(200+s.rng.Float64()*35)
+	q := s.c.DrawBowed(mods, p, bow, across, dark, light)
+	s.texts = append(s.texts, text)
+	s.quads = append(s.quads, q)
+	return nil
+}
+
+// DrawBowed draws mods (a quiet zone of four modules, ink dark on paper
+// light) at pose p, the page bowed along the code's rows (or, rows false,
+// its columns): each point moves by bow pixels times (2u-1)², u across the
+// code, in thin flat strips. It returns the code's corners without the
+// quiet zone.
+func (c *Canvas) DrawBowed(mods [][]bool, p Pose, bow float64, rows bool, dark, light float32) Quad {
 	h := SquareToQuad(p.Quad())
 	at := func(u, v float64) Point {
 		x, y := h.Apply(u, v)
-		if across {
+		if rows {
 			return Point{x, y + bow*(2*u-1)*(2*u-1)}
 		}
 		return Point{x + bow*(2*v-1)*(2*v-1), y}
 	}
-	dark, light := float32(25+s.rng.Float64()*20), float32(200+s.rng.Float64()*35)
 	shade := CodeShader(mods, 4, dark, light)
 	const strips = 48
 	for i := 0; i < strips; i++ {
 		a0, a1 := float64(i)/strips, float64(i+1)/strips
 		q := Quad{at(a0, 0), at(a1, 0), at(a1, 1), at(a0, 1)}
 		sh := func(a, b float64) (float32, bool) { return shade(a0+a*(a1-a0), b) }
-		if !across {
+		if !rows {
 			q = Quad{at(0, a0), at(1, a0), at(1, a1), at(0, a1)}
 			sh = func(a, b float64) (float32, bool) { return shade(a, a0+b*(a1-a0)) }
 		}
-		s.c.Draw(q, 3, sh)
+		c.Draw(q, 3, sh)
 	}
+	n := float64(len(mods))
 	c0, c1 := 4/(n+8), (n+4)/(n+8)
-	s.texts = append(s.texts, text)
-	s.quads = append(s.quads, Quad{at(c0, c0), at(c1, c0), at(c1, c1), at(c0, c1)})
-	return nil
+	return Quad{at(c0, c0), at(c1, c0), at(c1, c1), at(c0, c1)}
 }
 
 // toJPEG passes the frame through a JPEG encoder at quality q, as a phone
